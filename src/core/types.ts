@@ -1,0 +1,64 @@
+/**
+ * Domain types shared by the core, the engine, the ports and the adapters. Pure data: no SDK types.
+ * Times are epoch milliseconds; durations are milliseconds; rates are fractions; weights are percent.
+ */
+
+/** Traffic split between the two target groups (or local pools), in percent; they sum to 100. */
+export interface Weights {
+  readonly stable: number;
+  readonly gray: number;
+}
+
+export type Pool = "stable" | "gray";
+
+export interface PoolHealth {
+  /** Targets passing health checks. */
+  readonly healthy: number;
+  /** Targets failing health checks (not counting targets still starting or draining). */
+  readonly unhealthy: number;
+}
+
+export interface FleetHealth {
+  readonly stable: PoolHealth;
+  readonly gray: PoolHealth;
+}
+
+/** Traffic statistics of one version over one window. */
+export interface VersionStats {
+  readonly requests: number;
+  /** Responses counted as failures: 5xx from the targets plus connection errors to them. */
+  readonly errors: number;
+  readonly p95Ms: number | null;
+  readonly p99Ms: number | null;
+  /** False when the source had no data point at all for this version in the window. */
+  readonly hasData: boolean;
+}
+
+export interface TimeWindow {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Both versions over the same window, as one metric query returns them. */
+export interface WindowStats extends TimeWindow {
+  readonly stable: VersionStats;
+  readonly gray: VersionStats;
+  /** 5xx made by the load balancer itself (not attributable to a pool); null when the source cannot tell. */
+  readonly lbErrors: number | null;
+}
+
+export type AlarmStateValue = "OK" | "ALARM" | "INSUFFICIENT_DATA";
+
+export interface AlarmState {
+  readonly name: string;
+  readonly state: AlarmStateValue;
+  readonly reason?: string;
+}
+
+export const EMPTY_STATS: VersionStats = Object.freeze({
+  requests: 0,
+  errors: 0,
+  p95Ms: null,
+  p99Ms: null,
+  hasData: false,
+});

@@ -1,0 +1,181 @@
+/**
+ * The ports: what the engine needs from the world, in the domain's words. Each adapter family
+ * (src/local, src/aws) implements all of them; the engine cannot tell one from the other.
+ *
+ * Rules every implementation keeps:
+ * - Writes are idempotent: calling them twice with the same input leaves the world as calling once.
+ * - Writes return when accepted; the engine reads them back (getWeights, targetHealth) to verify.
+ * - Every method honours its AbortSignal, and throws GrayDeployError subclasses (src/contract/errors)
+ *   with `retryable` set for transient provider failures.
+ * - No SDK type crosses a port.
+ */
+import type { RolloutState } from "../core/state.js";
+import type { AlarmState, FleetHealth, TimeWindow, Weights, WindowStats } from "../core/types.js";
+
+/** What the engine knows about the load balancer before it changes anything. */
+export interface RouterPreflight {
+  /** Weights as they are now. */
+  readonly weights: Weights;
+  /** How long a target keeps serving in-flight requests after its weight reaches 0 (deregistration delay). */
+  readonly drainDelayMs: number;
+  /** Target-group stickiness configured on the forward action, restored when a rollout starts. */
+  readonly stickinessSeconds: number | null;
+  /** Human-readable facts checked, for `plan` and reports. */
+  readonly facts: readonly string[];
+}
+
+export interface SetWeightsOptions {
+  /**
+   * `off` removes target-group stickiness from the action (rollback: a client holding a stickiness
+   * cookie must not keep reaching gray); `configured` restores what preflight found.
+   */
+  readonly stickiness: "configured" | "off";
+}
+
+/** The ALB forward action (or the local weighted proxy). */
+export interface TrafficRouter {
+  /** Checks the listener/rule and both target groups; no writes. Throws PreflightError on mismatch. */
+  preflight(signal?: AbortSignal): Promise<RouterPreflight>;
+  /** Reads the weights as the load balancer applies them now. */
+  getWeights(signal?: AbortSignal): Promise<Weights>;
+  /** Writes the weights, keeping every other part of the action as it is. */
+  setWeights(weights: Weights, options: SetWeightsOptions, signal?: AbortSignal): Promise<void>;
+  /** Health of the targets registered in each pool's target group. */
+  targetHealth(signal?: AbortSignal): Promise<FleetHealth>;
+  /**
+   * Optional smoke test through the load balancer before any customer traffic reaches gray
+   * (a header route to gray). Resolves with what was checked; throws when a check fails.
+   */
+  smokeTest?(signal?: AbortSignal): Promise<readonly string[]>;
+}
+
+/** What is being released. */
+export interface ReleaseSpec {
+  readonly image: string;
+  readonly ami?: string | undefined;
+  readonly commit: string | null;
+  readonly startedBy: string;
+}
+
+/** What preflight found about the fleets; no writes. */
+export interface FleetPreflight {
+  /** Stable's current desired capacity: the rollout's reference for gray's capacity and stable's pin. */
+  readonly stableCapacity: number;
+  /** The version stable runs now (launch template version number, or a local label). */
+  readonly stableVersion: string;
+  readonly facts: readonly string[];
+}
+
+export interface PreparedRelease {
+  /** The version gray runs (a new launch template version, reused when the image is the same). */
+  readonly version: string;
+  /** The version stable ran when the rollout began; rollback and abort go back to it. */
+  readonly previousVersion: string;
+  /** Stable's desired capacity when the rollout began. */
+  readonly stableCapacity: number;
+}
+
+export type PromotionResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/** The Auto Scaling groups (or local process pools). */
+export interface Fleet {
+  /** Checks groups, attachments and launch template versions; no writes. Throws PreflightError. */
+  preflight(release: ReleaseSpec, signal?: AbortSignal): Promise<FleetPreflight>;
+  /**
+   * Creates (or finds) the release's version and pins stable: its minimum is raised to its starting
+   * capacity and scale-in is suspended until `releaseStable`. Idempotent; `known` is what a previous
+   * run of the same rollout recorded, so a resumed rollout reuses it.
+   */
+  prepare(release: ReleaseSpec, known: PreparedRelease | null, signal?: AbortSignal): Promise<PreparedRelease>;
+  /**
+   * Points gray at `version` with `capacity` instances and waits, up to `timeoutMs`, until that many
+   * are healthy in gray's target group. Throws TimeoutError with what it saw otherwise.
+   */
+  scaleGray(version: string, capacity: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * The rolling update: moves stable onto `version` (instance refresh) and waits for it. A failed
+   * refresh is rolled back to the previous version before this resolves with `ok: false`.
+   */
+  promote(version: string, timeoutMs: number, signal?: AbortSignal): Promise<PromotionResult>;
+  /** Puts stable back on `version` (after an abort once promotion had changed it). */
+  revertStable(version: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** Scales gray to zero and restores its launch template reference to `version`. */
+  retireGray(version: string, signal?: AbortSignal): Promise<void>;
+  /** Restores stable's minimum and resumes its suspended processes. Idempotent. */
+  releaseStable(signal?: AbortSignal): Promise<void>;
+}
+
+/** CloudWatch (or the local proxy's measurements). */
+export interface MetricSource {
+  /**
+   * Per-version statistics over each window, answered in one round trip where the source allows.
+   * Absent counts are zero; a version with no data point at all has `hasData: false`.
+   */
+  read(windows: readonly TimeWindow[], signal?: AbortSignal): Promise<WindowStats[]>;
+  /** States of the named alarms (extra gates). */
+  alarms?(names: readonly string[], signal?: AbortSignal): Promise<AlarmState[]>;
+}
+
+/** Who is running a rollout right now. */
+export interface OwnerInfo {
+  /** Unique per process run. */
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly verb: string;
+}
+
+/** A rollout as stored, with its lock. */
+export interface StoredRollout {
+  readonly state: RolloutState;
+  /** Incremented by every write; writes are conditional on it. */
+  readonly revision: number;
+  /** The process running it; null when nobody is (a paused rollout still holds the lock). */
+  readonly owner: OwnerInfo | null;
+  /** Until when the owner's claim holds without a heartbeat (epoch ms). */
+  readonly leaseUntil: number;
+}
+
+export type AcquireResult =
+  | { readonly kind: "acquired"; readonly stored: StoredRollout }
+  /** A live rollout holds the scope. */
+  | { readonly kind: "held"; readonly stored: StoredRollout };
+
+/** Durable rollout state and the one-rollout-per-scope lock (DynamoDB, or memory locally). */
+export interface RolloutStore {
+  /**
+   * Creates the rollout for its scope unless a rollout that has not ended holds it. Atomic: of two
+   * concurrent callers exactly one acquires.
+   */
+  acquire(state: RolloutState, owner: OwnerInfo, leaseMs: number, now: number): Promise<AcquireResult>;
+  /** The current (or most recent) rollout of a scope. */
+  load(scope: string): Promise<StoredRollout | null>;
+  /**
+   * Writes the state if `expectedRevision` is still current. `owner` null releases ownership (pause);
+   * an owner renews the lease. Throws StateError (code INVALID_STATE) when someone else wrote first.
+   */
+  save(
+    state: RolloutState,
+    expectedRevision: number,
+    owner: OwnerInfo | null,
+    leaseMs: number,
+    now: number,
+  ): Promise<StoredRollout>;
+}
+
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`, or rejects with AbortedError when the signal aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Everything the engine drives. */
+export interface Ports {
+  readonly router: TrafficRouter;
+  readonly fleet: Fleet;
+  readonly metrics: MetricSource;
+  readonly store: RolloutStore;
+}
+
+/** Re-exported so adapters import every port type from one place. */
+export type { AlarmState, FleetHealth, TimeWindow, Weights, WindowStats };

@@ -1,0 +1,17 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      // The Dagger runtime generates ./sdk; tests use the published SDK installed under an alias.
+      "@dagger.io/dagger": fileURLToPath(new URL("./node_modules/dagger-sdk/dist/src/index.js", import.meta.url)),
+    },
+  },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+  },
+});
