@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+/**
+ * sample-gateway: a small payment-gateway HTTP service, the workload gray-deploy ships in its demos
+ * and tests. Plain Node ESM with no dependencies, so it starts in ~50 ms as a local process and builds
+ * into a tiny container image (see Dockerfile).
+ *
+ * Environment:
+ *   PORT                 port to listen on; 0 picks a free one (default 8080)
+ *   HOST                 address to bind (default 127.0.0.1; the container sets 0.0.0.0)
+ *   SERVICE_VERSION      label returned in the `x-service-version` header and in bodies (default "dev")
+ *   ERROR_RATE           fraction of /v1 requests answering 500: the release's own fault (default 0)
+ *   BASELINE_ERROR_RATE  fraction of /v1 requests answering 500 in every version: the service's normal
+ *                        background failures (default 0). Drawn independently of ERROR_RATE, so a
+ *                        request fails with probability 1 - (1 - ERROR_RATE) * (1 - BASELINE_ERROR_RATE).
+ *                        Kept separate so logs and tests can tell "the release is bad" from "the
+ *                        service always fails a little".
+ *   LATENCY_MS           milliseconds added to every /v1 request (default 0)
+ *   CRASH                "1"/"true": exit(1) right after start, before listening (a release that
+ *                        cannot boot)
+ *   EXIT_WITH_PARENT     "1"/"true": exit when stdin closes. The parent keeps a pipe open on our stdin;
+ *                        when it dies for any reason (even SIGKILL) the kernel closes the pipe, so no
+ *                        instance outlives the run that started it. Off by default because a container
+ *                        usually has no stdin at all.
+ *
+ * When ready it prints one JSON line on stdout: {"event":"listening","port":N,"pid":P,"version":V}.
+ * Endpoints: GET /health (never faulted, no added latency), POST /v1/payments, GET /v1/payments/:id.
+ * SIGTERM/SIGINT: stops accepting, finishes in-flight requests, exits 0.
+ * Nothing is logged per request: a synchronous write per request would cost more than the request.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+
+const env = process.env;
+const version = env.SERVICE_VERSION || "dev";
+const errorRate = rate("ERROR_RATE");
+const baselineErrorRate = rate("BASELINE_ERROR_RATE");
+const latencyMs = Math.max(0, Number(env.LATENCY_MS || 0)) || 0;
+const flag = (name) => env[name] === "1" || env[name] === "true";
+
+function rate(name) {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return 0;
+  const value = raw.endsWith("%") ? Number(raw.slice(0, -1)) / 100 : Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1) {
+    process.stderr.write(
+      `sample-gateway: ${name}=${raw} is not a fraction between 0 and 1 (or a percentage)\n`,
+    );
+    process.exit(2);
+  }
+  return value;
+}
+
+if (flag("EXIT_WITH_PARENT")) {
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.on("close", () => process.exit(0));
+  process.stdin.on("error", () => process.exit(0));
+  process.stdin.resume();
+}
+
+if (flag("CRASH")) {
+  process.stderr.write(`sample-gateway ${version}: CRASH is set, exiting before listening\n`);
+  process.exit(1);
+}
+
+const JSON_HEADERS = { "content-type": "application/json", "x-service-version": version };
+const HEALTH_HEADERS = { "content-type": "text/plain", "content-length": "2", "x-service-version": version };
+const MAX_BODY = 64 * 1024;
+/** Payments this instance created; bounded so a long load test cannot grow it without limit. */
+const payments = new Map();
+const MAX_PAYMENTS = 10_000;
+
+const server = createServer((req, res) => {
+  const url = req.url ?? "/";
+  if (url === "/health" || url.startsWith("/health?")) {
+    // Health is exempt from faults: a slow or failing health check would take the instance out of
+    // rotation, and the point of the fault knobs is to make the release bad for customers.
+    res.writeHead(200, HEALTH_HEADERS);
+    res.end("ok");
+    return;
+  }
+  const handle = () => route(req, res, url);
+  if (latencyMs > 0) setTimeout(handle, latencyMs);
+  else handle();
+});
+
+function route(req, res, url) {
+  if (req.destroyed) return;
+  if (
+    (errorRate > 0 && Math.random() < errorRate) ||
+    (baselineErrorRate > 0 && Math.random() < baselineErrorRate)
+  ) {
+    drain(req);
+    send(res, 500, { error: "internal_error", message: "the payment processor failed", version });
+    return;
+  }
+  const path = url.split("?", 1)[0];
+  if (path === "/v1/payments") {
+    if (req.method !== "POST") return send(res, 405, { error: "method_not_allowed", allow: "POST" });
+    return readJson(req, res, (body) => createPayment(res, body));
+  }
+  if (path.startsWith("/v1/payments/")) {
+    drain(req);
+    if (req.method !== "GET") return send(res, 405, { error: "method_not_allowed", allow: "GET" });
+    return getPayment(res, path.slice("/v1/payments/".length));
+  }
+  drain(req);
+  send(res, 404, { error: "not_found", path });
+}
+
+function createPayment(res, body) {
+  const amount = body.amount;
+  const method = body.method ?? "pix";
+  const currency = body.currency ?? "BRL";
+  if (!Number.isInteger(amount) || amount <= 0 || amount > 100_000_000) {
+    return send(res, 422, { error: "invalid_amount", message: "amount must be a positive integer of cents" });
+  }
+  if (method !== "pix" && method !== "card") {
+    return send(res, 422, { error: "invalid_method", message: 'method must be "pix" or "card"' });
+  }
+  if (!/^[A-Z]{3}$/.test(currency)) {
+    return send(res, 422, { error: "invalid_currency", message: "currency must be an ISO 4217 code" });
+  }
+  const id = `pay_${randomBytes(9).toString("base64url")}`;
+  const payment = describe(id, amount, method, currency, body.card, Date.now());
+  if (payments.size >= MAX_PAYMENTS) payments.delete(payments.keys().next().value);
+  payments.set(id, payment);
+  send(res, 201, payment);
+}
+
+function getPayment(res, id) {
+  if (!/^pay_[A-Za-z0-9_-]{6,40}$/.test(id)) return send(res, 404, { error: "not_found", id });
+  const known = payments.get(id);
+  if (known) return send(res, 200, { ...known, version });
+  // Instances share no database; an id another instance created is described deterministically
+  // from its characters so any instance answers the same way, as a shared store would.
+  let h = 2166136261;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619) >>> 0;
+  const method = h & 1 ? "card" : "pix";
+  const amount = 100 + (h % 50_000);
+  send(
+    res,
+    200,
+    describe(id, amount, method, "BRL", { last4: String(1000 + (h % 9000)) }, 1_700_000_000_000 + h),
+  );
+}
+
+function describe(id, amount, method, currency, card, createdAt) {
+  const base = {
+    id,
+    status: "approved",
+    amount,
+    currency,
+    method,
+    createdAt: new Date(createdAt).toISOString(),
+    version,
+  };
+  if (method === "pix") {
+    return {
+      ...base,
+      pix: { endToEndId: `E${id.slice(4).toUpperCase()}`, qrCode: `00020126580014br.gov.bcb.pix0136${id}` },
+    };
+  }
+  const last4 = typeof card?.last4 === "string" && /^\d{4}$/.test(card.last4) ? card.last4 : "4242";
+  return {
+    ...base,
+    card: { brand: card?.brand === "mastercard" ? "mastercard" : "visa", last4 },
+    authorizationCode: id.slice(-6).toUpperCase(),
+  };
+}
+
+function readJson(req, res, then) {
+  let size = 0;
+  const chunks = [];
+  req.on("data", (chunk) => {
+    size += chunk.length;
+    if (size > MAX_BODY) {
+      send(res, 413, { error: "payload_too_large", limit: MAX_BODY });
+      req.destroy();
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on("end", () => {
+    if (res.headersSent) return;
+    let body;
+    try {
+      body = chunks.length === 0 ? {} : JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      return send(res, 400, { error: "invalid_json" });
+    }
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      return send(res, 400, { error: "invalid_json", message: "expected a JSON object" });
+    }
+    then(body);
+  });
+}
+
+function drain(req) {
+  if (!req.complete) req.resume();
+}
+
+function send(res, status, body) {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...JSON_HEADERS, "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+// Longer than the proxy's keep-alive (undici's default 4 s): the client, not the server, closes idle
+// connections, so the proxy never writes a request into a socket the server is closing.
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
+
+server.listen(Number(env.PORT ?? 8080), env.HOST || "127.0.0.1", () => {
+  const address = server.address();
+  process.stdout.write(
+    `${JSON.stringify({ event: "listening", port: address.port, pid: process.pid, version })}\n`,
+  );
+});
+
+let stopping = false;
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  // In-flight requests get a bounded grace period, as a load balancer's deregistration delay does.
+  setTimeout(() => process.exit(0), 10_000).unref();
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

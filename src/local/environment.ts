@@ -1,0 +1,130 @@
+/**
+ * The local environment: the weighted proxy, the stable pool of sample-service processes, metrics
+ * measured from the traffic and a load generator, wired into the ports the engine drives. The engine
+ * cannot tell it from AWS. The load is NOT started here: the engine starts and stops it around the
+ * rollout. The rollout store is not part of it (see src/local/memory-store.ts).
+ */
+import { AbortedError } from "../contract/errors.js";
+import type { Options } from "../contract/options.js";
+import { LocalFleet } from "./fleet.js";
+import { LoadGenerator } from "./load.js";
+import { TrafficMetrics } from "./metrics.js";
+import { type HealthCheckOptions, StaticWeightSource, WeightedProxy } from "./proxy.js";
+import { LocalTrafficRouter } from "./router.js";
+
+/** The version label the local stable pool runs before any release. */
+export const LOCAL_STABLE_VERSION = "gray-deploy/sample-gateway:stable";
+/** The release label when options carry no image (the contract's local default). */
+export const LOCAL_RELEASE_VERSION = "gray-deploy/sample-gateway:next";
+
+export interface LocalEnvironmentDeps {
+  /** Aborts the start-up; once created, the environment lives until `dispose()`. */
+  readonly signal?: AbortSignal;
+  /** Human progress lines (instance start-up failures, refresh steps); never one per request. */
+  readonly log?: (line: string) => void;
+  /** Target-group stickiness "configured" on the local forward action. Default null (off). */
+  readonly stickinessSeconds?: number | null;
+  /** Stable's version at the start. Default LOCAL_STABLE_VERSION. */
+  readonly stableVersion?: string;
+  /** Health checks of the proxy (defaults: GET /health every 500 ms, thresholds 2/2). */
+  readonly healthCheck?: Partial<HealthCheckOptions>;
+  /** Deregistration delay of the proxy. Default 5 s. */
+  readonly drainTimeoutMs?: number;
+  /** Epoch milliseconds for the metric periods. Default Date.now. */
+  readonly now?: () => number;
+  /** The service to run. Default examples/sample-gateway/server.mjs. */
+  readonly serverPath?: string;
+}
+
+export interface LocalEnvironment {
+  readonly router: LocalTrafficRouter;
+  readonly fleet: LocalFleet;
+  readonly metrics: TrafficMetrics;
+  readonly load: LoadGenerator;
+  /** The proxy itself, for its cumulative counters (`stats()`) and target states. */
+  readonly proxy: WeightedProxy;
+  readonly proxyUrl: string;
+  /** Stops the load, every child process and the proxy. Idempotent; safe after any error. */
+  dispose(): Promise<void>;
+}
+
+export async function createLocalEnvironment(
+  options: Options,
+  deps: LocalEnvironmentDeps = {},
+): Promise<LocalEnvironment> {
+  const { signal } = deps;
+  if (signal?.aborted)
+    throw new AbortedError("aborted before the local environment started", { cause: signal.reason });
+  const log = deps.log ?? (() => {});
+  const stickinessSeconds = deps.stickinessSeconds ?? null;
+
+  const longestWindow = Math.max(options.rollbackWindow, options.promotionWindow) + options.metricsDelay;
+  const metrics = new TrafficMetrics({
+    periodMs: options.metricPeriod,
+    // The engine never reads further back than its longest window; keep a margin and at least two
+    // minutes for reports, and no more: ~14 KB per pool and period with traffic.
+    retentionMs: Math.max(longestWindow + 10 * options.metricPeriod, 120_000),
+    ...(deps.now === undefined ? {} : { now: deps.now }),
+  });
+  const source = new StaticWeightSource({ weights: { stable: 100, gray: 0 }, stickinessSeconds });
+  const proxy = new WeightedProxy({
+    weights: source,
+    sink: metrics,
+    ...(deps.healthCheck === undefined ? {} : { healthCheck: deps.healthCheck }),
+    ...(deps.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: deps.drainTimeoutMs }),
+  });
+  const fleet = new LocalFleet({
+    proxy,
+    instances: options.instances,
+    stableVersion: deps.stableVersion ?? LOCAL_STABLE_VERSION,
+    releaseVersion: options.image ?? LOCAL_RELEASE_VERSION,
+    grayErrorRate: options.grayErrorRate,
+    grayLatencyMs: options.grayLatencyMs,
+    grayCrash: options.grayCrash,
+    baselineErrorRate: options.baselineErrorRate,
+    instanceWarmupMs: options.instanceWarmup,
+    refreshMinHealthy: options.refreshMinHealthy,
+    healthyTimeoutMs: options.healthyTimeout,
+    log,
+    ...(deps.serverPath === undefined ? {} : { serverPath: deps.serverPath }),
+  });
+  let load: LoadGenerator | null = null;
+
+  let disposing: Promise<void> | null = null;
+  const dispose = (): Promise<void> => {
+    disposing ??= (async () => {
+      // Each step runs whatever the previous one did: children must die even if the proxy misbehaves.
+      const steps: (() => Promise<void> | void)[] = [
+        () => load?.close(),
+        () => fleet.dispose(),
+        () => proxy.close(),
+        () => metrics.close(),
+      ];
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (e) {
+          log(`local environment: dispose step failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    })();
+    return disposing;
+  };
+
+  try {
+    const proxyUrl = await proxy.start();
+    log(`local proxy listening on ${proxyUrl}; starting ${options.instances} stable instances`);
+    await fleet.start(signal);
+    load = new LoadGenerator({ url: proxyUrl, rps: options.rps });
+    const router = new LocalTrafficRouter({
+      proxy,
+      source,
+      stickinessSeconds,
+      grayVersion: () => fleet.grayVersion,
+    });
+    return { router, fleet, metrics, load, proxy, proxyUrl, dispose };
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,499 @@
+/**
+ * The Fleet port over local processes of the sample service: the local twin of the stable and gray
+ * Auto Scaling groups.
+ *
+ * - Stable starts with `instances` processes of the stable version; gray is sized by `scaleGray`.
+ * - A version's fault knobs follow the version, as code does: the release under test runs with the
+ *   gray faults (error rate, latency, crash) wherever it runs, in gray and, once promoted, in stable;
+ *   every version gets the baseline error rate.
+ * - An instance is in service when the proxy's health checks say so; the fleet registers each
+ *   instance with the proxy as soon as it listens and deregisters (with a drain) before stopping it.
+ * - While `scaleGray` waits, instances that exit are replaced with a growing back-off, as an ASG
+ *   replaces failed instances; the deadline's TimeoutError says what was seen.
+ * - `promote`/`revertStable` are the instance refresh: one instance at a time, launch before terminate
+ *   (so stable never has fewer than its capacity in service, which satisfies any `refreshMinHealthy`
+ *   floor), each new one healthy and warmed up before the old one is drained and stopped.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  AbortedError,
+  type GrayDeployError,
+  InvalidInputError,
+  PreflightError,
+  ProviderError,
+  StateError,
+  TimeoutError,
+} from "../contract/errors.js";
+import { formatDuration } from "../contract/units.js";
+import type { Pool } from "../core/types.js";
+import type { Fleet, FleetPreflight, PreparedRelease, PromotionResult, ReleaseSpec } from "../ports/index.js";
+import { type InstanceFaults, ServiceInstance } from "./instance.js";
+import type { TargetState, WeightedProxy } from "./proxy.js";
+
+export interface LocalFleetOptions {
+  readonly proxy: WeightedProxy;
+  /** Stable capacity (the contract's `instances`). */
+  readonly instances: number;
+  /** The version label stable runs at the start. */
+  readonly stableVersion: string;
+  /** The release under test; its instances get the gray faults. `prepare` may change it. */
+  readonly releaseVersion: string;
+  readonly grayErrorRate?: number;
+  readonly grayLatencyMs?: number;
+  readonly grayCrash?: boolean;
+  readonly baselineErrorRate?: number;
+  /** Instance refresh: how long a new stable instance serves before the next replacement. Default 0. */
+  readonly instanceWarmupMs?: number;
+  /** Instance refresh floor, percent of stable capacity kept healthy. Default 90. */
+  readonly refreshMinHealthy?: number;
+  /** Deadline for the initial stable pool. Default 30 s. */
+  readonly healthyTimeoutMs?: number;
+  readonly serverPath?: string;
+  readonly log?: (line: string) => void;
+  /** How often waits look at health. Default 50 ms. */
+  readonly pollMs?: number;
+}
+
+/** What an instance looks like from outside, for tests and reports. */
+export interface InstanceInfo {
+  readonly id: string;
+  readonly pool: Pool;
+  readonly version: string;
+  readonly pid: number;
+  readonly port: number | null;
+  readonly alive: boolean;
+  /** The proxy's health state; null when not registered (not listening yet, or exited before). */
+  readonly health: TargetState | null;
+}
+
+export class LocalFleet implements Fleet {
+  readonly #o: LocalFleetOptions;
+  readonly #proxy: WeightedProxy;
+  readonly #pools: Record<Pool, ServiceInstance[]> = { stable: [], gray: [] };
+  readonly #log: (line: string) => void;
+  #seq = 0;
+  #stableVersion: string;
+  #grayVersion: string | null = null;
+  #releaseVersion: string;
+  #prepared: PreparedRelease | null = null;
+  #disposing: Promise<void> | null = null;
+  #exitHook: (() => void) | null = null;
+
+  constructor(options: LocalFleetOptions) {
+    if (!Number.isInteger(options.instances) || options.instances < 1) {
+      throw new InvalidInputError([
+        { field: "instances", message: `${options.instances} is not a whole number ≥ 1` },
+      ]);
+    }
+    this.#o = options;
+    this.#proxy = options.proxy;
+    this.#stableVersion = options.stableVersion;
+    this.#releaseVersion = options.releaseVersion;
+    this.#log = options.log ?? (() => {});
+  }
+
+  /** The version stable runs now. */
+  get stableVersion(): string {
+    return this.#stableVersion;
+  }
+
+  /** The version gray is pointed at (null before the first scaleGray). */
+  get grayVersion(): string | null {
+    return this.#grayVersion;
+  }
+
+  /** Starts the stable pool and waits until all of it is healthy. Called once by the environment. */
+  async start(signal?: AbortSignal): Promise<void> {
+    this.#live();
+    const capacity = this.#o.instances;
+    const timeoutMs = this.#o.healthyTimeoutMs ?? 30_000;
+    while (this.#pools.stable.length < capacity) this.#launch("stable", this.#stableVersion);
+    const deadline = Date.now() + timeoutMs;
+    await this.#until(
+      deadline,
+      signal,
+      () => {
+        const dead = this.#pools.stable.find((i) => !i.alive);
+        if (dead) {
+          throw new PreflightError(`stable instance ${dead.id} (${dead.version}) ${dead.describeExit()}`, {
+            fix: "the stable version of the sample service must start: check examples/sample-gateway/server.mjs",
+          });
+        }
+        return this.#healthy("stable", this.#stableVersion) >= capacity;
+      },
+      () => this.#timeout("stable", this.#stableVersion, capacity, timeoutMs, []),
+    );
+  }
+
+  async preflight(release: ReleaseSpec, signal?: AbortSignal): Promise<FleetPreflight> {
+    this.#live();
+    aborted(signal);
+    const health = this.#proxy.health().stable;
+    if (health.healthy === 0) {
+      throw new PreflightError(
+        "the local stable pool has no healthy instance: there is nothing to roll back to",
+        {
+          fix: "restart the run; if it happens again, check that examples/sample-gateway/server.mjs starts",
+        },
+      );
+    }
+    const faults = this.faultsOf(release.image);
+    const facts = [
+      `stable pool: ${this.#pools.stable.length} local processes of ${this.#stableVersion}, ${health.healthy} healthy, ${health.unhealthy} unhealthy`,
+      `release ${release.image}: error rate ${pct(faults.errorRate)}, added latency ${faults.latencyMs} ms, crash at start: ${faults.crash ? "yes" : "no"}`,
+      `baseline error rate of every version: ${pct(faults.baselineErrorRate)}`,
+    ];
+    if (release.image === this.#stableVersion) facts.push(`stable already runs ${release.image}`);
+    return { stableCapacity: this.#o.instances, stableVersion: this.#stableVersion, facts };
+  }
+
+  async prepare(
+    release: ReleaseSpec,
+    known: PreparedRelease | null,
+    signal?: AbortSignal,
+  ): Promise<PreparedRelease> {
+    this.#live();
+    aborted(signal);
+    const prepared = known ?? this.#prepared;
+    if (prepared !== null) {
+      if (prepared.version !== release.image) {
+        throw new StateError(
+          `this rollout was prepared for ${prepared.version}, not ${release.image}: one rollout releases one image`,
+          { fix: "finish or abort the current rollout before releasing another image" },
+        );
+      }
+      this.#prepared = prepared;
+      this.#releaseVersion = prepared.version;
+      return prepared;
+    }
+    // Locally there is no launch template: the image label is the version. Stable needs no pin
+    // either: nothing but this fleet changes its size (see releaseStable).
+    this.#releaseVersion = release.image;
+    this.#prepared = Object.freeze({
+      version: release.image,
+      previousVersion: this.#stableVersion,
+      stableCapacity: this.#o.instances,
+    });
+    return this.#prepared;
+  }
+
+  async scaleGray(version: string, capacity: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    this.#live();
+    aborted(signal);
+    if (!Number.isInteger(capacity) || capacity < 0) {
+      throw new InvalidInputError([{ field: "capacity", message: `${capacity} is not a whole number ≥ 0` }]);
+    }
+    this.#grayVersion = version;
+    const gray = this.#pools.gray;
+    const stale = gray.filter((i) => i.version !== version || !i.alive);
+    // Scale in the least useful first: not yet healthy, then the newest.
+    const keep = gray
+      .filter((i) => !stale.includes(i))
+      .sort((a, b) => rank(this.#state(b)) - rank(this.#state(a)));
+    await this.#remove("gray", [...stale, ...keep.slice(capacity)]);
+    if (capacity === 0) return;
+
+    const deadline = Date.now() + timeoutMs;
+    const seen: string[] = [];
+    let backoff = 250;
+    let nextLaunch = 0;
+    await this.#until(
+      deadline,
+      signal,
+      () => {
+        for (const dead of this.#pools.gray.filter((i) => !i.alive)) {
+          seen.push(`instance ${dead.id} ${dead.describeExit()}`);
+          this.#log(`gray instance ${dead.id} (${version}) ${dead.describeExit()}; replacing it`);
+          void this.#remove("gray", [dead]);
+          nextLaunch = Date.now() + backoff;
+          backoff = Math.min(backoff * 2, 5000);
+        }
+        if (Date.now() >= nextLaunch) {
+          while (this.#pools.gray.length < capacity) this.#launch("gray", version);
+        }
+        return this.#healthy("gray", version) >= capacity;
+      },
+      () => this.#timeout("gray", version, capacity, timeoutMs, seen),
+    );
+  }
+
+  async promote(version: string, timeoutMs: number, signal?: AbortSignal): Promise<PromotionResult> {
+    this.#live();
+    aborted(signal);
+    const previous = this.#stableVersion;
+    try {
+      await this.#refresh(version, Date.now() + timeoutMs, signal);
+      this.#stableVersion = version;
+      return { ok: true };
+    } catch (e) {
+      if (e instanceof AbortedError || this.#disposing !== null) throw e;
+      const reason = e instanceof Error ? e.message : String(e);
+      this.#log(`instance refresh to ${version} failed (${reason}); rolling stable back to ${previous}`);
+      try {
+        await this.#refresh(previous, Date.now() + timeoutMs, signal);
+      } catch (e2) {
+        throw new TimeoutError(
+          `the instance refresh to ${version} failed (${reason}) and putting stable back on ${previous} failed too: ${e2 instanceof Error ? e2.message : String(e2)}`,
+          {
+            cause: e2,
+            fix: "abort the rollout; the local environment is then disposed and nothing is left running",
+          },
+        );
+      }
+      return {
+        ok: false,
+        reason: `instance refresh to ${version} failed and was rolled back to ${previous}: ${reason}`,
+      };
+    }
+  }
+
+  async revertStable(version: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    this.#live();
+    aborted(signal);
+    await this.#refresh(version, Date.now() + timeoutMs, signal);
+    this.#stableVersion = version;
+  }
+
+  async retireGray(version: string, signal?: AbortSignal): Promise<void> {
+    this.#live();
+    aborted(signal);
+    await this.#remove("gray", [...this.#pools.gray]);
+    // The local twin of restoring the gray ASG's launch template reference.
+    this.#grayVersion = version;
+  }
+
+  async releaseStable(_signal?: AbortSignal): Promise<void> {
+    // Nothing to release: on AWS, prepare pins the stable ASG (minimum raised, scale-in suspended) so
+    // no autoscaler shrinks it mid-rollout. Locally no autoscaler exists; only this fleet changes the
+    // stable pool, so there is no pin to undo.
+  }
+
+  /** The fault knobs a version runs with. */
+  faultsOf(version: string): InstanceFaults {
+    const release = version === this.#releaseVersion;
+    return {
+      errorRate: release ? (this.#o.grayErrorRate ?? 0) : 0,
+      latencyMs: release ? (this.#o.grayLatencyMs ?? 0) : 0,
+      crash: release ? (this.#o.grayCrash ?? false) : false,
+      baselineErrorRate: this.#o.baselineErrorRate ?? 0,
+    };
+  }
+
+  /** Every instance this fleet runs now. */
+  instances(pool?: Pool): InstanceInfo[] {
+    const states = new Map(this.#proxy.targets().map((t) => [t.id, t.state]));
+    return (pool === undefined ? [...this.#pools.stable, ...this.#pools.gray] : [...this.#pools[pool]]).map(
+      (i) => ({
+        id: i.id,
+        pool: i.pool,
+        version: i.version,
+        pid: i.pid,
+        port: i.port,
+        alive: i.alive,
+        health: states.get(i.id) ?? null,
+      }),
+    );
+  }
+
+  /** Stops every instance (SIGTERM, SIGKILL after 2 s). Idempotent; the fleet is unusable afterwards. */
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#dispose();
+    return this.#disposing;
+  }
+
+  async #dispose(): Promise<void> {
+    const all = [...this.#pools.stable, ...this.#pools.gray];
+    this.#pools.stable = [];
+    this.#pools.gray = [];
+    // Deregister without waiting for the drain: the services finish in-flight requests on SIGTERM.
+    for (const p of ["stable", "gray"] as const) void this.#proxy.setTargets(p, []).catch(() => undefined);
+    await Promise.all(all.map((i) => i.stop(2000)));
+    if (this.#exitHook !== null) process.off("exit", this.#exitHook);
+    this.#exitHook = null;
+  }
+
+  // ── internals ───────────────────────────────────────────────────────────────────────────────
+
+  #live(): void {
+    if (this.#disposing !== null) throw new AbortedError("the local environment was disposed");
+  }
+
+  #launch(pool: Pool, version: string): ServiceInstance {
+    this.#live();
+    if (this.#exitHook === null) {
+      const all = this.#pools;
+      // Belt and braces beside the stdin pipe: a parent that calls process.exit() without disposing
+      // still takes its children with it.
+      this.#exitHook = () => {
+        for (const i of [...all.stable, ...all.gray]) i.kill();
+      };
+      process.on("exit", this.#exitHook);
+    }
+    const instance = new ServiceInstance({
+      id: `${pool}-${++this.#seq}`,
+      pool,
+      version,
+      faults: this.faultsOf(version),
+      log: this.#log,
+      ...(this.#o.serverPath === undefined ? {} : { serverPath: this.#o.serverPath }),
+    });
+    this.#pools[pool].push(instance);
+    instance.listening.then(
+      () => {
+        if (this.#pools[pool].includes(instance)) void this.#sync(pool);
+      },
+      () => undefined,
+    );
+    return instance;
+  }
+
+  /** Registers the pool's listening instances with the proxy; resolves when removed ones drained. */
+  #sync(pool: Pool): Promise<void> {
+    return this.#proxy.setTargets(
+      pool,
+      this.#pools[pool]
+        .filter((i) => i.port !== null)
+        .map((i) => ({ id: i.id, host: i.host, port: i.port as number })),
+    );
+  }
+
+  /** Deregisters, waits for the drain, then stops the instances. */
+  async #remove(pool: Pool, instances: readonly ServiceInstance[]): Promise<void> {
+    if (instances.length === 0) return;
+    this.#pools[pool] = this.#pools[pool].filter((i) => !instances.includes(i));
+    await this.#sync(pool);
+    await Promise.all(instances.map((i) => i.stop()));
+  }
+
+  #state(i: ServiceInstance): TargetState | null {
+    return this.#proxy.targets(i.pool).find((t) => t.id === i.id)?.state ?? null;
+  }
+
+  #healthy(pool: Pool, version: string): number {
+    const ids = new Set(this.#pools[pool].filter((i) => i.version === version && i.alive).map((i) => i.id));
+    return this.#proxy.targets(pool).filter((t) => t.state === "healthy" && ids.has(t.id)).length;
+  }
+
+  /** The instance refresh: replaces every stable instance not on `version`, one at a time. */
+  async #refresh(version: string, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    const capacity = this.#o.instances;
+    const floor = Math.ceil((capacity * (this.#o.refreshMinHealthy ?? 90)) / 100);
+    for (let old = this.#next(version); old !== undefined; old = this.#next(version)) {
+      const fresh = this.#launch("stable", version);
+      try {
+        await this.#until(
+          deadline,
+          signal,
+          () => {
+            if (!fresh.alive) {
+              throw new ProviderError(
+                `new stable instance ${fresh.id} (${version}) ${fresh.describeExit()}`,
+                {
+                  fix: "the version does not start: check it by hand with SERVICE_VERSION and node examples/sample-gateway/server.mjs",
+                },
+              );
+            }
+            return this.#state(fresh) === "healthy";
+          },
+          () =>
+            new TimeoutError(
+              `new stable instance ${fresh.id} (${version}) not healthy within the refresh deadline: ${this.#describe(fresh)}`,
+              { fix: "raise --healthy-timeout if the version starts slowly" },
+            ),
+        );
+        const warmup = this.#o.instanceWarmupMs ?? 0;
+        if (warmup > 0) await pause(warmup, signal);
+        // Launch-before-terminate keeps stable at capacity, but a sibling may have failed meanwhile:
+        // never take `old` out while that would leave fewer than the floor in service.
+        await this.#until(
+          deadline,
+          signal,
+          () => {
+            const others = this.#pools.stable.filter((i) => i !== old && this.#state(i) === "healthy").length;
+            return others >= floor;
+          },
+          () => new TimeoutError(`stable would drop below ${floor} healthy instances (refresh floor)`),
+        );
+      } catch (e) {
+        await this.#remove("stable", [fresh]);
+        throw e;
+      }
+      this.#log(`stable: ${fresh.id} (${version}) in service, retiring ${old.id} (${old.version})`);
+      await this.#remove("stable", [old]);
+    }
+  }
+
+  #next(version: string): ServiceInstance | undefined {
+    return this.#pools.stable.find((i) => i.version !== version);
+  }
+
+  /** Polls `done` until it returns true; `expired` builds the error thrown at the deadline. */
+  async #until(
+    deadline: number,
+    signal: AbortSignal | undefined,
+    done: () => boolean,
+    expired: () => GrayDeployError,
+  ): Promise<void> {
+    const poll = this.#o.pollMs ?? 50;
+    for (;;) {
+      aborted(signal);
+      this.#live();
+      if (done()) return;
+      if (Date.now() >= deadline) throw expired();
+      await pause(Math.min(poll, Math.max(1, deadline - Date.now())), signal);
+    }
+  }
+
+  #describe(i: ServiceInstance): string {
+    if (!i.alive) return i.describeExit();
+    if (i.port === null) return "not listening yet";
+    const t = this.#proxy.targets(i.pool).find((x) => x.id === i.id);
+    if (t === undefined) return `listening on port ${i.port}, not registered`;
+    return `listening on port ${i.port}, health ${t.state}${t.reason ? ` (${t.reason})` : ""}`;
+  }
+
+  #timeout(
+    pool: Pool,
+    version: string,
+    capacity: number,
+    timeoutMs: number,
+    seen: readonly string[],
+  ): TimeoutError {
+    const healthy = this.#healthy(pool, version);
+    const now = this.#pools[pool].map((i) => `${i.id} ${this.#describe(i)}`);
+    const exits = [...new Set(seen)];
+    const parts = [
+      ...(exits.length > 0 ? [exits.slice(-3).join("; ")] : []),
+      ...(exits.length > 3 ? [`${exits.length} exits in all`] : []),
+      ...(now.length > 0 ? [`now: ${now.join("; ")}`] : []),
+    ];
+    return new TimeoutError(
+      `${healthy} of ${capacity} ${pool} instances (${version}) healthy after ${formatDuration(timeoutMs)}${parts.length > 0 ? `; ${parts.join("; ")}` : ""}`,
+      {
+        field: "healthyTimeout",
+        fix: `the version does not start or does not pass GET ${this.#proxy.healthCheck.path}: run it by hand (SERVICE_VERSION=${version} node examples/sample-gateway/server.mjs); if it only starts slowly, raise --healthy-timeout`,
+      },
+    );
+  }
+}
+
+function rank(state: TargetState | null): number {
+  return state === "healthy" ? 2 : state === "initial" ? 1 : 0;
+}
+
+function pct(rate: number): string {
+  return `${Number((rate * 100).toPrecision(4))}%`;
+}
+
+function aborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError("aborted", { cause: signal.reason });
+}
+
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, signal === undefined ? undefined : { signal });
+  } catch (e) {
+    if (signal?.aborted) throw new AbortedError("aborted", { cause: signal.reason });
+    throw e;
+  }
+}
