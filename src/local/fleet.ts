@@ -202,7 +202,7 @@ export class LocalFleet implements Fleet {
       signal,
       () => {
         for (const dead of this.#pools.gray.filter((i) => !i.alive)) {
-          seen.push(`instance ${dead.id} ${dead.describeExit()}`);
+          seen.push(dead.describeExit());
           this.#log(`gray instance ${dead.id} (${version}) ${dead.describeExit()}; replacing it`);
           void this.#remove("gray", [dead]);
           nextLaunch = Date.now() + backoff;
@@ -461,10 +461,11 @@ export class LocalFleet implements Fleet {
   ): TimeoutError {
     const healthy = this.#healthy(pool, version);
     const now = this.#pools[pool].map((i) => `${i.id} ${this.#describe(i)}`);
-    const exits = [...new Set(seen)];
+    // One line per distinct failure, with how often it happened: a crash loop is one fact, not ten.
+    const counts = new Map<string, number>();
+    for (const reason of seen) counts.set(reason, (counts.get(reason) ?? 0) + 1);
     const parts = [
-      ...(exits.length > 0 ? [exits.slice(-3).join("; ")] : []),
-      ...(exits.length > 3 ? [`${exits.length} exits in all`] : []),
+      ...[...counts].map(([reason, n]) => `${n === 1 ? "instance" : `${n} instances`} ${reason}`),
       ...(now.length > 0 ? [`now: ${now.join("; ")}`] : []),
     ];
     return new TimeoutError(
