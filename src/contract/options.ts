@@ -218,9 +218,13 @@ export const OPTION_DEFS = {
     kind: "string",
     group: "aws",
     targets: ["aws"],
-    pattern: { re: /^(lt-[0-9a-f]{8,17}|[\w().\-/]{3,128})$/, hint: "lt-0123456789abcdef0 or a template name" },
+    pattern: {
+      re: /^(lt-[0-9a-f]{8,17}|[\w().\-/]{3,128})$/,
+      hint: "lt-0123456789abcdef0 or a template name",
+    },
     requiredFor: ROLLOUT.map((verb) => ({ verb, target: "aws" as const })),
-    description: "The launch template (id or name) both groups use; a release is a new numbered version of it.",
+    description:
+      "The launch template (id or name) both groups use; a release is a new numbered version of it.",
   },
   ami: {
     kind: "string",
@@ -250,7 +254,8 @@ export const OPTION_DEFS = {
     kind: "steps",
     group: "plan",
     default: "5,25,50,100",
-    description: "Gray's traffic weight at each step, in percent: strictly increasing, each 1 to 100, ending at 100.",
+    description:
+      "Gray's traffic weight at each step, in percent: strictly increasing, each 1 to 100, ending at 100.",
   },
   approveBefore: {
     kind: "list",
@@ -272,7 +277,8 @@ export const OPTION_DEFS = {
     defaults: { aws: "12m", local: "13s" },
     min: 500,
     max: 86_400_000,
-    description: "The minimum time at each step before it may pass; at least the promotion window plus the metrics delay.",
+    description:
+      "The minimum time at each step before it may pass; at least the promotion window plus the metrics delay.",
   },
   maxBake: {
     kind: "duration",
@@ -286,7 +292,7 @@ export const OPTION_DEFS = {
   rollbackWindow: {
     kind: "duration",
     group: "plan",
-    defaults: { aws: "5m", local: "5s" },
+    defaults: { aws: "5m", local: "10s" },
     min: 100,
     max: 86_400_000,
     description: "The trailing window the rollback gates evaluate (the seed's 5 minutes on AWS).",
@@ -297,7 +303,8 @@ export const OPTION_DEFS = {
     defaults: { aws: "10m", local: "12s" },
     min: 100,
     max: 86_400_000,
-    description: "The trailing window a step must pass over before it advances (the seed's 10 minutes on AWS).",
+    description:
+      "The trailing window a step must pass over before it advances (the seed's 10 minutes on AWS).",
   },
   metricPeriod: {
     kind: "duration",
@@ -305,7 +312,8 @@ export const OPTION_DEFS = {
     defaults: { aws: "60s", local: "1s" },
     min: 100,
     max: 3_600_000,
-    description: "Granularity of the metric source: 60s for ALB metrics; shorter only against an emulator or locally.",
+    description:
+      "Granularity of the metric source: 60s for ALB metrics; shorter only against an emulator or locally.",
   },
   metricsDelay: {
     kind: "duration",
@@ -313,7 +321,8 @@ export const OPTION_DEFS = {
     defaults: { aws: "2m", local: "1s" },
     min: 0,
     max: 3_600_000,
-    description: "How far behind now metrics are complete; windows end this long ago (CloudWatch: 1 to 3 minutes).",
+    description:
+      "How far behind now metrics are complete; windows end this long ago (CloudWatch: 1 to 3 minutes).",
   },
   returnSteps: {
     kind: "steps",
@@ -325,7 +334,7 @@ export const OPTION_DEFS = {
   returnBake: {
     kind: "duration",
     group: "plan",
-    defaults: { aws: "7m", local: "6s" },
+    defaults: { aws: "7m", local: "11s" },
     min: 500,
     max: 86_400_000,
     description: "Minimum time at each return step; at least the rollback window plus the metrics delay.",
@@ -335,7 +344,8 @@ export const OPTION_DEFS = {
     group: "plan",
     choices: ["pause", "rollback"],
     default: "pause",
-    description: "What to do when a step stays inconclusive until --max-bake: pause for a person, or roll back.",
+    description:
+      "What to do when a step stays inconclusive until --max-bake: pause for a person, or roll back.",
   },
   minGrayCapacity: {
     kind: "integer",
@@ -359,7 +369,8 @@ export const OPTION_DEFS = {
     defaults: { aws: "5m", local: "0s" },
     min: 0,
     max: 7_200_000,
-    description: "Instance refresh warm-up during promotion: how long a new stable instance serves before the next is replaced.",
+    description:
+      "Instance refresh warm-up during promotion: how long a new stable instance serves before the next is replaced.",
   },
   refreshMinHealthy: {
     kind: "integer",
@@ -385,7 +396,8 @@ export const OPTION_DEFS = {
     min: 5000,
     max: 3_600_000,
     verbs: CONTROL,
-    description: "A running rollout renews its lock this often; a rollout silent for longer may be taken over.",
+    description:
+      "A running rollout renews its lock this often; a rollout silent for longer may be taken over.",
   },
   // ── thresholds ────────────────────────────────────────────────────────────────────────────
   rollbackErrorRate: {
@@ -410,7 +422,8 @@ export const OPTION_DEFS = {
     default: 1,
     min: 0,
     max: 1000,
-    description: "Roll back when more than this many gray instances fail health checks (no healthy gray at all always fails).",
+    description:
+      "Roll back when more than this many gray instances fail health checks (no healthy gray at all always fails).",
   },
   promoteErrorRate: {
     kind: "rate",
@@ -434,7 +447,8 @@ export const OPTION_DEFS = {
     default: 100,
     min: 1,
     max: 10_000_000,
-    description: "Minimum gray requests in the promotion window before a step can pass; less is inconclusive.",
+    description:
+      "Minimum gray requests in the promotion window before a step can pass; less is inconclusive.",
   },
   relativeSignificance: {
     kind: "rate",
@@ -451,7 +465,8 @@ export const OPTION_DEFS = {
     default: "0.5%",
     min: 0,
     max: 0.5,
-    description: "Gray must be worse than stable by more than this (in error rate) before the relative gate fails.",
+    description:
+      "Gray must be worse than stable by more than this (in error rate) before the relative gate fails.",
   },
   latencyTolerance: {
     kind: "rate",
@@ -459,7 +474,8 @@ export const OPTION_DEFS = {
     default: "50%",
     min: 0,
     max: 0.99,
-    description: "Relative latency gate: gray's p95 may exceed stable's by this fraction (plus --latency-slack).",
+    description:
+      "Relative latency gate: gray's p95 may exceed stable's by this fraction (plus --latency-slack).",
   },
   latencySlack: {
     kind: "duration",
@@ -467,7 +483,8 @@ export const OPTION_DEFS = {
     default: "50ms",
     min: 0,
     max: 60_000,
-    description: "Relative latency gate: absolute allowance added to stable's p95 before gray is judged slower.",
+    description:
+      "Relative latency gate: absolute allowance added to stable's p95 before gray is judged slower.",
   },
   // ── local environment ─────────────────────────────────────────────────────────────────────
   rps: {
@@ -518,7 +535,8 @@ export const OPTION_DEFS = {
     group: "local",
     targets: ["local"],
     default: "0%",
-    description: "Share of requests that fail in both versions (the service's own baseline, not the release's fault).",
+    description:
+      "Share of requests that fail in both versions (the service's own baseline, not the release's fault).",
   },
   // ── output and control ────────────────────────────────────────────────────────────────────
   json: {
@@ -549,21 +567,24 @@ export const OPTION_DEFS = {
     sensitive: true,
     pattern: { re: /^https?:\/\/\S+$/, hint: "https://hooks.example.com/…" },
     env: ["GRAY_DEPLOY_NOTIFY_WEBHOOK"],
-    description: "POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret.",
+    description:
+      "POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret.",
   },
   supersede: {
     kind: "boolean",
     group: "control",
     default: false,
     verbs: ["deploy-gray"],
-    description: "If a paused or stale rollout holds the lock, abort it first (saying so) instead of refusing.",
+    description:
+      "If a paused or stale rollout holds the lock, abort it first (saying so) instead of refusing.",
   },
   full: {
     kind: "boolean",
     group: "control",
     default: false,
     verbs: ["promote"],
-    description: "Skip the remaining steps and promote now (the 100% analysis and the return steps still run).",
+    description:
+      "Skip the remaining steps and promote now (the 100% analysis and the return steps still run).",
   },
   reason: {
     kind: "string",
@@ -670,7 +691,8 @@ export function parseOptionValue(name: OptionName, raw: unknown): Parsed<unknown
       return { ok: true, value: items };
     }
     case "string": {
-      if (typeof raw !== "string" || raw.trim() === "") return { ok: false, message: "expected a non-empty string" };
+      if (typeof raw !== "string" || raw.trim() === "")
+        return { ok: false, message: "expected a non-empty string" };
       const value = raw.trim();
       if (def.pattern && !def.pattern.re.test(value)) {
         const shown = def.sensitive ? "the value" : JSON.stringify(value);
@@ -708,7 +730,10 @@ export function parseSteps(raw: unknown): Parsed<readonly number[]> {
   for (const p of parts) {
     const n = typeof p === "string" && /^\d+$/.test(p) ? Number(p) : p;
     if (typeof n !== "number" || !Number.isInteger(n)) {
-      return { ok: false, message: `${JSON.stringify(p)} is not a whole percentage (write e.g. 5,25,50,100)` };
+      return {
+        ok: false,
+        message: `${JSON.stringify(p)} is not a whole percentage (write e.g. 5,25,50,100)`,
+      };
     }
     if (n < 1 || n > 100) return { ok: false, message: `step ${n} is out of range: each step is 1 to 100` };
     const prev = steps[steps.length - 1];
@@ -718,7 +743,10 @@ export function parseSteps(raw: unknown): Parsed<readonly number[]> {
     steps.push(n);
   }
   if (steps[steps.length - 1] !== 100) {
-    return { ok: false, message: `the last step must be 100 (the new version takes all traffic before promotion)` };
+    return {
+      ok: false,
+      message: `the last step must be 100 (the new version takes all traffic before promotion)`,
+    };
   }
   return { ok: true, value: steps };
 }
@@ -809,7 +837,12 @@ export function rawOptionsSchema(ctx: ResolveContext) {
 }
 
 /** Why an option cannot be used for this verb, target and front end; undefined when it can. */
-export function inapplicable(name: OptionName, verb: Verb, target: Target, frontEnd: FrontEnd): string | undefined {
+export function inapplicable(
+  name: OptionName,
+  verb: Verb,
+  target: Target,
+  frontEnd: FrontEnd,
+): string | undefined {
   const def: OptionDef = OPTION_DEFS[name];
   if (!optionVerbs(name).includes(verb)) {
     return `not an option of \`${verb}\` (it applies to: ${optionVerbs(name).join(", ")})`;
@@ -829,7 +862,9 @@ export function crossFieldIssues(o: Options, verb: Verb): { field: OptionName; m
   const need = (cond: boolean, field: OptionName, message: string) => {
     if (!cond) issues.push({ field, message });
   };
-  if ([o.interval, o.bake, o.promotionWindow, o.metricsDelay, o.rollbackWindow].some((v) => v === undefined)) {
+  if (
+    [o.interval, o.bake, o.promotionWindow, o.metricsDelay, o.rollbackWindow].some((v) => v === undefined)
+  ) {
     return issues; // already reported as invalid
   }
   need(
@@ -906,15 +941,24 @@ export function crossFieldIssues(o: Options, verb: Verb): { field: OptionName; m
         });
       }
     }
-    const lbOf = (arn: string | undefined) => arn?.match(/(?:listener|listener-rule)\/(app\/[^/]+\/[0-9a-f]+)/)?.[1];
+    const lbOf = (arn: string | undefined) =>
+      arn?.match(/(?:listener|listener-rule)\/(app\/[^/]+\/[0-9a-f]+)/)?.[1];
     if (o.ruleArn !== undefined && o.listenerArn !== undefined) {
-      const listenerOfRule = o.ruleArn.replace(":listener-rule/", ":listener/").replace(/\/[0-9a-f]{16}$/, "");
+      const listenerOfRule = o.ruleArn
+        .replace(":listener-rule/", ":listener/")
+        .replace(/\/[0-9a-f]{16}$/, "");
       if (listenerOfRule !== o.listenerArn) {
-        issues.push({ field: "ruleArn", message: `does not belong to --listener-arn (${lbOf(o.listenerArn)})` });
+        issues.push({
+          field: "ruleArn",
+          message: `does not belong to --listener-arn (${lbOf(o.listenerArn)})`,
+        });
       }
     }
     if (o.stableTargetGroupArn !== undefined && o.stableTargetGroupArn === o.grayTargetGroupArn) {
-      issues.push({ field: "grayTargetGroupArn", message: "is the same target group as --stable-target-group-arn" });
+      issues.push({
+        field: "grayTargetGroupArn",
+        message: "is the same target group as --stable-target-group-arn",
+      });
     }
     if (o.stableAsg !== undefined && o.stableAsg === o.grayAsg) {
       issues.push({ field: "grayAsg", message: "is the same Auto Scaling group as --stable-asg" });

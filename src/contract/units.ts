@@ -25,7 +25,8 @@ export function parseDuration(input: unknown): Parsed<number> {
       message: `a duration needs a unit: write "${input}s", "${input}m" or "${input}ms", not a bare number`,
     };
   }
-  if (typeof input !== "string") return { ok: false, message: "a duration must be a string such as 30s or 5m" };
+  if (typeof input !== "string")
+    return { ok: false, message: "a duration must be a string such as 30s or 5m" };
   const text = input.trim();
   if (text === "") return { ok: false, message: "a duration cannot be empty; write e.g. 30s or 5m" };
   if (/^\d+(\.\d+)?$/.test(text)) {
@@ -78,7 +79,8 @@ export function formatDuration(ms: number): string {
  */
 export function parseRate(input: unknown): Parsed<number> {
   if (typeof input === "number") return checkFraction(input, String(input));
-  if (typeof input !== "string") return { ok: false, message: "a rate must be a fraction (0.02) or a percentage (2%)" };
+  if (typeof input !== "string")
+    return { ok: false, message: "a rate must be a fraction (0.02) or a percentage (2%)" };
   const text = input.trim();
   const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(text);
   if (pct) {
@@ -87,7 +89,10 @@ export function parseRate(input: unknown): Parsed<number> {
     return { ok: true, value };
   }
   if (/^\d*\.?\d+$/.test(text)) return checkFraction(Number(text), text);
-  return { ok: false, message: `"${text}" is not a rate: write a fraction such as 0.02 or a percentage such as 2%` };
+  return {
+    ok: false,
+    message: `"${text}" is not a rate: write a fraction such as 0.02 or a percentage such as 2%`,
+  };
 }
 
 function checkFraction(value: number, text: string): Parsed<number> {

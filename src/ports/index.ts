@@ -86,7 +86,11 @@ export interface Fleet {
    * capacity and scale-in is suspended until `releaseStable`. Idempotent; `known` is what a previous
    * run of the same rollout recorded, so a resumed rollout reuses it.
    */
-  prepare(release: ReleaseSpec, known: PreparedRelease | null, signal?: AbortSignal): Promise<PreparedRelease>;
+  prepare(
+    release: ReleaseSpec,
+    known: PreparedRelease | null,
+    signal?: AbortSignal,
+  ): Promise<PreparedRelease>;
   /**
    * Points gray at `version` with `capacity` instances and waits, up to `timeoutMs`, until that many
    * are healthy in gray's target group. Throws TimeoutError with what it saw otherwise.

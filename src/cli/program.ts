@@ -1,0 +1,85 @@
+/**
+ * The command-line surface, generated from the options schema: each verb gets exactly the options
+ * the schema gives it, as kebab-case flags with the schema's description and defaults. No option is
+ * declared here by hand, so the CLI cannot drift from the contract.
+ */
+import { Command, Option } from "commander";
+import { kebab } from "../contract/errors.js";
+import {
+  OPTION_DEFS,
+  OPTION_NAMES,
+  type OptionDef,
+  type OptionName,
+  optionFrontEnds,
+  optionVerbs,
+  VERBS,
+  type Verb,
+} from "../contract/options.js";
+
+export const VERB_SUMMARIES: Record<Verb, string> = {
+  "deploy-gray":
+    "Roll a new version out through weighted gray steps (5 → 25 → 50 → 100 by default), analysing metrics at every step; promote it or roll back on its own.",
+  plan: "Dry run: check the environment and print what deploy-gray would change, changing nothing.",
+  status:
+    "Where the rollout of this load balancer stands: phase, step, weights, last decision and its evidence.",
+  promote:
+    "Continue a paused rollout (pass its manual gate, accept an inconclusive step, or retry a failed promotion); --full skips the remaining steps.",
+  abort: "Back to stable 100% now (one verified write), then clean up; the rollout ends as aborted.",
+  bootstrap: "Create the DynamoDB table that holds rollout state and the lock (idempotent).",
+};
+
+const VALUE_NAMES: Record<OptionDef["kind"], string> = {
+  string: "<value>",
+  boolean: "",
+  integer: "<n>",
+  duration: "<duration>",
+  rate: "<rate>",
+  steps: "<weights>",
+  list: "<names>",
+  enum: "<choice>",
+};
+
+/** The default as the help text shows it: one value, or one per target. */
+export function helpDefault(name: OptionName): string | undefined {
+  const def: OptionDef = OPTION_DEFS[name];
+  if (def.default !== undefined && def.default !== false) return String(def.default);
+  const d = def.defaults;
+  if (d?.aws !== undefined && d.local !== undefined) return `${d.aws} on aws, ${d.local} on local`;
+  if (d?.local !== undefined) return `${d.local} on local`;
+  if (d?.aws !== undefined) return `${d.aws} on aws`;
+  return undefined;
+}
+
+/** Flags of a verb, in schema order. */
+export function cliOptionsOf(verb: Verb): OptionName[] {
+  return OPTION_NAMES.filter((n) => optionVerbs(n).includes(verb) && optionFrontEnds(n).includes("cli"));
+}
+
+export function buildProgram(version: string): Command {
+  const program = new Command("gray-deploy")
+    .description(
+      "Gray (canary) deployments on AWS ALB + Auto Scaling, gated by real metrics, with automatic rollback.\n" +
+        "Durations take units (500ms, 30s, 5m); rates take a fraction (0.02) or a percentage (2%).",
+    )
+    .version(version)
+    .showSuggestionAfterError(true)
+    .allowExcessArguments(false);
+  for (const verb of VERBS) {
+    const cmd = program.command(verb).description(VERB_SUMMARIES[verb]).allowExcessArguments(false);
+    for (const name of cliOptionsOf(verb)) {
+      const def: OptionDef = OPTION_DEFS[name];
+      const flag = `--${kebab(name)}${def.kind === "boolean" ? "" : ` ${VALUE_NAMES[def.kind]}`}`;
+      const extra = [
+        def.choices ? `one of: ${def.choices.join(", ")}` : null,
+        def.unit ? `unit: ${def.unit}` : null,
+        def.env ? `env: ${def.env.join(", ")}` : null,
+        def.targets && def.targets.length === 1 ? `${def.targets[0]} only` : null,
+      ].filter(Boolean);
+      // Defaults are applied by the schema for the chosen target, never by the parser; help shows them.
+      const shown = helpDefault(name);
+      if (shown !== undefined) extra.unshift(`default: ${shown}`);
+      cmd.addOption(new Option(flag, `${def.description}${extra.length ? ` (${extra.join("; ")})` : ""}`));
+    }
+  }
+  return program;
+}

@@ -1,0 +1,343 @@
+/**
+ * The decision: decide(state, observation, now) → what to do next, with the reason and the numbers.
+ * Pure: no I/O, no clock, no randomness. The engine applies decisions; it never chooses weights.
+ */
+import { StateError } from "../contract/errors.js";
+import { formatDuration } from "../contract/units.js";
+import { type Analysis, analyse, failing, type GateResult, type Observation, summarise } from "./analysis.js";
+import {
+  forwardWeights,
+  gateOfStep,
+  isApproved,
+  needsApproval,
+  type PauseReason,
+  type RolloutState,
+  returnWeights,
+} from "./state.js";
+import type { Pool, TimeWindow, Weights } from "./types.js";
+
+export type Decision =
+  | {
+      readonly kind: "set-weights";
+      readonly phase: "shifting" | "returning";
+      readonly stepIndex: number;
+      readonly weights: Weights;
+      readonly reason: string;
+      readonly evidence: readonly GateResult[];
+    }
+  | {
+      readonly kind: "wait";
+      readonly until: number;
+      readonly reason: string;
+      readonly evidence: readonly GateResult[];
+    }
+  | {
+      readonly kind: "await-approval";
+      readonly gate: string;
+      readonly reason: string;
+      readonly evidence: readonly GateResult[];
+    }
+  | {
+      readonly kind: "pause";
+      readonly pauseReason: PauseReason;
+      /** Weights to write (and verify) before pausing, when the pause moves traffic. */
+      readonly weights?: Weights;
+      readonly reason: string;
+      readonly evidence: readonly GateResult[];
+    }
+  | { readonly kind: "promote"; readonly reason: string; readonly evidence: readonly GateResult[] }
+  | { readonly kind: "rollback"; readonly reason: string; readonly evidence: readonly GateResult[] }
+  | { readonly kind: "done"; readonly reason: string; readonly evidence: readonly GateResult[] };
+
+/**
+ * The windows an observation at `now` reads: both end `metricsDelay` ago, aligned down to the metric
+ * period so that only complete periods are judged.
+ */
+export function observationWindows(
+  plan: RolloutState["plan"],
+  now: number,
+): { rollback: TimeWindow; promotion: TimeWindow } {
+  const period = plan.metricPeriodMs;
+  const end = Math.floor((now - plan.metricsDelayMs) / period) * period;
+  return {
+    rollback: { start: end - plan.rollbackWindowMs, end },
+    promotion: { start: end - plan.promotionWindowMs, end },
+  };
+}
+
+/** The pool under judgement in the current phase. */
+export function subjectOf(s: RolloutState): Pool {
+  return s.phase === "returning" || (s.phase === "paused" && s.stableRefreshed) ? "stable" : "gray";
+}
+
+/** Runs the analysis of the current step for an observation. */
+export function analyseStep(s: RolloutState, obs: Observation): Analysis {
+  const subject = subjectOf(s);
+  const other: Pool = subject === "gray" ? "stable" : "gray";
+  return analyse({
+    subject,
+    // Return steps re-check instances of a release that already passed: they are judged over the
+    // rollback window (their bake is sized for it), not the longer promotion window.
+    observation: subject === "stable" ? { ...obs, promotion: obs.rollback } : obs,
+    baseline: s.baseline?.pool === other ? s.baseline.stats : null,
+    lbErrorBaselineRate: s.lbErrorBaselineRate,
+    thresholds: s.plan.thresholds,
+  });
+}
+
+/**
+ * State updates an observation implies, independent of the decision: the reference pool's baseline
+ * (kept while it has traffic, for when it has none) and the load balancer's own error rate before
+ * gray gets any traffic.
+ */
+export function absorbObservation(s: RolloutState, obs: Observation): RolloutState {
+  let next = s;
+  const rb = obs.rollback;
+  if (rb !== null) {
+    const other: Pool = subjectOf(s) === "gray" ? "stable" : "gray";
+    if (rb[other].requests > 0 && (s.phase === "shifting" || s.phase === "returning")) {
+      next = { ...next, baseline: { pool: other, stats: rb[other], at: obs.at } };
+    }
+    if (s.weights.gray === 0 && s.phase !== "returning" && rb.lbErrors !== null) {
+      const total = rb.stable.requests + rb.gray.requests;
+      if (total > 0) next = { ...next, lbErrorBaselineRate: rb.lbErrors / total };
+    }
+  }
+  return next;
+}
+
+export function decide(s: RolloutState, obs: Observation | null, now: number): Decision {
+  const plan = s.plan;
+  const wait = (reason: string, evidence: readonly GateResult[] = []): Decision => ({
+    kind: "wait",
+    until: now + plan.intervalMs,
+    reason,
+    evidence,
+  });
+
+  if (s.abortRequested !== null) {
+    return {
+      kind: "rollback",
+      reason: `aborted by ${s.abortRequested.by}: ${s.abortRequested.reason}`,
+      evidence: [],
+    };
+  }
+
+  switch (s.phase) {
+    case "scaling":
+    case "smoke":
+      return enterForward(s, 0, "gray is healthy; first step");
+    case "paused":
+      return decidePaused(s, obs);
+    case "shifting":
+    case "returning":
+      break;
+    default:
+      throw new StateError(`decide() has nothing to decide in phase ${s.phase}`);
+  }
+
+  if (s.phase === "returning" && s.stepIndex < 0) {
+    return {
+      kind: "set-weights",
+      phase: "returning",
+      stepIndex: 0,
+      weights: returnWeights(plan, 0),
+      reason: `stable refreshed onto the new version: stable back to ${plan.returnSteps[0]}%`,
+      evidence: [],
+    };
+  }
+  if (s.stepStartedAt === null) throw new StateError(`rollout ${s.id} is ${s.phase} without a step start`);
+  if (obs === null) return wait("waiting for the first observation of this step");
+
+  const forward = s.phase === "shifting";
+  const analysis = analyseStep(s, obs);
+  const evidence = analysis.gates;
+
+  if (analysis.verdict === "fail") {
+    const why = failing(analysis)
+      .map((g) => g.reason)
+      .join("; ");
+    if (forward) return { kind: "rollback", reason: why, evidence };
+    // Refreshed stable instances misbehave: gray (which passed analysis) takes the traffic back.
+    return {
+      kind: "pause",
+      pauseReason: "promotion-failed",
+      weights: { stable: 0, gray: 100 },
+      reason: `refreshed stable instances failed analysis: ${why}`,
+      evidence,
+    };
+  }
+
+  const lastForward = plan.steps.length - 1;
+  if (forward && s.skipToFull && s.stepIndex < lastForward) {
+    return {
+      kind: "set-weights",
+      phase: "shifting",
+      stepIndex: lastForward,
+      weights: forwardWeights(plan, lastForward),
+      reason: "promote --full: skipping the remaining steps to 100%",
+      evidence,
+    };
+  }
+
+  const bake = forward ? plan.bakeMs : plan.returnBakeMs;
+  const elapsed = now - s.stepStartedAt;
+  if (elapsed < bake) {
+    return wait(
+      `baking ${formatDuration(elapsed)} of ${formatDuration(bake)}; ${summarise(analysis)}`,
+      evidence,
+    );
+  }
+  const judged = forward ? obs.promotion : obs.rollback;
+  const windowStart = judged?.start ?? Number.NEGATIVE_INFINITY;
+  if (windowStart < s.stepStartedAt) {
+    return wait("waiting for a metrics window that lies entirely inside this step", evidence);
+  }
+
+  if (analysis.verdict === "pass") {
+    if (forward) {
+      if (s.stepIndex < lastForward) {
+        return enterForward(s, s.stepIndex + 1, `step ${plan.steps[s.stepIndex]}% passed`, evidence);
+      }
+      if (needsApproval(s, "promotion")) {
+        return {
+          kind: "await-approval",
+          gate: "promotion",
+          reason: "100% passed; promotion needs approval",
+          evidence,
+        };
+      }
+      return {
+        kind: "promote",
+        reason: "100% step passed: promoting the release to the stable fleet",
+        evidence,
+      };
+    }
+    if (s.stepIndex < plan.returnSteps.length - 1) {
+      const next = s.stepIndex + 1;
+      return {
+        kind: "set-weights",
+        phase: "returning",
+        stepIndex: next,
+        weights: returnWeights(plan, next),
+        reason: `return step ${plan.returnSteps[s.stepIndex]}% passed`,
+        evidence,
+      };
+    }
+    return { kind: "done", reason: "stable serves 100% on the new version", evidence };
+  }
+
+  const limit = forward ? plan.maxBakeMs : Math.max(plan.maxBakeMs, plan.returnBakeMs);
+  if (elapsed < limit) {
+    return wait(
+      `inconclusive, extending the bake (${formatDuration(elapsed)} of at most ${formatDuration(limit)}): ${summarise(analysis)}`,
+      evidence,
+    );
+  }
+  const why = `still inconclusive after ${formatDuration(elapsed)}: ${summarise(analysis)}`;
+  if (forward && plan.onInconclusive === "rollback") return { kind: "rollback", reason: why, evidence };
+  return { kind: "pause", pauseReason: "inconclusive", reason: why, evidence };
+}
+
+function enterForward(
+  s: RolloutState,
+  index: number,
+  why: string,
+  evidence: readonly GateResult[] = [],
+): Decision {
+  const weights = forwardWeights(s.plan, index);
+  const gate = gateOfStep(weights.gray);
+  if (needsApproval(s, gate)) {
+    return { kind: "await-approval", gate, reason: `${why}; ${weights.gray}% needs approval`, evidence };
+  }
+  return {
+    kind: "set-weights",
+    phase: "shifting",
+    stepIndex: index,
+    weights,
+    reason: `${why}: gray to ${weights.gray}%`,
+    evidence,
+  };
+}
+
+/** A paused rollout continues only when a person approved it (`promote`); otherwise it stays paused. */
+function decidePaused(s: RolloutState, obs: Observation | null): Decision {
+  const pause = s.pause;
+  if (pause === null) throw new StateError(`rollout ${s.id} is paused without a reason`);
+  const gate = pauseGate(s);
+  if (!isApproved(s, gate)) {
+    if (pause.reason === "awaiting-approval") {
+      return { kind: "await-approval", gate, reason: pause.detail, evidence: [] };
+    }
+    return { kind: "pause", pauseReason: pause.reason, reason: pause.detail, evidence: [] };
+  }
+  const evidence = obs ? analyseStep(s, obs).gates : [];
+  if (pause.reason === "promotion-failed") {
+    return { kind: "promote", reason: "operator retries the promotion", evidence };
+  }
+  if (s.skipToFull && s.stepIndex < s.plan.steps.length - 1) {
+    const last = s.plan.steps.length - 1;
+    return {
+      kind: "set-weights",
+      phase: "shifting",
+      stepIndex: last,
+      weights: forwardWeights(s.plan, last),
+      reason: "promote --full: skipping the remaining steps to 100%",
+      evidence,
+    };
+  }
+  if (gate === "promotion" || (pause.reason === "inconclusive" && s.stepIndex === s.plan.steps.length - 1)) {
+    return { kind: "promote", reason: `approved by ${approver(s, gate)}: promoting`, evidence };
+  }
+  if (s.stableRefreshed) {
+    // Paused (inconclusive) on the way back: continue with the next return step, or finish.
+    if (s.stepIndex < s.plan.returnSteps.length - 1) {
+      const next = s.stepIndex + 1;
+      return {
+        kind: "set-weights",
+        phase: "returning",
+        stepIndex: next,
+        weights: returnWeights(s.plan, next),
+        reason: `approved by ${approver(s, gate)}`,
+        evidence,
+      };
+    }
+    return { kind: "done", reason: `approved by ${approver(s, gate)}`, evidence };
+  }
+  if (pause.reason === "awaiting-approval") {
+    const next = indexOfGate(s, gate);
+    const weights = forwardWeights(s.plan, next);
+    return {
+      kind: "set-weights",
+      phase: "shifting",
+      stepIndex: next,
+      weights,
+      reason: `approved by ${approver(s, gate)}: gray to ${weights.gray}%`,
+      evidence,
+    };
+  }
+  // An inconclusive step that an operator accepted: on to the next step, whose own gate still applies.
+  return enterForward(s, s.stepIndex + 1, `approved by ${approver(s, gate)}`, evidence);
+}
+
+/**
+ * The approval that releases the current pause: its own gate when waiting for approval, otherwise a
+ * per-pause override gate, so an approval given for one pause never releases a later one.
+ */
+export function pauseGate(s: RolloutState): string {
+  const pause = s.pause;
+  if (pause === null) throw new StateError(`rollout ${s.id} is not paused`);
+  if (pause.reason === "awaiting-approval" && pause.gate !== undefined) return pause.gate;
+  return `${pause.reason}@${pause.since}`;
+}
+
+function indexOfGate(s: RolloutState, gate: string): number {
+  const weight = Number(gate.replace(/^step:/, ""));
+  const i = s.plan.steps.indexOf(weight);
+  if (i < 0) throw new StateError(`gate ${gate} is not a step of rollout ${s.id}`);
+  return i;
+}
+
+function approver(s: RolloutState, gate: string): string {
+  return s.release.approvals.find((a) => a.gate === gate)?.by ?? "an operator";
+}

@@ -1,0 +1,105 @@
+/**
+ * The rollout plan and release policy: the part of the options the core decides with. It is stored
+ * with the rollout, so a `promote` from another process continues with exactly the same plan.
+ */
+import type { Options } from "../contract/options.js";
+
+export interface Thresholds {
+  /** Roll back when gray's error rate over the rollback window is above this. */
+  readonly rollbackErrorRate: number;
+  /** Roll back when gray's p99 over the rollback window is above this (ms). */
+  readonly rollbackP99Ms: number;
+  /** Roll back when more than this many gray instances fail health checks. */
+  readonly rollbackUnhealthy: number;
+  /** A step passes only while gray's error rate over the promotion window is below this. */
+  readonly promoteErrorRate: number;
+  /** A step passes only while gray's p95 over the promotion window is below this (ms). */
+  readonly promoteP95Ms: number;
+  /** Minimum gray requests in the promotion window before a step may pass. */
+  readonly minRequests: number;
+  /** Significance of the one-sided test "gray's error rate is worse than stable's". */
+  readonly relativeSignificance: number;
+  /** Gray must be worse than stable by more than this (absolute error rate) to fail the relative gate. */
+  readonly relativeErrorMargin: number;
+  /** Gray's p95 may exceed stable's by this fraction… */
+  readonly latencyTolerance: number;
+  /** …plus this many milliseconds. */
+  readonly latencySlackMs: number;
+}
+
+export interface Policy {
+  /** Gray's weight at each forward step, ending at 100. */
+  readonly steps: readonly number[];
+  /** Stable's weight at each return step after promotion refreshed it, ending at 100. */
+  readonly returnSteps: readonly number[];
+  /** Gates needing a person: `step:<weight>` and/or `promotion`. */
+  readonly approvals: readonly string[];
+  readonly intervalMs: number;
+  readonly bakeMs: number;
+  readonly maxBakeMs: number;
+  readonly returnBakeMs: number;
+  readonly rollbackWindowMs: number;
+  readonly promotionWindowMs: number;
+  readonly metricPeriodMs: number;
+  readonly metricsDelayMs: number;
+  readonly onInconclusive: "pause" | "rollback";
+  readonly minGrayCapacity: number;
+  readonly healthyTimeoutMs: number;
+  /** Upper bound for one instance refresh (promotion) before it is treated as failed. */
+  readonly promotionTimeoutMs: number;
+  readonly maxPauseMs: number;
+  readonly lockLeaseMs: number;
+  readonly alarms: readonly string[];
+  readonly thresholds: Thresholds;
+}
+
+/** Builds the policy from resolved options. */
+export function policyFromOptions(o: Options): Policy {
+  return {
+    steps: [...o.steps],
+    returnSteps: [...o.returnSteps],
+    approvals: o.approveBefore.map((g) => (g === "promotion" ? "promotion" : `step:${Number(g)}`)),
+    intervalMs: o.interval,
+    bakeMs: o.bake,
+    maxBakeMs: o.maxBake,
+    returnBakeMs: o.returnBake,
+    rollbackWindowMs: o.rollbackWindow,
+    promotionWindowMs: o.promotionWindow,
+    metricPeriodMs: o.metricPeriod,
+    metricsDelayMs: o.metricsDelay,
+    onInconclusive: o.onInconclusive,
+    minGrayCapacity: o.minGrayCapacity,
+    healthyTimeoutMs: o.healthyTimeout,
+    // A refresh replaces instances one warm-up at a time; give it generous room, at least an hour on AWS.
+    promotionTimeoutMs: Math.max(
+      o.healthyTimeout * 3,
+      o.instanceWarmup * 20,
+      o.target === "aws" ? 3_600_000 : 120_000,
+    ),
+    maxPauseMs: o.maxPause,
+    lockLeaseMs: o.lockLease,
+    alarms: [...o.alarms],
+    thresholds: {
+      rollbackErrorRate: o.rollbackErrorRate,
+      rollbackP99Ms: o.rollbackP99,
+      rollbackUnhealthy: o.rollbackUnhealthy,
+      promoteErrorRate: o.promoteErrorRate,
+      promoteP95Ms: o.promoteP95,
+      minRequests: o.minRequests,
+      relativeSignificance: o.relativeSignificance,
+      relativeErrorMargin: o.relativeErrorMargin,
+      latencyTolerance: o.latencyTolerance,
+      latencySlackMs: o.latencySlack,
+    },
+  };
+}
+
+/**
+ * Gray's desired capacity at a weight: clamp(ceil(stable × weight / 100), minGray, stable).
+ * Stable keeps its full starting capacity until promotion completes, so a rollback to 100% stable is
+ * always safe; gray never needs more than stable had.
+ */
+export function grayCapacity(stableCapacity: number, weight: number, minGray: number): number {
+  const wanted = Math.ceil((stableCapacity * weight) / 100);
+  return Math.min(Math.max(wanted, minGray), Math.max(stableCapacity, 1));
+}

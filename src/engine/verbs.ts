@@ -1,0 +1,372 @@
+/**
+ * The verbs every front end calls: deploy-gray, promote, abort, status, plan. Each takes resolved
+ * options and the ports of its target, and returns the contract's Outcome (plan returns a Plan).
+ * Front ends parse input and print results; they never decide anything themselves.
+ */
+import {
+  type GrayDeployError,
+  LockedError,
+  PreflightError,
+  StateError,
+  toGrayDeployError,
+} from "../contract/errors.js";
+import { type Options, rolloutScope } from "../contract/options.js";
+import type { Outcome } from "../contract/outcome.js";
+import { formatDuration, formatRate } from "../contract/units.js";
+import { pauseGate } from "../core/decide.js";
+import { grayCapacity, type Policy, policyFromOptions } from "../core/policy.js";
+import { isTerminal, newRollout, type RolloutState } from "../core/state.js";
+import type { Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
+import { type EngineContext, RolloutRun } from "./engine.js";
+import { outcomeFromState, refusedOutcome } from "./outcome.js";
+
+export interface VerbContext extends EngineContext {
+  /** Makes rollout ids (injected so tests are deterministic). */
+  readonly newId: () => string;
+}
+
+function releaseOf(o: Options): ReleaseSpec {
+  if (o.image === undefined)
+    throw new PreflightError("no image given", { field: "image", fix: "pass --image" });
+  return { image: o.image, ami: o.ami, commit: o.commit ?? null, startedBy: o.startedBy ?? "unknown" };
+}
+
+function leaseExpired(stored: StoredRollout, now: number): boolean {
+  return stored.owner === null || stored.leaseUntil <= now;
+}
+
+/** Errors that mean "nothing was changed; the request itself cannot proceed". */
+function isRefusal(e: GrayDeployError): boolean {
+  return ["INVALID_INPUT", "PREFLIGHT_FAILED", "LOCKED", "CREDENTIALS", "INVALID_STATE"].includes(e.code);
+}
+
+function lockedBy(stored: StoredRollout): LockedError {
+  const s = stored.state;
+  return new LockedError({
+    scope: s.scope,
+    rolloutId: s.id,
+    image: s.release.image,
+    phase: s.phase,
+    startedBy: s.release.startedBy,
+    startedAt: s.startedAt,
+  });
+}
+
+/** Takes a stored rollout over for this process; exactly one of several concurrent takers wins. */
+async function takeOver(
+  stored: StoredRollout,
+  state: RolloutState,
+  ports: Ports,
+  ctx: VerbContext,
+): Promise<StoredRollout> {
+  try {
+    return await ports.store.save(state, stored.revision, ctx.owner, state.plan.lockLeaseMs, ctx.clock.now());
+  } catch (e) {
+    if (e instanceof StateError) {
+      const now = await ports.store.load(stored.state.scope);
+      throw lockedBy(now ?? stored);
+    }
+    throw e;
+  }
+}
+
+/**
+ * deploy-gray: preflight (no writes), take the lock, then run the rollout until it pauses or ends.
+ * A rerun with the same image resumes the stored rollout (after a crash, once its lease expired).
+ */
+export async function deployGray(o: Options, ports: Ports, ctx: VerbContext): Promise<Outcome> {
+  const scope = rolloutScope(o);
+  try {
+    const release = releaseOf(o);
+    const existing = await ports.store.load(scope);
+    if (existing !== null && !isTerminal(existing.state.phase)) {
+      const s = existing.state;
+      const live = !leaseExpired(existing, ctx.clock.now()) && existing.owner?.id !== ctx.owner.id;
+      if (s.release.image === release.image) {
+        if (s.phase === "paused") return outcomeFromState(s); // `promote` continues it, not a rerun
+        if (live) throw lockedBy(existing);
+        log(ctx, "info", `resuming rollout ${s.id} from phase ${s.phase} (its previous process stopped)`);
+        const taken = await takeOver(existing, s, ports, ctx);
+        return new RolloutRun(taken, ports, ctx).run();
+      }
+      if (!o.supersede || (live && s.phase !== "paused")) throw lockedBy(existing);
+      log(ctx, "warn", `--supersede: aborting rollout ${s.id} (${s.release.image}, ${s.phase}) first`);
+      const aborted = await abortStored(existing, ports, ctx, {
+        by: release.startedBy,
+        reason: `superseded by ${release.image}`,
+      });
+      if (aborted.outcome !== "aborted") {
+        return aborted; // could not clear the way: report why, change nothing else
+      }
+    }
+
+    const routerFacts = await ports.router.preflight(ctx.signal);
+    await ports.fleet.preflight(release, ctx.signal);
+    if (routerFacts.weights.stable !== 100 || routerFacts.weights.gray !== 0) {
+      throw new PreflightError(
+        `the forward action sends ${routerFacts.weights.gray}% to gray but no rollout is in progress for ${scope}`,
+        {
+          fix: "set the weights back to stable 100 / gray 0 (or run `gray-deploy abort` if a rollout was lost), then deploy again",
+        },
+      );
+    }
+    const plan = policyFromOptions(o);
+    const state: RolloutState = {
+      ...newRollout({
+        id: ctx.newId(),
+        scope,
+        target: o.target,
+        image: release.image,
+        ami: release.ami ?? null,
+        commit: release.commit,
+        startedBy: release.startedBy,
+        plan,
+        now: ctx.clock.now(),
+      }),
+      drainDelayMs: routerFacts.drainDelayMs,
+      stickinessSeconds: routerFacts.stickinessSeconds,
+    };
+    const acquired = await ports.store.acquire(state, ctx.owner, plan.lockLeaseMs, ctx.clock.now());
+    if (acquired.kind === "held") throw lockedBy(acquired.stored);
+    return new RolloutRun(acquired.stored, ports, ctx).run();
+  } catch (e) {
+    const err = toGrayDeployError(e);
+    if (!isRefusal(err)) throw err;
+    return refusedOutcome(err, { target: o.target, scope, image: o.image ?? null });
+  }
+}
+
+export interface ControlInput {
+  /** Who asks (recorded). */
+  readonly by: string;
+  readonly reason?: string | undefined;
+}
+
+/**
+ * promote: continues a paused rollout (passing its gate, or retrying a failed promotion), or takes
+ * over a rollout whose process died. `full` skips the remaining forward steps.
+ */
+export async function promote(
+  o: Options,
+  ports: Ports,
+  ctx: VerbContext,
+  input: ControlInput & { readonly full?: boolean },
+): Promise<Outcome> {
+  const scope = rolloutScope(o);
+  try {
+    const stored = await ports.store.load(scope);
+    if (stored === null || isTerminal(stored.state.phase)) {
+      throw new StateError(
+        stored === null
+          ? `no rollout is recorded for ${scope}`
+          : `rollout ${stored.state.id} already ended (${stored.state.phase}); nothing to promote`,
+        { fix: "start one with `gray-deploy deploy-gray`" },
+      );
+    }
+    let s = stored.state;
+    const now = ctx.clock.now();
+    if (s.phase === "paused") {
+      const gate = pauseGate(s);
+      s = {
+        ...s,
+        skipToFull: s.skipToFull || input.full === true,
+        release: {
+          ...s.release,
+          approvals: [
+            ...s.release.approvals,
+            { gate, by: input.by, at: now, ...(input.reason ? { reason: input.reason } : {}) },
+          ],
+        },
+      };
+    } else if (!leaseExpired(stored, now)) {
+      throw new StateError(
+        `rollout ${s.id} is running (phase ${s.phase}) in ${stored.owner?.host} pid ${stored.owner?.pid}; promote continues only a paused or stopped rollout`,
+        { fix: "wait for it to pause, or abort it" },
+      );
+    } else if (input.full) {
+      s = { ...s, skipToFull: true };
+    }
+    const taken = await takeOver(stored, s, ports, ctx);
+    return await new RolloutRun(taken, ports, ctx).run();
+  } catch (e) {
+    const err = toGrayDeployError(e);
+    if (!isRefusal(err)) throw err;
+    return refusedOutcome(err, { target: o.target, scope });
+  }
+}
+
+/**
+ * abort: back to stable 100% now (one verified write), then clean up. Works on a paused rollout, on
+ * one another process is running (that process notices at its next write and stops), and on a
+ * rollout whose rollback failed.
+ */
+export async function abort(
+  o: Options,
+  ports: Ports,
+  ctx: VerbContext,
+  input: ControlInput,
+): Promise<Outcome> {
+  const scope = rolloutScope(o);
+  try {
+    const stored = await ports.store.load(scope);
+    if (stored === null || isTerminal(stored.state.phase)) {
+      throw new StateError(
+        stored === null
+          ? `no rollout is recorded for ${scope}`
+          : `rollout ${stored.state.id} already ended (${stored.state.phase}); nothing to abort`,
+      );
+    }
+    return await abortStored(stored, ports, ctx, input);
+  } catch (e) {
+    const err = toGrayDeployError(e);
+    if (!isRefusal(err)) throw err;
+    return refusedOutcome(err, { target: o.target, scope });
+  }
+}
+
+async function abortStored(
+  stored: StoredRollout,
+  ports: Ports,
+  ctx: VerbContext,
+  input: ControlInput,
+): Promise<Outcome> {
+  const reason = input.reason ?? "operator abort";
+  let current = stored;
+  // Another process may write between our read and our write: retry on the fresh revision.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const s: RolloutState = {
+      ...current.state,
+      abortRequested: { by: input.by, at: ctx.clock.now(), reason },
+    };
+    try {
+      const taken = await ports.store.save(
+        s,
+        current.revision,
+        ctx.owner,
+        s.plan.lockLeaseMs,
+        ctx.clock.now(),
+      );
+      return await new RolloutRun(taken, ports, ctx).abort(`by ${input.by}: ${reason}`);
+    } catch (e) {
+      if (!(e instanceof StateError)) throw e;
+      const fresh = await ports.store.load(stored.state.scope);
+      if (fresh === null || fresh.state.id !== stored.state.id || isTerminal(fresh.state.phase)) {
+        throw new StateError(`rollout ${stored.state.id} ended while aborting it`);
+      }
+      current = fresh;
+    }
+  }
+  throw new StateError(`could not take rollout ${stored.state.id} over to abort it: it keeps changing`, {
+    retryable: true,
+  });
+}
+
+/** status: where the rollout of this scope stands. */
+export async function status(o: Options, ports: Pick<Ports, "store">, now: number): Promise<Outcome> {
+  const scope = rolloutScope(o);
+  const stored = await ports.store.load(scope);
+  if (stored === null) {
+    return refusedOutcome(new StateError(`no rollout is recorded for ${scope}`), { target: o.target, scope });
+  }
+  const s = stored.state;
+  const running = !isTerminal(s.phase) && s.phase !== "paused" && s.phase !== "rollback-failed";
+  if (running) {
+    const stale = leaseExpired(stored, now);
+    return outcomeFromState(s, {
+      outcome: "in-progress",
+      reason: stale
+        ? `phase ${s.phase}: its process stopped renewing the lock at ${new Date(stored.leaseUntil).toISOString()}; rerun deploy-gray with the same image to resume it, or abort it`
+        : `phase ${s.phase}, running in ${stored.owner?.host} pid ${stored.owner?.pid}: ${s.lastDecision?.reason ?? ""}`,
+    });
+  }
+  return outcomeFromState(s);
+}
+
+/** What `plan` prints: what deploy-gray would do, computed without changing anything. */
+export interface PlanReport {
+  readonly target: "local" | "aws";
+  readonly scope: string;
+  readonly image: string | null;
+  readonly facts: readonly string[];
+  readonly steps: readonly { weight: number; grayCapacity: number; bake: string; approval: boolean }[];
+  readonly returnSteps: readonly { stableWeight: number; bake: string }[];
+  readonly thresholds: Readonly<Record<string, string | number>>;
+  readonly changes: readonly string[];
+  readonly estimatedDuration: string;
+  readonly blockers: readonly string[];
+}
+
+export async function plan(
+  o: Options,
+  ports: Ports,
+  ctx: Pick<VerbContext, "signal" | "clock">,
+): Promise<PlanReport> {
+  const scope = rolloutScope(o);
+  const release = releaseOf(o);
+  const p: Policy = policyFromOptions(o);
+  const blockers: string[] = [];
+  const stored = await ports.store.load(scope).catch((e) => {
+    blockers.push(`state store: ${toGrayDeployError(e).message}`);
+    return null;
+  });
+  if (stored !== null && !isTerminal(stored.state.phase)) {
+    blockers.push(
+      stored.state.release.image === release.image
+        ? `rollout ${stored.state.id} of this image is ${stored.state.phase}: deploy-gray would ${stored.state.phase === "paused" ? "report it paused" : "resume it"}`
+        : `rollout ${stored.state.id} (${stored.state.release.image}) holds the lock in phase ${stored.state.phase}`,
+    );
+  }
+  const routerFacts = await ports.router.preflight(ctx.signal);
+  const fleetFacts = await ports.fleet.preflight(release, ctx.signal);
+  if (routerFacts.weights.stable !== 100 || routerFacts.weights.gray !== 0) {
+    blockers.push(
+      `weights are stable ${routerFacts.weights.stable}/gray ${routerFacts.weights.gray}, not 100/0`,
+    );
+  }
+  const stable = fleetFacts.stableCapacity;
+  const steps = p.steps.map((w) => ({
+    weight: w,
+    grayCapacity: grayCapacity(stable, w, p.minGrayCapacity),
+    bake: formatDuration(p.bakeMs),
+    approval: p.approvals.includes(`step:${w}`),
+  }));
+  const total = p.steps.length * p.bakeMs + p.returnSteps.length * p.returnBakeMs + routerFacts.drainDelayMs;
+  const t = p.thresholds;
+  return {
+    target: o.target,
+    scope,
+    image: release.image,
+    facts: [...routerFacts.facts, ...fleetFacts.facts],
+    steps,
+    returnSteps: p.returnSteps.map((w) => ({ stableWeight: w, bake: formatDuration(p.returnBakeMs) })),
+    thresholds: {
+      rollbackErrorRate: formatRate(t.rollbackErrorRate),
+      rollbackP99: formatDuration(t.rollbackP99Ms),
+      rollbackUnhealthy: t.rollbackUnhealthy,
+      promoteErrorRate: formatRate(t.promoteErrorRate),
+      promoteP95: formatDuration(t.promoteP95Ms),
+      minRequests: t.minRequests,
+      rollbackWindow: formatDuration(p.rollbackWindowMs),
+      promotionWindow: formatDuration(p.promotionWindowMs),
+    },
+    changes: [
+      `create (or reuse) the release version of ${release.image}`,
+      `pin stable at ${stable} instance(s) while the rollout runs`,
+      ...steps.map(
+        (s) =>
+          `gray ${s.grayCapacity} instance(s), weights stable ${100 - s.weight} / gray ${s.weight}, bake ≥ ${s.bake}${s.approval ? " after approval" : ""}`,
+      ),
+      `${p.approvals.includes("promotion") ? "after approval, " : ""}rolling update of stable onto the release (refresh ≥ ${o.refreshMinHealthy}% healthy)`,
+      ...p.returnSteps.map(
+        (w) => `weights stable ${w} / gray ${100 - w}, bake ≥ ${formatDuration(p.returnBakeMs)}`,
+      ),
+      "gray to 0 after draining; stable's settings restored",
+    ],
+    estimatedDuration: formatDuration(total),
+    blockers,
+  };
+}
+
+function log(ctx: VerbContext, level: "info" | "warn" | "error", message: string): void {
+  ctx.onEvent?.({ type: "log", at: ctx.clock.now(), level, message });
+}
