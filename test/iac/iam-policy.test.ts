@@ -49,9 +49,7 @@ const EXPECTED_SCOPE: Readonly<Record<string, readonly string[]>> = {
   "elasticloadbalancing:ModifyListener": ["${listener_arn}"],
   "ec2:CreateLaunchTemplateVersion": ["${launch_template_arn}"],
   "iam:PassRole": ["${instance_role_arn}"],
-  "cloudwatch:DescribeAlarms": [
-    "arn:${partition}:cloudwatch:${region}:${account_id}:alarm:${alarm_name_prefix}*",
-  ],
+  "cloudwatch:DescribeAlarms": ["arn:${partition}:cloudwatch:${region}:${account_id}:alarm:*"],
   "ec2:CreateTags": ["arn:${partition}:ec2:${region}:${account_id}:*/*"],
 };
 const ASG_SCOPE = [

@@ -71,7 +71,6 @@ export const EXAMPLE_VARS: Readonly<Record<string, string>> = {
   gray_asg_name: "gatewayonline-gray-production-sa-east-1",
   launch_template_arn: "arn:aws:ec2:sa-east-1:123456789012:launch-template/lt-0123456789abcdef0",
   instance_role_arn: "arn:aws:iam::123456789012:role/service-roles/gatewayonline-instance-production",
-  alarm_name_prefix: "gatewayonline-gray-",
   state_table_arn: "arn:aws:dynamodb:sa-east-1:123456789012:table/gray-deploy-state-production",
   ecr_repository_arn: "arn:aws:ecr:sa-east-1:123456789012:repository/tecpag/gatewayonline",
 };

@@ -16,7 +16,6 @@ locals {
     gray_asg_name       = aws_autoscaling_group.gray.name
     launch_template_arn = local.launch_template_arn
     instance_role_arn   = local.instance_role_arn
-    alarm_name_prefix   = coalesce(var.describe_alarms_name_prefix, local.alarm_prefix)
     state_table_arn     = local.state_table_arn
     ecr_repository_arn  = coalesce(var.ecr_repository_arn, "none")
   }

@@ -347,12 +347,6 @@ variable "alarm_actions" {
   }
 }
 
-variable "describe_alarms_name_prefix" {
-  description = "The pipeline may read (cloudwatch:DescribeAlarms) alarms whose names start with this prefix. Default: this module's alarm prefix \"<name>-gray-\". Widen it (e.g. \"<name>-\") when the tool's config adds alarms of your own as gates."
-  type        = string
-  default     = null
-}
-
 # ── Rollout state ───────────────────────────────────────────────────────────────────────────
 
 variable "create_state_table" {
