@@ -9,7 +9,8 @@
  * - An instance is in service when the proxy's health checks say so; the fleet registers each
  *   instance with the proxy as soon as it listens and deregisters (with a drain) before stopping it.
  * - While `scaleGray` waits, instances that exit are replaced with a growing back-off, as an ASG
- *   replaces failed instances; the deadline's TimeoutError says what was seen.
+ *   replaces failed instances; the deadline's TimeoutError says what was seen. A crash loop (every
+ *   launch exits before listening) ends the wait early with the same error.
  * - `promote`/`revertStable` are the instance refresh: one instance at a time, launch before terminate
  *   (so stable never has fewer than its capacity in service, which satisfies any `refreshMinHealthy`
  *   floor), each new one healthy and warmed up before the old one is drained and stopped.
@@ -52,6 +53,12 @@ export interface LocalFleetOptions {
   readonly log?: (line: string) => void;
   /** How often waits look at health. Default 50 ms. */
   readonly pollMs?: number;
+  /**
+   * `scaleGray` gives up before its deadline when this many launches in a row exited before ever
+   * listening (a release that cannot boot will not boot on the fourth try either; waiting out the
+   * whole --healthy-timeout only delays the rollback). Same TimeoutError, saying so. 0: never. Default 3.
+   */
+  readonly crashLoopLimit?: number;
 }
 
 /** What an instance looks like from outside, for tests and reports. */
@@ -193,8 +200,11 @@ export class LocalFleet implements Fleet {
     await this.#remove("gray", [...stale, ...keep.slice(capacity)]);
     if (capacity === 0) return;
 
-    const deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    const limit = this.#o.crashLoopLimit ?? 3;
     const seen: string[] = [];
+    let crashLoop = 0;
     let backoff = 250;
     let nextLaunch = 0;
     await this.#until(
@@ -203,10 +213,15 @@ export class LocalFleet implements Fleet {
       () => {
         for (const dead of this.#pools.gray.filter((i) => !i.alive)) {
           seen.push(dead.describeExit());
+          crashLoop = dead.port === null ? crashLoop + 1 : 0;
           this.#log(`gray instance ${dead.id} (${version}) ${dead.describeExit()}; replacing it`);
           void this.#remove("gray", [dead]);
           nextLaunch = Date.now() + backoff;
           backoff = Math.min(backoff * 2, 5000);
+        }
+        if (limit > 0 && crashLoop >= limit && this.#healthy("gray", version) === 0) {
+          const early = `after ${formatDuration(Date.now() - started)} (gave up early: every launch crashed)`;
+          throw this.#timeout("gray", version, capacity, timeoutMs, seen, early);
         }
         if (Date.now() >= nextLaunch) {
           while (this.#pools.gray.length < capacity) this.#launch("gray", version);
@@ -458,6 +473,7 @@ export class LocalFleet implements Fleet {
     capacity: number,
     timeoutMs: number,
     seen: readonly string[],
+    early?: string,
   ): TimeoutError {
     const healthy = this.#healthy(pool, version);
     const now = this.#pools[pool].map((i) => `${i.id} ${this.#describe(i)}`);
@@ -469,7 +485,7 @@ export class LocalFleet implements Fleet {
       ...(now.length > 0 ? [`now: ${now.join("; ")}`] : []),
     ];
     return new TimeoutError(
-      `${healthy} of ${capacity} ${pool} instances (${version}) healthy after ${formatDuration(timeoutMs)}${parts.length > 0 ? `; ${parts.join("; ")}` : ""}`,
+      `${healthy} of ${capacity} ${pool} instances (${version}) healthy ${early ?? `after ${formatDuration(timeoutMs)}`}${parts.length > 0 ? `; ${parts.join("; ")}` : ""}`,
       {
         field: "healthyTimeout",
         fix: `the version does not start or does not pass GET ${this.#proxy.healthCheck.path}: run it by hand (SERVICE_VERSION=${version} node examples/sample-gateway/server.mjs); if it only starts slowly, raise --healthy-timeout`,

@@ -164,6 +164,8 @@ export interface ProxyOptions {
 }
 
 export interface PoolCounters {
+  /** When the pool was first sent a request (epoch ms); null if never. */
+  readonly firstRequestAt: number | null;
   readonly requests: number;
   /** 5xx answers of the pool's targets plus connection errors. */
   readonly errors: number;
@@ -193,6 +195,7 @@ const DEFAULT_HEALTH: HealthCheckOptions = {
 const POOLS: readonly Pool[] = ["stable", "gray"];
 
 class Counters {
+  firstRequestAt: number | null = null;
   requests = 0;
   errors = 0;
   connectionErrors = 0;
@@ -552,6 +555,9 @@ export class WeightedProxy {
     const target = rotation[this.#rr[pool]++ % rotation.length]!;
     if (this.#rr[pool] > 1e9) this.#rr[pool] = 0;
     target.requests++;
+    if (target.requests === 1 && this.#counters[pool].firstRequestAt === null) {
+      this.#counters[pool].firstRequestAt = Date.now();
+    }
 
     const h = req.headers;
     const hasBody =

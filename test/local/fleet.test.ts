@@ -84,20 +84,34 @@ describe("local fleet", () => {
   });
 
   it("a release that crashes at start times out with what it saw, and never gets a request", async () => {
-    const { fleet, proxy, source } = await fleetWith({ grayCrash: true });
+    // crashLoopLimit 0: wait out the whole deadline, as on AWS.
+    const { fleet, proxy, source } = await fleetWith({ grayCrash: true, crashLoopLimit: 0 });
     source.set({ weights: { stable: 95, gray: 5 }, stickinessSeconds: null });
     const error = (await fleet.scaleGray(V2, 1, 2500).catch((e: unknown) => e)) as GrayDeployError;
     expect(error.code).toBe(ErrorCode.Timeout);
     expect(error.message).toMatch(
       /^0 of 1 gray instances \(registry\.example\/gateway:v2\) healthy after 2s500ms/,
     );
-    expect(error.message).toMatch(/exited with code 1 before listening/);
+    expect(error.message).toMatch(/instances exited with code 1 before listening/);
     expect(error.message).toMatch(/CRASH is set/);
     expect(error.fix).toMatch(/--healthy-timeout/);
     expect(proxy.stats().gray.requests).toBe(0);
+    expect(proxy.stats().gray.firstRequestAt).toBeNull();
     expect(proxy.targets("gray")).toHaveLength(0);
     await fleet.retireGray(V1);
     expect(fleet.instances("gray")).toHaveLength(0);
+  });
+
+  it("a crash loop ends the wait before the deadline, with the same error", async () => {
+    const { fleet, proxy } = await fleetWith({ grayCrash: true });
+    const error = (await fleet.scaleGray(V2, 1, 60_000).catch((e: unknown) => e)) as GrayDeployError;
+    expect(error.code).toBe(ErrorCode.Timeout);
+    expect(error.message).toMatch(
+      /^0 of 1 gray instances .* healthy after .* \(gave up early: every launch crashed\)/,
+    );
+    expect(error.message).toMatch(/3 instances exited with code 1 before listening/);
+    expect(proxy.stats().gray.requests).toBe(0);
+    await fleet.retireGray(V1);
   });
 
   it("promotes by rolling replacement with zero failed requests at steady load, then reverts", async () => {
