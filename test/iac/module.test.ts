@@ -75,6 +75,62 @@ describe("layout", () => {
   });
 });
 
+/** Full-line comments removed: what Terraform evaluates, strings included. */
+const code = (d: TerraformDir) =>
+  Object.values(d.sources)
+    .map((s) =>
+      s
+        .split("\n")
+        .filter((l) => !/^\s*(#|\/\/)/.test(l))
+        .join("\n"),
+    )
+    .join("\n");
+
+describe("references (the part of `terraform validate` that needs no provider)", () => {
+  it.each([
+    ["module", () => mod],
+    ["example", () => example],
+  ])("every var., local., resource, data source and module the %s refers to is declared", (_, get) => {
+    const d = get();
+    const text = code(d);
+    const undeclared: string[] = [];
+    for (const m of text.matchAll(/\bvar\.([a-z_][a-z0-9_]*)/g))
+      if (!(m[1]! in d.variables)) undeclared.push(m[0]);
+    for (const m of text.matchAll(/\blocal\.([a-z_][a-z0-9_]*)/g))
+      if (!(m[1]! in d.locals)) undeclared.push(m[0]);
+    for (const m of text.matchAll(/\bdata\.([a-z][a-z0-9_]*)\.([a-z_][a-z0-9_]*)/g)) {
+      if (!(`${m[1]}.${m[2]}` in d.data)) undeclared.push(m[0]);
+    }
+    for (const m of text.matchAll(/(?<![.\w"])((?:aws|random)_[a-z0-9_]+)\.([a-z_][a-z0-9_]*)\b/g)) {
+      if (!(`${m[1]}.${m[2]}` in d.resources)) undeclared.push(m[0]);
+    }
+    for (const m of text.matchAll(/\bmodule\.([a-z_][a-z0-9_]*)/g))
+      if (!(m[1]! in d.modules)) undeclared.push(m[0]);
+    expect([...new Set(undeclared)]).toEqual([]);
+  });
+
+  it("every variable and every local of the module is used", () => {
+    const text = code(mod);
+    for (const v of Object.keys(mod.variables))
+      expect(text, `var.${v}`).toMatch(new RegExp(`\\bvar\\.${v}\\b`));
+    for (const l of Object.keys(mod.locals))
+      expect(text, `local.${l}`).toMatch(new RegExp(`\\blocal\\.${l}\\b`));
+  });
+
+  it("count/for_each never depend on values known only after apply (resources of this module)", () => {
+    for (const [key, r] of [...Object.entries(mod.resources), ...Object.entries(mod.data)]) {
+      for (const meta of ["count", "for_each"]) {
+        if (r[meta] === undefined) continue;
+        const expr = raw(r[meta]);
+        // Only inputs, locals derived from inputs, and data sources read at plan time.
+        expect(expr, `${key}.${meta}`).not.toMatch(
+          /(?<![.\w])(aws|random)_[a-z0-9_]+\.[a-z_]+\.(arn|id|name)\b/,
+        );
+      }
+    }
+  });
+});
+
 describe("variables and outputs", () => {
   it("every variable has a description and a type", () => {
     expect(Object.keys(mod.variables).length).toBeGreaterThan(20);
