@@ -17,10 +17,13 @@ SITE="$DEST/usr/lib/python3/dist-packages"
 STAMP="$DEST/.installed-sha256sums"
 PY=/usr/bin/python3
 
+# moto's Debian dependencies, plus three optional imports (pulled in by Recommends on the machine
+# where the emulator was proven) listed explicitly so a fresh machine loads the same modules.
 APT_PACKAGES=(
   python3 python3-flask python3-flask-cors python3-werkzeug python3-requests python3-xmltodict
   python3-responses python3-cryptography python3-jinja2 python3-dateutil python3-jmespath
   python3-urllib3 python3-yaml python3-antlr4
+  python3-openssl python3-blinker python3-simplejson
 )
 
 say() { printf '[install-emulator] %s\n' "$*"; }

@@ -1,0 +1,72 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { startEmulator } from "../support/emulator.js";
+import { waitFor } from "./helpers.js";
+
+/** True while the process runs; a zombie (exited, not yet reaped by its new parent) counts as gone. */
+function alive(pid: number): boolean {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return !/^State:\s+Z/m.test(status);
+  } catch {
+    return false;
+  }
+}
+
+async function answers(endpoint: string): Promise<boolean> {
+  try {
+    return (await fetch(`${endpoint}/_gray/health`)).ok;
+  } catch {
+    return false;
+  }
+}
+
+describe("emulator lifecycle", () => {
+  it("exits when the process that started it is killed with SIGKILL", async () => {
+    const script = fileURLToPath(new URL("./fixtures/emulator-parent.ts", import.meta.url));
+    const parent = spawn(process.execPath, ["--import", "tsx", script], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    parent.stderr.setEncoding("utf8").on("data", (s: string) => {
+      err += s;
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      parent.stdout.setEncoding("utf8").on("data", (s: string) => {
+        out += s;
+        if (out.includes("\n")) resolve(out.split("\n")[0]!);
+      });
+      parent.once("exit", (code) => reject(new Error(`parent exited early (${code}): ${err}`)));
+    });
+    const { pid, endpoint } = JSON.parse(line) as { pid: number; endpoint: string };
+    expect(alive(pid)).toBe(true);
+    expect(await answers(endpoint)).toBe(true);
+
+    parent.kill("SIGKILL");
+    await waitFor("the orphaned emulator to exit", async () => !alive(pid) && !(await answers(endpoint)), {
+      timeoutMs: 5_000,
+    });
+  });
+
+  it("stops only its own process, idempotently", async () => {
+    const [a, b] = await Promise.all([startEmulator(), startEmulator()]);
+    try {
+      expect(a.port).not.toBe(b.port);
+      await Promise.all([a.stop(), a.stop()]);
+      expect(alive(a.pid)).toBe(false);
+      expect(await answers(a.endpoint)).toBe(false);
+      expect(await answers(b.endpoint)).toBe(true);
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it("fails with the fix in the message when moto cannot be loaded", async () => {
+    await expect(startEmulator({ env: { PYTHONPATH: "/nonexistent" } })).rejects.toThrow(
+      /did not start[\s\S]*cannot import moto[\s\S]*bash scripts\/install-emulator\.sh/,
+    );
+  });
+});

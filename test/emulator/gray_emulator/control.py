@@ -1,0 +1,131 @@
+"""The /_gray/* control endpoints, the request lock, and reset of the extension's state.
+
+Control endpoints are test plumbing, not AWS: they bypass moto's IAM enforcement and do not spend
+its INITIAL_NO_AUTH_ACTION_COUNT budget. All bodies and answers are JSON.
+
+  GET  /_gray/health                        -> {"ok": true, "moto": "5.2.4", "patches": [...]}
+  GET  /_gray/config                        -> current config
+  POST /_gray/config                        {newTargetsInitial?: bool, refreshStepSeconds?: number}
+  POST /_gray/target-health                 {targetGroupArn, targetId, state, reason?, description?}
+                                            or a JSON array of those
+  POST /_gray/instance-refresh/fail-next    {autoScalingGroupName, region, afterInstances?: n, reason?}
+
+POST /moto-api/reset also resets the config and pending failures (moto's reset drops everything
+the extension keeps on moto's objects).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterable
+
+import moto
+from moto.moto_api._internal.models import MotoAPIBackend
+
+from . import state
+from ._patching import APPLIED, replace, require
+from .instance_refresh import fail_next
+from .target_health import ControlError, set_target_health
+
+StartResponse = Callable[..., Any]
+
+
+def _config_json() -> dict[str, Any]:
+    c = state.STATE.config
+    return {"newTargetsInitial": c.new_targets_initial, "refreshStepSeconds": c.refresh_step_seconds}
+
+
+def _set_config(body: dict[str, Any]) -> dict[str, Any]:
+    c = state.STATE.config
+    if "newTargetsInitial" in body:
+        if not isinstance(body["newTargetsInitial"], bool):
+            raise ControlError(400, "newTargetsInitial must be a boolean")
+        c.new_targets_initial = body["newTargetsInitial"]
+    if "refreshStepSeconds" in body:
+        v = body["refreshStepSeconds"]
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 60:
+            raise ControlError(400, "refreshStepSeconds must be a number between 0 and 60")
+        c.refresh_step_seconds = float(v)
+    unknown = set(body) - {"newTargetsInitial", "refreshStepSeconds"}
+    if unknown:
+        raise ControlError(400, f"unknown config keys: {sorted(unknown)}")
+    return _config_json()
+
+
+def _target_health(body: Any) -> Any:
+    if isinstance(body, list):
+        return [set_target_health(b) for b in body]
+    return set_target_health(body)
+
+
+ROUTES: dict[tuple[str, str], Callable[[Any], Any]] = {
+    ("GET", "/_gray/health"): lambda _b: {"ok": True, "moto": moto.__version__, "patches": APPLIED},
+    ("GET", "/_gray/config"): lambda _b: _config_json(),
+    ("POST", "/_gray/config"): _set_config,
+    ("POST", "/_gray/target-health"): _target_health,
+    ("POST", "/_gray/instance-refresh/fail-next"): fail_next,
+}
+
+
+def _respond(start_response: StartResponse, status: int, payload: Any) -> list[bytes]:
+    body = json.dumps(payload, default=str).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict"}
+    start_response(
+        f"{status} {reason.get(status, 'Error')}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+class GrayMiddleware:
+    """Serves /_gray/*, and runs every request (moto's too) under the extension's lock."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_gray/"):
+            return self._control(environ, start_response, path)
+        with state.LOCK:
+            # Materialise the body inside the lock: moto builds it from live objects.
+            result = self.app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                close = getattr(result, "close", None)
+                if close:
+                    close()
+
+    def _control(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        handler = ROUTES.get((method, path.rstrip("/")))
+        if handler is None:
+            known = sorted({p for _, p in ROUTES})
+            return _respond(start_response, 404, {"error": f"no control endpoint {method} {path}; known: {known}"})
+        body: Any = {}
+        if method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw.strip() else {}
+            except json.JSONDecodeError as e:
+                return _respond(start_response, 400, {"error": f"body is not JSON: {e}"})
+        try:
+            with state.LOCK:
+                return _respond(start_response, 200, handler(body))
+        except ControlError as e:
+            return _respond(start_response, e.status, {"error": e.message})
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            return _respond(start_response, 400, {"error": f"bad request: {e!r}"})
+
+
+def install() -> None:
+    orig_reset = require(MotoAPIBackend, "reset", ["self"])
+
+    def reset(self: Any) -> None:
+        with state.LOCK:
+            orig_reset(self)
+            state.reset()
+
+    replace(MotoAPIBackend, "reset", reset, "also reset the gray extension's state")

@@ -1,0 +1,275 @@
+/**
+ * Starts gray-deploy's AWS API emulator (moto 5.2.4 + test/emulator/gray_emulator) as a child
+ * process on loopback, for tests that drive the real AWS SDK v3 against a real AWS API server.
+ *
+ * One emulator per test FILE, on its own port, so vitest can run files in parallel:
+ *
+ * ```ts
+ * import { afterAll, beforeAll, beforeEach } from "vitest";
+ * import { type Emulator, startEmulator } from "../support/emulator.js";
+ *
+ * let emu: Emulator;
+ * beforeAll(async () => { emu = await startEmulator(); });   // ~2 s, once per file
+ * beforeEach(async () => { await emu.reset(); });            // a few ms: empty AWS between tests
+ * afterAll(async () => { await emu?.stop(); });
+ *
+ * const elb = new ElasticLoadBalancingV2Client(emu.clientConfig());
+ * ```
+ *
+ * The emulator is never optional: when it is not installed or does not start, `startEmulator`
+ * throws an Error that says how to fix it (`bash scripts/install-emulator.sh`), locally and in CI.
+ * The child exits with its parent even on SIGKILL (it watches its stdin pipe and its parent pid).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const PYTHON = "/usr/bin/python3";
+const SITE_PACKAGES = join(REPO, ".emulator/usr/lib/python3/dist-packages");
+const SERVER = join(REPO, "test/emulator/server.py");
+const FIX =
+  "run `bash scripts/install-emulator.sh` from the repository root (it needs apt and the vendored debs)";
+const READY = "GRAY_EMULATOR_READY ";
+
+export type TargetHealthState =
+  | "healthy"
+  | "unhealthy"
+  | "initial"
+  | "draining"
+  | "unused"
+  | "unavailable"
+  | "unhealthy.draining";
+
+export interface TargetHealthReport {
+  targetGroupArn: string;
+  targetId: string;
+  state: TargetHealthState;
+  /** An ELB reason code such as `Target.ResponseCodeMismatch`; defaults to the state's usual one. */
+  reason?: string;
+  description?: string;
+}
+
+export interface FailNextInstanceRefresh {
+  autoScalingGroupName: string;
+  /** Fail once this many instances were replaced (default 1; 0 fails before any replacement). */
+  afterInstances?: number;
+  /** StatusReason of the failed refresh. */
+  reason?: string;
+}
+
+export interface EmulatorConfig {
+  /** Targets registered from now on report `initial` until `setTargetHealth` reports them. */
+  newTargetsInitial?: boolean;
+  /** Seconds per instance refresh step (Pending→InProgress, each batch launch, its warm-up). */
+  refreshStepSeconds?: number;
+}
+
+export interface StartEmulatorOptions {
+  /** Enables moto's IAM enforcement: this many AWS calls pass unauthenticated, then every call is
+   * checked against the caller's IAM policies. `reset()` restores the budget. */
+  iamInitialNoAuthActionCount?: number;
+  /** Extra environment for the emulator (e.g. GRAY_EMULATOR_REFRESH_STEP_SECONDS). */
+  env?: Record<string, string>;
+  /** Region the helper's clients use (the emulator serves every region). Default sa-east-1. */
+  region?: string;
+  /** Deadline for the emulator to become ready. Default 20 s (a cold start takes ~2 s). */
+  startTimeoutMs?: number;
+}
+
+export interface Emulator {
+  /** `http://127.0.0.1:PORT`, for the SDK clients' `endpoint`. */
+  readonly endpoint: string;
+  readonly port: number;
+  /** Process id of the emulator (for tests of its lifecycle). */
+  readonly pid: number;
+  readonly region: string;
+  /** Any credentials work unless IAM enforcement is on; these are the helper's defaults. */
+  readonly credentials: { accessKeyId: string; secretAccessKey: string };
+  /** What the Python side reported at start (moto version, patch count, start-up seconds). */
+  readonly info: { moto: string; patches: number; startupSeconds: number };
+  /** `{ endpoint, region, credentials }` for any `@aws-sdk/client-*` constructor. */
+  clientConfig(credentials?: { accessKeyId: string; secretAccessKey: string }): {
+    endpoint: string;
+    region: string;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+  };
+  /** Empties every AWS service and the extension's state (and the IAM budget, when enabled). */
+  reset(): Promise<void>;
+  /** Stops the process (this one only) and waits for it to exit. Idempotent. */
+  stop(): Promise<void>;
+  /** Reports what the load balancer's health checks see for one or more targets. */
+  setTargetHealth(report: TargetHealthReport | TargetHealthReport[]): Promise<void>;
+  /** Makes the next instance refresh of the group fail (then AutoRollback applies, if set). */
+  failNextInstanceRefresh(spec: FailNextInstanceRefresh): Promise<void>;
+  configure(config: EmulatorConfig): Promise<Required<EmulatorConfig>>;
+  /** The last lines the emulator wrote to stderr, for failure messages. */
+  logs(): string;
+}
+
+export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Emulator> {
+  if (!existsSync(PYTHON)) {
+    throw new Error(`AWS emulator: ${PYTHON} not found (Debian's python3 is required); ${FIX}`);
+  }
+  if (!existsSync(join(SITE_PACKAGES, "moto"))) {
+    throw new Error(`AWS emulator is not installed (no ${SITE_PACKAGES}/moto): ${FIX}`);
+  }
+  const region = opts.region ?? "sa-east-1";
+  const env: Record<string, string> = {
+    PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+    HOME: process.env["HOME"] ?? "/tmp",
+    LANG: "C.UTF-8",
+    PYTHONPATH: SITE_PACKAGES,
+    PYTHONDONTWRITEBYTECODE: "1",
+    // moto must not pick up the developer's AWS profile or real credentials.
+    AWS_ACCESS_KEY_ID: "emulator",
+    AWS_SECRET_ACCESS_KEY: "emulator",
+    AWS_DEFAULT_REGION: region,
+    // moto loads ~1300 public AMIs into every new EC2 backend (and again on each reset): ~100 ms
+    // per reset that no gray-deploy test needs. Pass MOTO_EC2_LOAD_DEFAULT_AMIS=true in `env` to get them.
+    MOTO_EC2_LOAD_DEFAULT_AMIS: "false",
+    ...(opts.iamInitialNoAuthActionCount === undefined
+      ? {}
+      : { INITIAL_NO_AUTH_ACTION_COUNT: String(opts.iamInitialNoAuthActionCount) }),
+    ...opts.env,
+  };
+  const child = spawn(PYTHON, [SERVER, "--port", "0"], { env, stdio: ["pipe", "pipe", "pipe"] });
+  const stderr = new RingBuffer(64 * 1024);
+  child.stderr.setEncoding("utf8").on("data", (s: string) => stderr.push(s));
+  // Killing the child on our exit covers a clean exit; the child's stdin/ppid watch covers SIGKILL.
+  const onExit = (): void => {
+    child.kill("SIGKILL");
+  };
+  process.once("exit", onExit);
+
+  let info: { port: number; moto: string; patches: number; startupSeconds: number };
+  try {
+    info = await waitForReady(child, stderr, opts.startTimeoutMs ?? 20_000);
+  } catch (e) {
+    process.removeListener("exit", onExit);
+    child.kill("SIGKILL");
+    throw e;
+  }
+  // The emulator must not keep a test process alive on its own; its handles are unref'd.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr])
+    (stream as unknown as { unref?: () => void })?.unref?.();
+  const endpoint = `http://127.0.0.1:${info.port}`;
+  const credentials = { accessKeyId: "AKIAGRAYEMULATOR0000", secretAccessKey: "gray-emulator-secret" };
+  let stopped: Promise<void> | undefined;
+
+  const control = async (method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> => {
+    const res = await fetch(`${endpoint}${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`AWS emulator ${method} ${path} answered ${res.status}: ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+
+  const emulator: Emulator = {
+    endpoint,
+    port: info.port,
+    pid: child.pid!,
+    region,
+    credentials,
+    info: { moto: info.moto, patches: info.patches, startupSeconds: info.startupSeconds },
+    clientConfig: (creds = credentials) => ({ endpoint, region, credentials: creds }),
+    async reset() {
+      const res = await fetch(`${endpoint}/moto-api/reset`, { method: "POST" });
+      if (!res.ok) throw new Error(`AWS emulator reset failed: ${res.status} ${await res.text()}`);
+      if (opts.iamInitialNoAuthActionCount !== undefined) {
+        // moto's reset keeps its count of unauthenticated calls; without this, a reset emulator
+        // with IAM enforcement has no budget left to create the next test's user.
+        const auth = await fetch(`${endpoint}/moto-api/reset-auth`, {
+          method: "POST",
+          body: String(opts.iamInitialNoAuthActionCount),
+        });
+        if (!auth.ok) throw new Error(`AWS emulator reset-auth failed: ${auth.status} ${await auth.text()}`);
+      }
+    },
+    stop() {
+      stopped ??= new Promise<void>((done) => {
+        process.removeListener("exit", onExit);
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          done();
+        });
+        child.kill("SIGTERM");
+      });
+      return stopped;
+    },
+    async setTargetHealth(report) {
+      await control("POST", "/_gray/target-health", report);
+    },
+    async failNextInstanceRefresh(spec) {
+      await control("POST", "/_gray/instance-refresh/fail-next", { region, ...spec });
+    },
+    async configure(config) {
+      return (await control("POST", "/_gray/config", config)) as Required<EmulatorConfig>;
+    },
+    logs: () => stderr.text(),
+  };
+  return emulator;
+}
+
+function waitForReady(
+  child: ChildProcess,
+  stderr: RingBuffer,
+  timeoutMs: number,
+): Promise<{ port: number; moto: string; patches: number; startupSeconds: number }> {
+  return new Promise((resolvePromise, reject) => {
+    let out = "";
+    const fail = (why: string): void => {
+      cleanup();
+      const log = stderr.text().trim();
+      reject(
+        new Error(
+          `AWS emulator did not start: ${why}.${log ? `\n--- emulator stderr ---\n${log}` : ""}\nFix: ${FIX}`,
+        ),
+      );
+    };
+    const onData = (chunk: string): void => {
+      out += chunk;
+      const line = out.split("\n").find((l) => l.startsWith(READY));
+      if (line) {
+        cleanup();
+        resolvePromise(JSON.parse(line.slice(READY.length)));
+      }
+    };
+    const onExit = (code: number | null, signal: string | null): void =>
+      fail(`the process exited (code ${code}, signal ${signal})`);
+    const onError = (e: Error): void => fail(`could not spawn ${PYTHON}: ${e.message}`);
+    const timer = setTimeout(() => fail(`not ready within ${timeoutMs} ms`), timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      child.stdout?.removeListener("data", onData);
+      child.removeListener("exit", onExit);
+      child.removeListener("error", onError);
+      // Keep draining stdout so the child never blocks on a full pipe.
+      child.stdout?.resume();
+    };
+    child.stdout?.setEncoding("utf8").on("data", onData);
+    child.once("exit", onExit);
+    child.once("error", onError);
+  });
+}
+
+class RingBuffer {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly max: number) {}
+  push(s: string): void {
+    this.parts.push(s);
+    this.size += s.length;
+    while (this.size > this.max && this.parts.length > 1) this.size -= this.parts.shift()!.length;
+  }
+  text(): string {
+    return this.parts.join("");
+  }
+}
