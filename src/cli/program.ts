@@ -6,6 +6,7 @@
 import { Command, Option } from "commander";
 import { kebab } from "../contract/errors.js";
 import {
+  defaultText,
   OPTION_DEFS,
   OPTION_NAMES,
   type OptionDef,
@@ -39,16 +40,8 @@ const VALUE_NAMES: Record<OptionDef["kind"], string> = {
   enum: "<choice>",
 };
 
-/** The default as the help text shows it: one value, or one per target. */
-export function helpDefault(name: OptionName): string | undefined {
-  const def: OptionDef = OPTION_DEFS[name];
-  if (def.default !== undefined && def.default !== false) return String(def.default);
-  const d = def.defaults;
-  if (d?.aws !== undefined && d.local !== undefined) return `${d.aws} on aws, ${d.local} on local`;
-  if (d?.local !== undefined) return `${d.local} on local`;
-  if (d?.aws !== undefined) return `${d.aws} on aws`;
-  return undefined;
-}
+/** The default as the help text shows it (the contract's own wording). */
+export const helpDefault = defaultText;
 
 /** Flags of a verb, in schema order. */
 export function cliOptionsOf(verb: Verb): OptionName[] {

@@ -640,6 +640,39 @@ export function rawDefault(name: OptionName, target: Target): string | number | 
 
 export const cliFlag = (name: string): string => `--${kebab(name)}`;
 
+/** The default as documentation shows it: one value, or one per target ("12m on aws, 13s on local"). */
+export function defaultText(name: OptionName): string | undefined {
+  const def: OptionDef = OPTION_DEFS[name];
+  if (def.default !== undefined && def.default !== false) return String(def.default);
+  const d = def.defaults;
+  if (d?.aws !== undefined && d.local !== undefined) return `${d.aws} on aws, ${d.local} on local`;
+  if (d?.local !== undefined) return `${d.local} on local`;
+  if (d?.aws !== undefined) return `${d.aws} on aws`;
+  return undefined;
+}
+
+/** The options table of the README and the docs, as Markdown. */
+export function optionsTableMarkdown(): string {
+  const esc = (s: string) => s.replace(/\|/g, "\\|");
+  const rows = OPTION_NAMES.map((name) => {
+    const def: OptionDef = OPTION_DEFS[name];
+    const fe = optionFrontEnds(name);
+    const where = fe.length === 2 ? "" : ` (${fe[0]} only)`;
+    const verbs = optionVerbs(name);
+    const scope = [
+      def.targets?.length === 1 ? def.targets[0] : "both targets",
+      verbs.length >= 5 ? "all verbs" : verbs.join(", "),
+    ].join("; ");
+    const kind = `${def.kind}${def.unit ? ` (${def.unit})` : ""}`;
+    return `| \`--${kebab(name)}\`${where} | \`${name}\` | ${kind} | ${esc(defaultText(name) ?? "")} | ${scope} | ${esc(def.description)} |`;
+  });
+  return [
+    "| CLI flag | Dagger argument / config key | Type | Default | Applies to | Meaning |",
+    "|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
+
 export function optionVerbs(name: OptionName): readonly Verb[] {
   return (OPTION_DEFS[name] as OptionDef).verbs ?? ROLLOUT;
 }
