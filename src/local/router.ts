@@ -16,6 +16,13 @@ export interface LocalRouterOptions {
   readonly stickinessSeconds: number | null;
   /** Paths the smoke test GETs through the gray header route. Default ["/health"]. */
   readonly smokePaths?: readonly string[];
+  /**
+   * The deregistration delay reported to the engine, which waits it out before retiring gray.
+   * Default 1 s: locally that wait is only a courtesy, because `retireGray` itself deregisters and
+   * waits for every in-flight request to finish (up to the proxy's drain timeout) before stopping a
+   * process; an ALB-sized delay would only lengthen every local run.
+   */
+  readonly drainDelayMs?: number;
   /** The version gray is expected to answer with (the smoke test checks it), when known. */
   readonly grayVersion?: () => string | null;
 }
@@ -41,7 +48,7 @@ export class LocalTrafficRouter implements TrafficRouter {
     const hc = proxy.healthCheck;
     return {
       weights: config.weights,
-      drainDelayMs: proxy.drainTimeoutMs,
+      drainDelayMs: Math.min(this.#o.drainDelayMs ?? 1000, proxy.drainTimeoutMs),
       stickinessSeconds: this.#o.stickinessSeconds,
       facts: [
         `local weighted proxy at ${url}: stable ${config.weights.stable}, gray ${config.weights.gray}`,
