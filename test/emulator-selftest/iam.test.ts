@@ -1,41 +1,16 @@
 import { DescribeAutoScalingGroupsCommand, StartInstanceRefreshCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeVpcsCommand } from "@aws-sdk/client-ec2";
-import {
-  AttachUserPolicyCommand,
-  CreateAccessKeyCommand,
-  CreatePolicyCommand,
-  CreateUserCommand,
-  IAMClient,
-} from "@aws-sdk/client-iam";
 import { describe, expect, it } from "vitest";
-import { awsClients } from "../support/aws-fixture.js";
+import { awsClients, buildAwsFixture, createIamUser } from "../support/aws-fixture.js";
 import { useEmulator } from "./helpers.js";
 
-// Exactly the four calls that create the user, its policy and its key pass unauthenticated.
+// Exactly the four calls that create a user, its policy and its key pass unauthenticated.
 const { emu } = useEmulator({ iamInitialNoAuthActionCount: 4 });
 
-async function userWithPolicy(actions: string[]): Promise<{ accessKeyId: string; secretAccessKey: string }> {
-  const iam = new IAMClient({ ...emu().clientConfig(), region: "us-east-1" });
-  try {
-    await iam.send(new CreateUserCommand({ UserName: "gray-deployer" }));
-    const policy = await iam.send(
-      new CreatePolicyCommand({
-        PolicyName: "gray-deploy",
-        PolicyDocument: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [{ Effect: "Allow", Action: actions, Resource: "*" }],
-        }),
-      }),
-    );
-    await iam.send(
-      new AttachUserPolicyCommand({ UserName: "gray-deployer", PolicyArn: policy.Policy!.Arn! }),
-    );
-    const key = await iam.send(new CreateAccessKeyCommand({ UserName: "gray-deployer" }));
-    return { accessKeyId: key.AccessKey!.AccessKeyId!, secretAccessKey: key.AccessKey!.SecretAccessKey! };
-  } finally {
-    iam.destroy();
-  }
-}
+const allow = (actions: string[] | string) => ({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Action: actions, Resource: "*" }],
+});
 
 const errorOf = (p: Promise<unknown>): Promise<string> =>
   p.then(
@@ -45,7 +20,11 @@ const errorOf = (p: Promise<unknown>): Promise<string> =>
 
 describe("IAM enforcement (INITIAL_NO_AUTH_ACTION_COUNT)", () => {
   it("allows what the policy allows and denies the rest, extension actions included", async () => {
-    const creds = await userWithPolicy(["autoscaling:DescribeAutoScalingGroups"]);
+    const creds = await createIamUser(
+      emu().clientConfig(),
+      "gray-deployer",
+      allow(["autoscaling:DescribeAutoScalingGroups"]),
+    );
     const allowed = awsClients(emu().clientConfig(creds));
     const stranger = awsClients(emu().clientConfig());
     try {
@@ -67,17 +46,40 @@ describe("IAM enforcement (INITIAL_NO_AUTH_ACTION_COUNT)", () => {
     }
   });
 
-  it("restores the unauthenticated budget on reset, so each test can create its user", async () => {
-    const creds = await userWithPolicy(["ec2:DescribeVpcs"]);
-    const clients = awsClients(emu().clientConfig(creds));
+  it("restores the budget on reset; an admin builds the fixture, a least-privilege user is denied writes", async () => {
+    const adminCreds = await createIamUser(emu().clientConfig(), "admin", allow("*"));
+    const admin = awsClients(emu().clientConfig(adminCreds));
+    const fx = await buildAwsFixture(admin);
+    const readOnlyCreds = await createIamUser(
+      emu().clientConfig(adminCreds),
+      "reader",
+      allow(["autoscaling:Describe*", "ec2:DescribeVpcs"]),
+    );
+    const reader = awsClients(emu().clientConfig(readOnlyCreds));
     try {
-      const vpcs = await clients.ec2.send(new DescribeVpcsCommand({}));
-      expect(vpcs.Vpcs?.length).toBeGreaterThan(0);
-      expect(await errorOf(clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({})))).toBe(
-        "AccessDenied",
+      const vpcs = await reader.ec2.send(new DescribeVpcsCommand({}));
+      expect(vpcs.Vpcs?.map((v) => v.VpcId)).toContain(fx.vpcId);
+      const groups = await reader.autoScaling.send(new DescribeAutoScalingGroupsCommand({}));
+      expect(groups.AutoScalingGroups?.map((g) => g.AutoScalingGroupName).sort()).toEqual(
+        [fx.gray.asgName, fx.stable.asgName].sort(),
       );
+      expect(
+        await errorOf(
+          reader.autoScaling.send(
+            new StartInstanceRefreshCommand({ AutoScalingGroupName: fx.stable.asgName }),
+          ),
+        ),
+      ).toBe("AccessDenied");
+      expect(
+        await errorOf(
+          admin.autoScaling.send(
+            new StartInstanceRefreshCommand({ AutoScalingGroupName: fx.stable.asgName }),
+          ),
+        ),
+      ).toBe("no error");
     } finally {
-      clients.destroy();
+      admin.destroy();
+      reader.destroy();
     }
   });
 });

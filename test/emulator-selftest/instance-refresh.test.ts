@@ -327,6 +327,8 @@ describe("instance refresh", () => {
     expect(mixed.filter((i) => i.version === version).length).toBeGreaterThan(0);
     expect((await group(fx.stable.asgName)).LaunchTemplate?.Version).toBe("1");
 
+    // Slower steps: the rollback below must land before the refresh reaches the cancelled one's instances.
+    await emu().configure({ refreshStepSeconds: 0.3 });
     await aws().autoScaling.send(new StartInstanceRefreshCommand(input));
     await waitFor("progress", async () => (await refreshOf(fx.stable.asgName)).PercentageComplete! > 0);
     const rb = await aws().autoScaling.send(

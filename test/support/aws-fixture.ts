@@ -35,6 +35,42 @@ import {
   ElasticLoadBalancingV2Client,
   ModifyTargetGroupAttributesCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import {
+  AttachUserPolicyCommand,
+  CreateAccessKeyCommand,
+  CreatePolicyCommand,
+  CreateUserCommand,
+  IAMClient,
+} from "@aws-sdk/client-iam";
+
+/**
+ * Creates an IAM user whose only permissions are `policyDocument`, and returns its access key.
+ * With IAM enforcement (`startEmulator({ iamInitialNoAuthActionCount })`) this takes 4 calls: within
+ * a budget of 4 the first call of a test can be this one (e.g. an admin user with `Action: "*"` to
+ * build the fixture with, then the least-privilege user created with the admin's credentials).
+ */
+export async function createIamUser(
+  config: ClientConfig,
+  userName: string,
+  policyDocument: object,
+): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+  // IAM is global; its endpoint is the same emulator.
+  const iam = new IAMClient({ ...config, region: "us-east-1", maxAttempts: 1 });
+  try {
+    await iam.send(new CreateUserCommand({ UserName: userName }));
+    const policy = await iam.send(
+      new CreatePolicyCommand({
+        PolicyName: `${userName}-policy`,
+        PolicyDocument: JSON.stringify(policyDocument),
+      }),
+    );
+    await iam.send(new AttachUserPolicyCommand({ UserName: userName, PolicyArn: policy.Policy!.Arn! }));
+    const key = await iam.send(new CreateAccessKeyCommand({ UserName: userName }));
+    return { accessKeyId: key.AccessKey!.AccessKeyId!, secretAccessKey: key.AccessKey!.SecretAccessKey! };
+  } finally {
+    iam.destroy();
+  }
+}
 
 export interface ClientConfig {
   endpoint: string;
