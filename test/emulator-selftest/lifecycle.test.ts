@@ -1,5 +1,6 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { startEmulator } from "../support/emulator.js";
@@ -62,6 +63,28 @@ describe("emulator lifecycle", () => {
     } finally {
       await b.stop();
     }
+  });
+
+  it("refuses to start when a moto internal it patches is gone (a moto upgrade cannot drop a behaviour)", () => {
+    const repo = fileURLToPath(new URL("../..", import.meta.url));
+    const script = [
+      "import runpy, sys",
+      "import moto.elbv2.models as m",
+      "del m.FakeTargetGroup.health_for",
+      `sys.argv = ['server.py', '--port', '0', '--no-parent-watch']`,
+      `runpy.run_path(${JSON.stringify(join(repo, "test/emulator/server.py"))}, run_name='__main__')`,
+    ].join("\n");
+    const run = spawnSync("/usr/bin/python3", ["-c", script], {
+      env: {
+        PYTHONPATH: join(repo, ".emulator/usr/lib/python3/dist-packages"),
+        PYTHONDONTWRITEBYTECODE: "1",
+      },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(run.status).not.toBe(0);
+    expect(run.stdout).not.toContain("GRAY_EMULATOR_READY");
+    expect(run.stderr).toMatch(/moto internal moto\.elbv2\.models\.FakeTargetGroup\.health_for is missing/);
   });
 
   it("fails with the fix in the message when moto cannot be loaded", async () => {
