@@ -16,9 +16,26 @@ export interface TargetRuntime {
   dispose(): Promise<void>;
 }
 
+/** AWS credentials as the AWS SDK v3 uses them (structurally its AwsCredentialIdentity). */
+export interface AwsCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
+
+/** Resolves (and refreshes) AWS credentials; structurally the SDK's AwsCredentialIdentityProvider. */
+export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
+
 export interface TargetDeps {
   readonly signal?: AbortSignal;
   readonly log?: (line: string) => void;
+  /**
+   * Credentials for every AWS client of the target, with --role-arn already applied and refreshing on
+   * their own (the Dagger module builds them from its Secret arguments, whose container has no AWS
+   * environment). Absent: the standard AWS chain, plus --role-arn.
+   */
+  readonly credentials?: AwsCredentialsProvider;
 }
 
 export async function openTarget(o: Options, deps: TargetDeps = {}): Promise<TargetRuntime> {
