@@ -13,6 +13,7 @@ import {
   AbortedError,
   type GrayDeployError,
   StateError,
+  TimeoutError,
   toGrayDeployError,
   VerificationError,
 } from "../contract/errors.js";
@@ -54,6 +55,16 @@ export interface EngineContext {
 
 const SAME = (a: Weights, b: Weights) => a.stable === b.stable && a.gray === b.gray;
 const STABLE_ONLY: Weights = { stable: 100, gray: 0 };
+
+/**
+ * Gray never became healthy: the release is judged bad (a version that cannot start is as bad as one
+ * that fails requests), so this rolls back with outcome `rolled-back`, not `failed`.
+ */
+class GrayUnhealthy extends Error {
+  constructor(readonly detail: string) {
+    super(detail);
+  }
+}
 
 /** Raised inside a run when another process took the rollout over; the run ends without touching it. */
 class LostRollout extends Error {
@@ -216,6 +227,9 @@ export class RolloutRun {
       return await this.loop();
     } catch (e) {
       if (e instanceof LostRollout) throw e;
+      if (e instanceof GrayUnhealthy) {
+        return this.rollback("analysis", `gray never became healthy: ${e.detail}`, null);
+      }
       const err = toGrayDeployError(e);
       if (err instanceof AbortedError || this.ctx.signal?.aborted) {
         return this.rollback("abort", `interrupted (${err.message})`, null);
@@ -287,7 +301,7 @@ export class RolloutRun {
       "warn",
       `the load balancer has stable ${actual.stable}% / gray ${actual.gray}% but the rollout last verified stable ${s.weights.stable}% / gray ${s.weights.gray}%: restoring the recorded weights and restarting the step`,
     );
-    await this.writeWeights(s.weights, "configured");
+    await this.writeWeights(s.weights, "configured", this.ctx.signal);
     this.setState({ ...this.state, stepStartedAt: this.now() });
     await this.save();
   }
@@ -329,7 +343,7 @@ export class RolloutRun {
       }
       case "pause":
         if (d.weights && !SAME(d.weights, this.state.weights)) {
-          await this.writeWeights(d.weights, "configured");
+          await this.writeWeights(d.weights, "configured", this.ctx.signal);
         }
         if (this.state.phase === "paused") return outcomeFromState(this.state);
         this.setState(endStep(this.state, "inconclusive", this.now()));
@@ -421,9 +435,14 @@ export class RolloutRun {
     const version = this.state.release.version;
     if (version === null) throw new StateError("gray cannot be scaled before the release is prepared");
     this.log("info", `scaling gray to ${capacity} instance(s) on ${version}`);
-    await this.withHeartbeat(() =>
-      this.ports.fleet.scaleGray(version, capacity, this.state.plan.healthyTimeoutMs, this.ctx.signal),
-    );
+    try {
+      await this.withHeartbeat(() =>
+        this.ports.fleet.scaleGray(version, capacity, this.state.plan.healthyTimeoutMs, this.ctx.signal),
+      );
+    } catch (e) {
+      if (e instanceof TimeoutError && !this.ctx.signal?.aborted) throw new GrayUnhealthy(e.message);
+      throw e;
+    }
     this.setState({ ...this.state, grayCapacity: capacity });
     await this.save();
   }
@@ -450,7 +469,7 @@ export class RolloutRun {
       }
     }
     await this.save();
-    await this.writeWeights(weights, "configured");
+    await this.writeWeights(weights, "configured", this.ctx.signal);
     const now = this.now();
     const ended = endStep(this.state, "pass", now);
     const kind = phase === "shifting" ? "forward" : "return";
@@ -473,7 +492,9 @@ export class RolloutRun {
   private async writeWeights(
     weights: Weights,
     stickiness: "configured" | "off",
-    signal = this.ctx.signal,
+    // No default: a rollback must pass `undefined` on purpose, so the signal that asked for the
+    // rollback cannot cancel it.
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     let last: Weights | null = null;
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -561,7 +582,7 @@ export class RolloutRun {
     const s = this.state;
     const version = s.release.version;
     if (version === null) throw new StateError("cannot finish before the release is prepared");
-    if (!SAME(s.weights, STABLE_ONLY)) await this.writeWeights(STABLE_ONLY, "configured");
+    if (!SAME(s.weights, STABLE_ONLY)) await this.writeWeights(STABLE_ONLY, "configured", this.ctx.signal);
     await this.drain();
     await this.ports.fleet.retireGray(version, this.ctx.signal);
     this.setState({ ...this.state, grayCapacity: 0 });

@@ -185,7 +185,9 @@ describe("engine lifecycle", () => {
   it("rolls back a gray fleet that never becomes healthy without ever giving it traffic", async () => {
     const { world, options, ctx } = setup({ grayCrash: true });
     const outcome = await deployGray(options, world, ctx);
-    expect(outcome.outcome).toBe("failed");
+    expect(outcome.outcome).toBe("rolled-back");
+    expect(outcome.exitCode).toBe(3);
+    expect(outcome.reason).toMatch(/gray never became healthy/);
     expect(world.maxGrayWeight()).toBe(0);
     expect(outcome.reason).toMatch(/0 of 1 gray instances healthy/);
   });

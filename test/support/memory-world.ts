@@ -4,7 +4,7 @@
  * scenario's error-rate and latency functions. Test double only: the real adapters are src/local
  * and src/aws.
  */
-import { ProviderError, TimeoutError } from "../../src/contract/errors.js";
+import { AbortedError, ProviderError, TimeoutError } from "../../src/contract/errors.js";
 import type {
   FleetHealth,
   Pool,
@@ -59,6 +59,11 @@ export interface Scenario {
   bootMs?: number;
 }
 
+/** Like a real adapter, refuse to start a call whose signal is already aborted. */
+function honour(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new AbortedError("the call's signal was aborted");
+}
+
 export const OWNER: OwnerInfo = { id: "owner-1", host: "test-host", pid: 1, verb: "deploy-gray" };
 
 export class MemoryWorld implements Ports {
@@ -109,10 +114,12 @@ class MemoryRouter implements TrafficRouter {
       facts: ["memory load balancer"],
     };
   }
-  async getWeights(): Promise<Weights> {
+  async getWeights(signal?: AbortSignal): Promise<Weights> {
+    honour(signal);
     return { ...this.weights };
   }
-  async setWeights(weights: Weights, options: SetWeightsOptions): Promise<void> {
+  async setWeights(weights: Weights, options: SetWeightsOptions, signal?: AbortSignal): Promise<void> {
+    honour(signal);
     this.w.calls.push(`router.setWeights ${weights.stable}/${weights.gray} ${options.stickiness}`);
     const fails = this.w.scenario.routerWriteFails;
     if (fails === true || (typeof fails === "function" && fails(weights))) {
@@ -122,7 +129,8 @@ class MemoryRouter implements TrafficRouter {
     this.stickiness = options.stickiness;
     this.w.weightLog.push({ at: this.w.clock.now(), weights: { ...weights } });
   }
-  async targetHealth(): Promise<FleetHealth> {
+  async targetHealth(signal?: AbortSignal): Promise<FleetHealth> {
+    honour(signal);
     const f = this.w.fleet;
     const t = this.w.clock.now() - this.w.t0;
     const grayUnhealthy = f.grayCapacity > 0 ? (this.w.scenario.grayUnhealthy?.(t) ?? 0) : 0;
@@ -199,7 +207,8 @@ class MemoryFleet implements Fleet {
 class MemoryMetrics implements MetricSource {
   constructor(private readonly w: MemoryWorld) {}
 
-  async read(windows: readonly TimeWindow[]): Promise<WindowStats[]> {
+  async read(windows: readonly TimeWindow[], signal?: AbortSignal): Promise<WindowStats[]> {
+    honour(signal);
     if (this.w.scenario.metricsFail) throw new ProviderError("GetMetricData: throttled", { retryable: true });
     return windows.map((win) => this.window(win));
   }

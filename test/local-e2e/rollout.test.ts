@@ -1,0 +1,102 @@
+/**
+ * Full rollouts on the local target with the real proxy, real sample-gateway processes and real
+ * traffic, driven by the real engine in real time (short durations so each takes seconds).
+ */
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
+import type { Outcome } from "../../src/contract/outcome.js";
+import { systemClock } from "../../src/engine/clock.js";
+import { deployGray } from "../../src/engine/verbs.js";
+import { openLocalTarget } from "../../src/local/target.js";
+
+/** Short but consistent with the schema's rules (bake ≥ promotion window + metrics delay, …). */
+export const FAST: RawOptions = {
+  target: "local",
+  interval: "500ms",
+  metricPeriod: "500ms",
+  metricsDelay: "500ms",
+  rollbackWindow: "3s",
+  promotionWindow: "3s",
+  bake: "4s",
+  maxBake: "8s",
+  returnBake: "4s",
+  minRequests: 30,
+  healthyTimeout: "15s",
+  rps: 200,
+};
+
+/** Faulty releases run with the local target's DEFAULT policy: what a user gets without options. */
+async function rollout(extra: RawOptions, base: RawOptions = { target: "local" }) {
+  const options = resolveOptions({ ...base, ...extra }, { verb: "deploy-gray" });
+  const target = await openLocalTarget(options);
+  try {
+    await target.begin?.();
+    const outcome = await deployGray(options, target.ports, {
+      clock: systemClock(),
+      owner: { id: randomUUID(), host: "test", pid: process.pid, verb: "deploy-gray" },
+      newId: randomUUID,
+    });
+    await target.environment.load.stop();
+    return {
+      outcome,
+      options,
+      load: target.environment.load.stats(),
+      proxy: target.environment.proxy.stats(),
+    };
+  } finally {
+    await target.dispose();
+  }
+}
+
+const forward = (o: Outcome) => o.steps.filter((s) => s.kind === "forward").map((s) => s.weight);
+
+describe("local target: full rollouts with real traffic", () => {
+  it("promotes a healthy release; the clients saw no failed request", async () => {
+    const { outcome, load } = await rollout({}, FAST);
+    expect(outcome.outcome).toBe("promoted");
+    expect(forward(outcome)).toEqual([5, 25, 50, 100]);
+    expect(outcome.weights).toEqual({ stable: 100, gray: 0 });
+    expect(load.completed).toBeGreaterThan(2000);
+    // No baseline errors configured: anything failed would be the rollout's fault.
+    expect(load.failed).toBe(0);
+    expect(load.byVersion["gray-deploy/sample-gateway:next"]?.requests ?? 0).toBeGreaterThan(500);
+  });
+
+  it("rolls back a release failing 5% of requests at the 5% step, within a failure bound", async () => {
+    const { outcome, proxy, options } = await rollout({ grayErrorRate: "5%" });
+    expect(outcome.outcome).toBe("rolled-back");
+    expect(outcome.exitCode).toBe(3);
+    expect(forward(outcome)).toEqual([5]);
+    // Bound: gray receives rps × 5% requests/s, of which 5% fail, for at most the step's longest
+    // life (max bake) plus one interval and the rollback write. Expected failures E = rps·w·e·T, and
+    // a Poisson count stays below E + 4·√E + 2 with probability > 0.9999.
+    const T = (options.maxBake + options.interval + 1000) / 1000;
+    const E = options.rps * 0.05 * 0.05 * T;
+    const bound = E + 4 * Math.sqrt(E) + 2;
+    expect(proxy.gray.errors).toBeGreaterThan(0);
+    expect(proxy.gray.errors).toBeLessThanOrEqual(bound);
+  });
+
+  it("rolls back a release that adds 800 ms of latency", async () => {
+    const { outcome } = await rollout({ grayLatencyMs: 800 });
+    expect(outcome.outcome).toBe("rolled-back");
+    expect(outcome.reason).toMatch(/p95|p99|latency/);
+  });
+
+  it("never sends traffic to a release that crashes at start, and rolls it back", async () => {
+    const { outcome, proxy } = await rollout({ grayCrash: true });
+    expect(outcome.outcome).toBe("rolled-back");
+    expect(outcome.reason).toMatch(/never became healthy/);
+    expect(proxy.gray.requests).toBe(0);
+    expect(outcome.steps).toEqual([]);
+  });
+
+  it("never promotes on too little traffic to judge", async () => {
+    const { outcome } = await rollout({ rps: 5 }, FAST);
+    expect(outcome.outcome).toBe("paused");
+    expect(outcome.pause?.reason).toBe("inconclusive");
+    expect(forward(outcome)).toEqual([5]);
+    expect(outcome.reason).toMatch(/fewer than 30/);
+  });
+});
