@@ -11,7 +11,7 @@ import { deployGray } from "../../src/engine/verbs.js";
 import { openLocalTarget } from "../../src/local/target.js";
 
 /** Short but consistent with the schema's rules (bake ≥ promotion window + metrics delay, …). */
-export const FAST: RawOptions = {
+const FAST: RawOptions = {
   target: "local",
   interval: "500ms",
   metricPeriod: "500ms",
