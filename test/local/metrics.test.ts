@@ -156,7 +156,8 @@ describe("traffic metrics from real traffic", () => {
       expect(w!.gray.p95Ms).toBeGreaterThanOrEqual(LATENCY);
       expect(w!.gray.p95Ms).toBeLessThan(LATENCY + 200);
       expect(w!.gray.p99Ms).toBeGreaterThanOrEqual(w!.gray.p95Ms!);
-      expect(w!.stable.p95Ms).toBeLessThan(LATENCY);
+      // Same machine, same moment: only the service's sleep separates the pools.
+      expect(w!.stable.p95Ms).toBeLessThan(w!.gray.p95Ms!);
       expect(client.byVersion.v2?.requests).toBe(client.byPool.gray?.requests);
     } finally {
       await load.close();
