@@ -395,7 +395,13 @@ export function renderTimeline(r: Report): string {
       }),
       el(
         "text",
-        { x: LEFT + PLOT_W - 4, y: y - 4, "text-anchor": "end", fill: color, "font-size": 10 },
+        {
+          x: LEFT + PLOT_W - 4,
+          y: below ? y + 11 : y - 4,
+          "text-anchor": "end",
+          fill: color,
+          "font-size": 10,
+        },
         text(label),
       ),
     );
