@@ -1,0 +1,101 @@
+/**
+ * From a Dagger function's arguments to the contract's resolved Options, through the same
+ * `resolveOptions` as the CLI (front end "dagger"): same names, same parsing, same defaults, same
+ * messages.
+ *
+ * Dagger hands a function every argument that has a default, given or not, so an argument equal to
+ * the schema's default is treated as not given: a `--config` file can then set it, and when no file
+ * does, the schema applies the very same default. The one thing this cannot express is forcing the
+ * default value over a config file that says otherwise; edit the file for that.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { readConfigFile } from "../cli/config.js";
+import { InvalidInputError } from "../contract/errors.js";
+import {
+  OPTION_DEFS,
+  type OptionDef,
+  type OptionName,
+  type Options,
+  type RawOptions,
+  resolveOptions,
+  type Verb,
+} from "../contract/options.js";
+
+/** The part of a Dagger `File` the module reads (so tests can pass a plain object). */
+export interface ConfigFileLike {
+  name(): Promise<string>;
+  contents(): Promise<string>;
+}
+
+/** The arguments of one call that are options of the schema, as Dagger passed them. */
+export type OptionArgs = Partial<Record<OptionName, unknown>>;
+
+/** True when `value` is what the schema uses anyway when the option is not given. */
+export function isSchemaDefault(name: OptionName, value: unknown): boolean {
+  const def: OptionDef = OPTION_DEFS[name];
+  if (value === undefined) return true;
+  if (Array.isArray(value)) return value.length === 0 && (def.kind === "list" || def.kind === "steps");
+  return def.default !== undefined && value === def.default;
+}
+
+/** Drops arguments that were not given (or equal their schema default), keeping the rest as typed. */
+export function givenOptions(args: OptionArgs): RawOptions {
+  const out: RawOptions = {};
+  for (const [name, value] of Object.entries(args) as [OptionName, unknown][]) {
+    if (!(name in OPTION_DEFS)) {
+      throw new InvalidInputError([{ field: name, message: "is not an option of the schema" }]);
+    }
+    if (!isSchemaDefault(name, value)) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Reads a `--config` File: the same JSON or YAML as the CLI's `--config`, parsed by the same code
+ * (the format follows the file name's extension).
+ */
+export async function readConfig(file: ConfigFileLike | undefined): Promise<RawOptions> {
+  if (file === undefined) return {};
+  const [name, text] = await Promise.all([file.name(), file.contents()]);
+  const dir = await mkdtemp(join(tmpdir(), "gray-deploy-config-"));
+  try {
+    const path = join(dir, basename(name) || "config.yaml");
+    await writeFile(path, text, { mode: 0o600 });
+    return await readConfigFile(path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Resolves a call's options: config file first, arguments over it, validated for the verb with the
+ * Dagger front end's rules (CLI-only options such as `json` are refused). Throws InvalidInputError
+ * listing every problem; nothing has changed at that point.
+ */
+export async function resolveCall(
+  verb: Verb,
+  args: OptionArgs,
+  config?: ConfigFileLike,
+  overrides: RawOptions = {},
+): Promise<Options> {
+  const fromFile = await readConfig(config);
+  return resolveOptions({ ...fromFile, ...givenOptions(args), ...overrides }, { verb, frontEnd: "dagger" });
+}
+
+/** A verb that needs a stored rollout cannot run on the local target (its rollout lives in-process). */
+export function refuseLocalControl(verb: Verb, o: Options): void {
+  if (o.target !== "local" || verb === "deploy-gray" || verb === "plan") return;
+  throw new InvalidInputError(
+    [
+      {
+        field: "target",
+        message: `\`${verb}\` needs a stored rollout, and a local rollout lives only inside its deploy-gray call`,
+      },
+    ],
+    verb === "bootstrap"
+      ? "bootstrap creates the AWS state table: pass --target aws"
+      : "pass --target aws (with --region, --listener-arn and --state-table) to control a stored rollout",
+  );
+}
