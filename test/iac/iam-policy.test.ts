@@ -1,4 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${…}" here are Terraform placeholders and HCL expressions, compared as written.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadTerraformDir, MODULE_DIR, ROOT, raw, type TerraformDir } from "./hcl.js";
 import {
@@ -101,7 +103,12 @@ describe("the policy document (policy/pipeline-policy.json.tftpl)", () => {
     expect(pipelineDropped.length).toBeGreaterThan(0);
     for (const sid of [...pipelineDropped, ...guardDropped]) expect(sids, `Sid ${sid}`).toContain(sid);
     expect(guardDropped).toEqual(
-      expect.arrayContaining(["CreateReleaseVersions", "EcrAuthentication", "EcrPublish"]),
+      expect.arrayContaining([
+        "CreateReleaseVersions",
+        "ReadReleaseImage",
+        "EcrAuthentication",
+        "EcrPublish",
+      ]),
     );
     expect(raw(module.locals.guard_disabled_sids)).toContain("local.pipeline_disabled_sids");
   });
@@ -165,6 +172,18 @@ describe("the policy document (policy/pipeline-policy.json.tftpl)", () => {
         if (a.startsWith("ecr:") && a !== "ecr:GetAuthorizationToken")
           expect(resources, a).toEqual(["${ecr_repository_arn}"]);
       }
+    }
+    // The tool keeps its stable-pin record in one ASG tag: the pipeline may write no other tag (tags
+    // can drive other policies' conditions). The key is read from the tool's source.
+    const sources = readdirSync(join(ROOT, "src", "aws"))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => readFileSync(join(ROOT, "src", "aws", f), "utf8"))
+      .join("\n");
+    const pinTag = /export const PIN_TAG = "([^"]+)"/.exec(sources)?.[1];
+    expect(pinTag, "src/aws exports PIN_TAG, the ASG tag key the tool writes").toBeDefined();
+    for (const a of ["autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags"]) {
+      const tagging = doc.Statement.find((s) => list(s.Action).includes(a));
+      expect(tagging?.Condition, a).toEqual({ "ForAllValues:StringEquals": { "aws:TagKeys": [pinTag] } });
     }
     const createTags = doc.Statement.find((s) => list(s.Action).includes("ec2:CreateTags"));
     expect(createTags?.Condition).toEqual({ StringEquals: { "ec2:CreateAction": "RunInstances" } });

@@ -26,12 +26,13 @@ locals {
   pipeline_disabled_sids = concat(
     var.allow_listener_default_action ? [] : ["ShiftWeightsOnListenerDefaultAction"],
     local.instance_role_arn == "none" ? ["PassInstanceRole"] : [],
-    var.ecr_repository_arn == null ? ["EcrAuthentication", "EcrPublish"] : [],
+    var.ecr_repository_arn == null ? ["ReadReleaseImage", "EcrAuthentication", "EcrPublish"] : [],
   )
 
-  # The guard only rolls back: it never publishes an image nor creates a release version.
+  # The guard only rolls back: it never publishes or resolves an image, nor creates a release version.
   guard_disabled_sids = concat(local.pipeline_disabled_sids, [
     "CreateReleaseVersions",
+    "ReadReleaseImage",
     "EcrAuthentication",
     "EcrPublish",
   ])

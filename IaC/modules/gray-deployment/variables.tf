@@ -375,7 +375,7 @@ variable "state_table_deletion_protection" {
 # ── Pipeline permissions ────────────────────────────────────────────────────────────────────
 
 variable "ecr_repository_arn" {
-  description = "ARN of the ECR repository the pipeline publishes to. Null: no ECR statements (the image is published by other means)."
+  description = "ARN of the ECR repository the service's images live in: the pipeline resolves a release's digest there (ecr:DescribeImages) and publishes there. Null: no ECR statements (images come from another registry)."
   type        = string
   default     = null
 
