@@ -3,7 +3,14 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { InvalidInputError } from "../contract/errors.js";
-import type { RawOptions } from "../contract/options.js";
+import {
+  inapplicable,
+  OPTION_DEFS,
+  type OptionName,
+  type RawOptions,
+  type Target,
+  type Verb,
+} from "../contract/options.js";
 
 export async function readConfigFile(path: string): Promise<RawOptions> {
   let text: string;
@@ -50,4 +57,17 @@ export async function readConfigFile(path: string): Promise<RawOptions> {
     throw new InvalidInputError([{ field: "config", message: `${path} cannot name another config file` }]);
   }
   return data as RawOptions;
+}
+
+/**
+ * One config file serves every verb: keys that another verb or target needs (e.g. the target group
+ * ARNs, which `status` does not take) are left out for this verb instead of refused. Unknown keys
+ * stay in, so the schema still rejects them with a suggestion; flags are never filtered.
+ */
+export function configForVerb(config: RawOptions, verb: Verb, target: Target): RawOptions {
+  return Object.fromEntries(
+    Object.entries(config).filter(
+      ([key]) => !(key in OPTION_DEFS) || inapplicable(key as OptionName, verb, target, "cli") === undefined,
+    ),
+  );
 }

@@ -31,7 +31,7 @@ import {
   status,
   type VerbContext,
 } from "../engine/verbs.js";
-import { readConfigFile } from "./config.js";
+import { configForVerb, readConfigFile } from "./config.js";
 import { buildProgram } from "./program.js";
 import { progressPrinter } from "./progress.js";
 
@@ -114,7 +114,11 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
   let options: Options;
   try {
     const fromFile = typeof given.config === "string" ? await readConfigFile(given.config) : {};
-    options = resolveOptions({ ...fromFile, ...given }, { verb, env: io.env, frontEnd: "cli" });
+    const target = (given.target ?? fromFile.target) === "aws" ? "aws" : "local";
+    options = resolveOptions(
+      { ...configForVerb(fromFile, verb, target), ...given },
+      { verb, env: io.env, frontEnd: "cli" },
+    );
   } catch (e) {
     const err = toGrayDeployError(e);
     const target = given.target === "aws" ? "aws" : "local";
