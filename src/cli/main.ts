@@ -17,9 +17,10 @@ import {
   type Verb,
 } from "../contract/options.js";
 import { ExitCode, type Outcome } from "../contract/outcome.js";
+import { type Policy, policyFromOptions } from "../core/policy.js";
 import type { RolloutState } from "../core/state.js";
 import { systemClock } from "../engine/clock.js";
-import { type EngineEvent, fanOut } from "../engine/events.js";
+import { type EngineEvent, type EventListener, fanOut } from "../engine/events.js";
 import { refusedOutcome } from "../engine/outcome.js";
 import { openTarget } from "../engine/targets.js";
 import {
@@ -31,6 +32,8 @@ import {
   status,
   type VerbContext,
 } from "../engine/verbs.js";
+import { createWebhookNotifier } from "../notify/webhook.js";
+import { ReportCollector, renderReport, writeReport } from "../report/index.js";
 import { configForVerb, readConfigFile } from "./config.js";
 import { buildProgram } from "./program.js";
 import { progressPrinter } from "./progress.js";
@@ -112,8 +115,9 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
   const json = flags.json === true;
   const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
   let options: Options;
+  let fromFile: RawOptions = {};
   try {
-    const fromFile = typeof given.config === "string" ? await readConfigFile(given.config) : {};
+    fromFile = typeof given.config === "string" ? await readConfigFile(given.config) : {};
     const target = (given.target ?? fromFile.target) === "aws" ? "aws" : "local";
     options = resolveOptions(
       { ...configForVerb(fromFile, verb, target), ...given },
@@ -122,7 +126,16 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
   } catch (e) {
     const err = toGrayDeployError(e);
     const target = given.target === "aws" ? "aws" : "local";
-    return finish(refusedOutcome(err, { target }), io, json);
+    const refused = refusedOutcome(err, { target });
+    // Even invalid input gets its report when a directory was asked for: CI shows why nothing ran.
+    const dir = given.reportDir ?? fromFile.reportDir;
+    if (typeof dir === "string" && dir.trim() !== "" && err.field !== "reportDir") {
+      await openRunOutputs(verb, { reportDir: dir.trim(), notifyWebhook: undefined }, io).close(
+        refused,
+        null,
+      );
+    }
+    return finish(refused, io, json);
   }
 
   if (options.target === "local" && verb !== "deploy-gray" && verb !== "plan") {
@@ -137,7 +150,9 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
         ? "bootstrap creates the AWS state table: use --target aws"
         : "use --target aws for stored rollouts; locally, answer the prompt or press Ctrl-C to abort",
     );
-    return finish(refusedOutcome(err, { target: "local", scope: "local" }), io, json);
+    const refused = refusedOutcome(err, { target: "local", scope: "local" });
+    await openRunOutputs(verb, options, io).close(refused, null);
+    return finish(refused, io, json);
   }
 
   const controller = new AbortController();
@@ -158,7 +173,8 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
 
   const clock = systemClock();
   const printer = progressPrinter({ write: (s) => io.stderr.write(s), isTTY: io.stderr.isTTY === true });
-  const onEvent = fanOut(printer, ...(io.listeners ?? []));
+  const outputs = openRunOutputs(verb, options, io);
+  const onEvent = fanOut(printer, ...outputs.listeners, ...(io.listeners ?? []));
   const log = (line: string) => io.stderr.write(`${line}\n`);
   const by = options.startedBy ?? "unknown";
 
@@ -174,6 +190,11 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
   }
 
   let runtime: Awaited<ReturnType<typeof openTarget>> | null = null;
+  /** Reports and notifications first (they never throw), then the printed Outcome and exit code. */
+  const end = async (outcome: Outcome): Promise<number> => {
+    await outputs.close(outcome, await planOf(outcome, options, verb, runtime));
+    return finish(outcome, io, json);
+  };
   try {
     runtime = await openTarget(options, { signal: controller.signal, log });
     const ctx: VerbContext = {
@@ -189,19 +210,17 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
     switch (verb) {
       case "deploy-gray": {
         await runtime.begin?.();
-        return finish(await deployGray(options, runtime.ports, ctx), io, json);
+        return await end(await deployGray(options, runtime.ports, ctx));
       }
       case "promote":
-        return finish(
+        return await end(
           await promote(options, runtime.ports, ctx, { by, reason: options.reason, full: options.full }),
-          io,
-          json,
         );
       case "abort":
-        return finish(await abort(options, runtime.ports, ctx, { by, reason: options.reason }), io, json);
+        return await end(await abort(options, runtime.ports, ctx, { by, reason: options.reason }));
       case "status": {
         const outcome = await status(options, runtime.ports, clock.now());
-        const code = finish(outcome, io, json);
+        const code = await end(outcome);
         return outcome.error?.code === "INVALID_STATE" ? code : 0;
       }
       case "plan": {
@@ -215,19 +234,90 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
   } catch (e) {
     const err = toGrayDeployError(e);
     const refusal = ["INVALID_INPUT", "PREFLIGHT_FAILED", "CREDENTIALS", "LOCKED"].includes(err.code);
-    return finish(
+    return await end(
       refusedOutcome(err, {
         target: options.target,
         scope: rolloutScope(options),
         image: options.image ?? null,
         kind: refusal ? "refused" : "failed",
       }),
-      io,
-      json,
     );
   } finally {
     await runtime?.dispose().catch((e) => log(`cleanup: ${toGrayDeployError(e).message}`));
   }
+}
+
+interface RunOutputs {
+  /** Engine listeners: the report collector and the notifier (each only when asked for). */
+  readonly listeners: readonly EventListener[];
+  /** Writes the report and delivers pending notifications. Never throws, never changes the exit code. */
+  close(outcome: Outcome, plan: Policy | null): Promise<void>;
+}
+
+/** `--report-dir` and `--notify-webhook` for one CLI run. The webhook URL is a secret: never printed. */
+function openRunOutputs(
+  verb: Verb,
+  o: Pick<Options, "reportDir" | "notifyWebhook"> &
+    Partial<Pick<Options, "target" | "image" | "startedBy" | "ruleArn" | "listenerArn">>,
+  io: CliIO,
+): RunOutputs {
+  const log = (line: string) => io.stderr.write(`${line}\n`);
+  const collector = o.reportDir !== undefined ? new ReportCollector() : null;
+  const notifier =
+    o.notifyWebhook !== undefined
+      ? createWebhookNotifier({
+          url: o.notifyWebhook,
+          context: {
+            image: o.image ?? null,
+            target: o.target ?? "local",
+            scope: o.target
+              ? rolloutScope({ target: o.target, ruleArn: o.ruleArn, listenerArn: o.listenerArn })
+              : null,
+            verb,
+          },
+          log,
+        })
+      : null;
+  return {
+    listeners: [collector?.listener, notifier?.listener].filter((l): l is EventListener => l !== undefined),
+    async close(outcome, plan) {
+      if (collector !== null && o.reportDir !== undefined) {
+        try {
+          const rendered = renderReport(outcome, collector.events, {
+            plan,
+            generatedAt: Date.now(),
+            toolVersion: packageVersion(),
+            verb,
+            by: o.startedBy ?? null,
+            droppedEvents: collector.dropped,
+          });
+          await writeReport(o.reportDir, rendered);
+          log(`report: ${o.reportDir}/report.md (also report.json, timeline.svg)`);
+        } catch (e) {
+          log(`report: could not write ${o.reportDir}: ${toGrayDeployError(e).message}`);
+        }
+      }
+      if (notifier !== null) {
+        notifier.notifyOutcome(outcome, Date.now());
+        await notifier.flush();
+      }
+    },
+  };
+}
+
+/** The plan a report shows: the stored rollout's (authoritative, also for promote/abort), else the options'. */
+async function planOf(
+  outcome: Outcome,
+  options: Options,
+  verb: Verb,
+  runtime: Awaited<ReturnType<typeof openTarget>> | null,
+): Promise<Policy | null> {
+  if (options.reportDir === undefined) return null;
+  if (outcome.rolloutId !== null && runtime !== null) {
+    const stored = await runtime.ports.store.load(rolloutScope(options)).catch(() => null);
+    if (stored?.state.id === outcome.rolloutId) return stored.state.plan;
+  }
+  return verb === "deploy-gray" ? policyFromOptions(options) : null;
 }
 
 function terminalApprover(io: CliIO, by: string) {
