@@ -142,6 +142,22 @@ export interface ControlInput {
   readonly reason?: string | undefined;
 }
 
+/** The rollout of a scope that has not ended, for the control verbs; a StateError (exit 2) otherwise. */
+async function loadUnended(ports: Ports, scope: string, verb: "promote" | "abort"): Promise<StoredRollout> {
+  const stored = await ports.store.load(scope);
+  if (stored === null || isTerminal(stored.state.phase)) {
+    throw new StateError(
+      stored === null
+        ? `no rollout is recorded for ${scope}`
+        : `rollout ${stored.state.id} already ended (${stored.state.phase}); nothing to ${verb}`,
+      {
+        fix: "check --listener-arn/--rule-arn and --state-table; `gray-deploy status` shows the last rollout",
+      },
+    );
+  }
+  return stored;
+}
+
 /**
  * promote: continues a paused rollout (passing its gate, or retrying a failed promotion), or takes
  * over a rollout whose process died. `full` skips the remaining forward steps.
@@ -154,15 +170,7 @@ export async function promote(
 ): Promise<Outcome> {
   const scope = rolloutScope(o);
   try {
-    const stored = await ports.store.load(scope);
-    if (stored === null || isTerminal(stored.state.phase)) {
-      throw new StateError(
-        stored === null
-          ? `no rollout is recorded for ${scope}`
-          : `rollout ${stored.state.id} already ended (${stored.state.phase}); nothing to promote`,
-        { fix: "start one with `gray-deploy deploy-gray`" },
-      );
-    }
+    const stored = await loadUnended(ports, scope, "promote");
     let s = stored.state;
     const now = ctx.clock.now();
     if (s.phase === "paused") {
@@ -208,15 +216,7 @@ export async function abort(
 ): Promise<Outcome> {
   const scope = rolloutScope(o);
   try {
-    const stored = await ports.store.load(scope);
-    if (stored === null || isTerminal(stored.state.phase)) {
-      throw new StateError(
-        stored === null
-          ? `no rollout is recorded for ${scope}`
-          : `rollout ${stored.state.id} already ended (${stored.state.phase}); nothing to abort`,
-      );
-    }
-    return await abortStored(stored, ports, ctx, input);
+    return await abortStored(await loadUnended(ports, scope, "abort"), ports, ctx, input);
   } catch (e) {
     const err = toGrayDeployError(e);
     if (!isRefusal(err)) throw err;
