@@ -249,6 +249,38 @@ export const OPTION_DEFS = {
     targets: ["aws"],
     description: "CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step.",
   },
+  smokeHeader: {
+    kind: "string",
+    group: "aws",
+    targets: ["aws"],
+    sensitive: true,
+    env: ["GRAY_DEPLOY_SMOKE_HEADER"],
+    pattern: { re: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*\S.*$/, hint: "Header-Name: value" },
+    description:
+      "The header (`Name: value`) the smoke rule routes straight to gray; given, smoke checks run through the load balancer before any customer reaches gray. A secret, never printed: prefer GRAY_DEPLOY_SMOKE_HEADER.",
+  },
+  smokeUrl: {
+    kind: "string",
+    group: "aws",
+    targets: ["aws"],
+    pattern: { re: /^https?:\/\/[^\s/]+(\/[^\s]*)?$/, hint: "https://gateway.example.com" },
+    description:
+      "Base URL of the smoke checks (default: the load balancer's DNS name and the listener's protocol and port).",
+  },
+  smokePaths: {
+    kind: "list",
+    group: "aws",
+    targets: ["aws"],
+    default: "/health",
+    description: "Paths the smoke checks GET through the smoke route, each starting with /.",
+  },
+  smokeStatuses: {
+    kind: "list",
+    group: "aws",
+    targets: ["aws"],
+    default: "200",
+    description: "HTTP statuses a smoke check accepts.",
+  },
   // ── plan ──────────────────────────────────────────────────────────────────────────────────
   steps: {
     kind: "steps",
@@ -995,6 +1027,22 @@ export function crossFieldIssues(o: Options, verb: Verb): { field: OptionName; m
     }
     if (o.stableAsg !== undefined && o.stableAsg === o.grayAsg) {
       issues.push({ field: "grayAsg", message: "is the same Auto Scaling group as --stable-asg" });
+    }
+    if (o.smokeUrl !== undefined && o.smokeHeader === undefined) {
+      issues.push({
+        field: "smokeUrl",
+        message:
+          "needs --smoke-header (the smoke rule's header): without it no request reaches gray before customers",
+      });
+    }
+    for (const path of o.smokePaths) {
+      if (!path.startsWith("/"))
+        issues.push({ field: "smokePaths", message: `"${path}" does not start with /` });
+    }
+    for (const status of o.smokeStatuses) {
+      if (!/^[1-5]\d\d$/.test(status)) {
+        issues.push({ field: "smokeStatuses", message: `"${status}" is not an HTTP status (100 to 599)` });
+      }
     }
   }
   return issues;
