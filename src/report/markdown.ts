@@ -57,14 +57,17 @@ function statsCell(s: ReportStats | undefined): string {
   return `${s.requests} req · ${formatRate(s.errorRate)} err · p95 ${ms(s.p95Ms)} · p99 ${ms(s.p99Ms)}`;
 }
 
-/** The last observation made while a step ran (its numbers are what the step ended on). */
+/**
+ * The last observation made while a step ran: its numbers are what the step ended on. An
+ * observation at the very instant a step began was the previous step's last (it decided to move on).
+ */
 function lastObservationOf(step: OutcomeStep, observations: readonly ReportObservation[]) {
   const start = Date.parse(step.startedAt);
   const end = step.endedAt === null ? Number.POSITIVE_INFINITY : Date.parse(step.endedAt);
   let found: ReportObservation | undefined;
   for (const o of observations) {
     const at = Date.parse(o.at);
-    if (at >= start && at <= end && o.rollbackWindow !== null) found = o;
+    if (at > start && at <= end && o.rollbackWindow !== null) found = o;
   }
   return found;
 }

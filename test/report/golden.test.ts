@@ -40,6 +40,16 @@ describe("report golden files", () => {
     });
   }
 
+  it("the runbook's example chart is the rolled-back-at-50 golden chart", () => {
+    const docs = new URL("../../docs/images/timeline-example.svg", import.meta.url).pathname;
+    const fixture = readFileSync(join(DIR, "rolled-back-at-50.golden.svg"), "utf8");
+    if (UPDATE) writeFileSync(docs, fixture);
+    expect(
+      readFileSync(docs, "utf8"),
+      "cp test/fixtures/report/rolled-back-at-50.golden.svg docs/images/timeline-example.svg",
+    ).toBe(fixture);
+  });
+
   it("the same run renders the same bytes twice", async () => {
     const a = await SCENARIOS["rolled-back"]();
     const b = await SCENARIOS["rolled-back"]();

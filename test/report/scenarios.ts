@@ -67,6 +67,27 @@ export const SCENARIOS = {
     return { outcome, events: s.events, plan: s.plan };
   },
 
+  /**
+   * A fault that shows only under load: healthy at 5% and 25%, then 4% errors and slower responses
+   * once gray takes half the traffic. The runbook's example chart (docs/images/timeline-example.svg).
+   */
+  async "rolled-back-at-50"(): Promise<ScenarioRun> {
+    let world: MemoryWorld | null = null;
+    // The weights in force when the measured period ran (t is ms since the world started).
+    const heavy = (t: number) => world !== null && world.weightsAt(world.t0 + t).gray >= 50;
+    const s = setup(
+      {
+        rps: 300,
+        errorRate: (v, _p, t) => (v.startsWith("v2") && heavy(t) ? 0.04 : 0.001),
+        latency: (v, p, t) => latency(v, p, t, v.startsWith("v2") && heavy(t) ? 140 : 0),
+      },
+      {},
+    );
+    world = s.world;
+    const outcome = await deployGray(s.options, s.world, s.ctx);
+    return { outcome, events: s.events, plan: s.plan };
+  },
+
   /** A manual gate before 50%: paused, waiting for `promote`. */
   async "paused-approval"(): Promise<ScenarioRun> {
     const s = setup({ rps: 300, latency: (v, p, t) => latency(v, p, t) }, { approveBefore: "50" });
