@@ -186,6 +186,21 @@ export class GrayDeploy {
     /** CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step. AWS only. */
     alarms?: string[],
     /**
+     * The header (`Name: value`) the smoke rule routes straight to gray; given, smoke checks run
+     * through the load balancer before any customer reaches gray. A secret, never printed: prefer
+     * GRAY_DEPLOY_SMOKE_HEADER. AWS only. A Secret here: env:GRAY_DEPLOY_SMOKE_HEADER.
+     */
+    smokeHeader?: Secret,
+    /**
+     * Base URL of the smoke checks (default: the load balancer's DNS name and the listener's protocol
+     * and port). AWS only.
+     */
+    smokeUrl?: string,
+    /** Paths the smoke checks GET through the smoke route, each starting with /. AWS only. */
+    smokePaths: string[] = ["/health"],
+    /** HTTP statuses a smoke check accepts. AWS only. */
+    smokeStatuses: string[] = ["200"],
+    /**
      * Gray's traffic weight at each step, in percent: strictly increasing, each 1 to 100, ending at
      * 100.
      */
@@ -311,8 +326,8 @@ export class GrayDeploy {
      */
     baselineErrorRate = "0%",
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it (a flag equal to
-     * its default does not: Dagger cannot tell it from an omitted one).
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
+     * to its default does not: Dagger cannot tell it from an omitted one.
      */
     config?: File,
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
@@ -365,6 +380,9 @@ export class GrayDeploy {
         ami,
         stateTable,
         alarms,
+        smokeUrl,
+        smokePaths,
+        smokeStatuses,
         steps,
         approveBefore,
         interval,
@@ -402,7 +420,7 @@ export class GrayDeploy {
         supersede,
       },
       config,
-      notifyWebhook,
+      sensitive: { notifyWebhook, smokeHeader },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
       build: { source, repository, tag, dockerfile, platform, buildArgs, target: buildTarget },
     });
@@ -457,8 +475,8 @@ export class GrayDeploy {
      */
     lockLease?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it (a flag equal to
-     * its default does not: Dagger cannot tell it from an omitted one).
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
+     * to its default does not: Dagger cannot tell it from an omitted one.
      */
     config?: File,
     /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
@@ -474,6 +492,78 @@ export class GrayDeploy {
     webIdentityToken?: Secret,
   ): Promise<string> {
     return this.service().status({
+      options: { target, startedBy, region, endpoint, roleArn, listenerArn, ruleArn, stateTable, lockLease },
+      config,
+      secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
+    });
+  }
+
+  /**
+   * The stored rollout's report, as the CLI's --report-dir writes it: report.md (the summary CI shows), report.json and timeline.svg.
+   *
+   * Rendered from the durable rollout state, so a later CI job gets it after any outcome, even when deploy-gray failed.
+   *
+   * Example: `dagger call report --target aws --region sa-east-1 --listener-arn $LISTENER_ARN --state-table gray-deploy-state --role-arn $ROLE_ARN --web-identity-token env:ID_TOKEN export --path gray-deploy-report`
+   */
+  @func({ cache: "never" })
+  async report(
+    /**
+     * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
+     * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
+     */
+    target = "local",
+    /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
+    startedBy?: string,
+    /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
+    region?: string,
+    /**
+     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). AWS
+     * only.
+     */
+    endpoint?: string,
+    /**
+     * An IAM role to assume for every AWS call (with a web-identity token from CI, or from the default
+     * credentials); credentials refresh during long rollouts. AWS only.
+     */
+    roleArn?: string,
+    /**
+     * The ALB listener whose traffic is split. Without --rule-arn its default action holds the
+     * weighted forward. AWS only.
+     */
+    listenerArn?: string,
+    /**
+     * The listener rule holding the weighted forward action (the Terraform module creates it). Also
+     * the rollout's lock key when given. AWS only.
+     */
+    ruleArn?: string,
+    /**
+     * The DynamoDB table holding rollout state and the lock (created by the Terraform module or
+     * `gray-deploy bootstrap`). AWS only.
+     */
+    stateTable?: string,
+    /**
+     * A running rollout renews its lock this often; a rollout silent for longer may be taken over.
+     * Default 2m on aws, 30s on local.
+     */
+    lockLease?: string,
+    /**
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
+     * to its default does not: Dagger cannot tell it from an omitted one.
+     */
+    config?: File,
+    /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
+    awsAccessKeyId?: Secret,
+    /** AWS secret access key, as a Secret. */
+    awsSecretAccessKey?: Secret,
+    /** Session token of temporary access keys, as a Secret; such keys cannot be refreshed: prefer --role-arn. */
+    awsSessionToken?: Secret,
+    /**
+     * An OIDC token from CI (GitHub, GitLab), as a Secret, exchanged for --role-arn's credentials with
+     * AssumeRoleWithWebIdentity and renewed during long rollouts.
+     */
+    webIdentityToken?: Secret,
+  ): Promise<Directory> {
+    return this.service().report({
       options: { target, startedBy, region, endpoint, roleArn, listenerArn, ruleArn, stateTable, lockLease },
       config,
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
@@ -529,8 +619,8 @@ export class GrayDeploy {
      */
     lockLease?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it (a flag equal to
-     * its default does not: Dagger cannot tell it from an omitted one).
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
+     * to its default does not: Dagger cannot tell it from an omitted one.
      */
     config?: File,
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
@@ -566,7 +656,7 @@ export class GrayDeploy {
         reason,
       },
       config,
-      notifyWebhook,
+      sensitive: { notifyWebhook },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
   }
@@ -620,8 +710,8 @@ export class GrayDeploy {
      */
     lockLease?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it (a flag equal to
-     * its default does not: Dagger cannot tell it from an omitted one).
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
+     * to its default does not: Dagger cannot tell it from an omitted one.
      */
     config?: File,
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
@@ -654,7 +744,7 @@ export class GrayDeploy {
         reason,
       },
       config,
-      notifyWebhook,
+      sensitive: { notifyWebhook },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
   }
@@ -728,6 +818,21 @@ export class GrayDeploy {
     /** CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step. AWS only. */
     alarms?: string[],
     /**
+     * The header (`Name: value`) the smoke rule routes straight to gray; given, smoke checks run
+     * through the load balancer before any customer reaches gray. A secret, never printed: prefer
+     * GRAY_DEPLOY_SMOKE_HEADER. AWS only. A Secret here: env:GRAY_DEPLOY_SMOKE_HEADER.
+     */
+    smokeHeader?: Secret,
+    /**
+     * Base URL of the smoke checks (default: the load balancer's DNS name and the listener's protocol
+     * and port). AWS only.
+     */
+    smokeUrl?: string,
+    /** Paths the smoke checks GET through the smoke route, each starting with /. AWS only. */
+    smokePaths: string[] = ["/health"],
+    /** HTTP statuses a smoke check accepts. AWS only. */
+    smokeStatuses: string[] = ["200"],
+    /**
      * Gray's traffic weight at each step, in percent: strictly increasing, each 1 to 100, ending at
      * 100.
      */
@@ -853,8 +958,8 @@ export class GrayDeploy {
      */
     baselineErrorRate = "0%",
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it (a flag equal to
-     * its default does not: Dagger cannot tell it from an omitted one).
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
+     * to its default does not: Dagger cannot tell it from an omitted one.
      */
     config?: File,
     /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
@@ -888,6 +993,9 @@ export class GrayDeploy {
         ami,
         stateTable,
         alarms,
+        smokeUrl,
+        smokePaths,
+        smokeStatuses,
         steps,
         approveBefore,
         interval,
@@ -924,6 +1032,7 @@ export class GrayDeploy {
         baselineErrorRate,
       },
       config,
+      sensitive: { smokeHeader },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
   }
@@ -958,8 +1067,8 @@ export class GrayDeploy {
      */
     stateTable?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it (a flag equal to
-     * its default does not: Dagger cannot tell it from an omitted one).
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
+     * to its default does not: Dagger cannot tell it from an omitted one.
      */
     config?: File,
     /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */

@@ -2,29 +2,43 @@
  * How long a call may run at most, so the credentials preflight can demand that they last that long.
  * An upper bound, not an estimate: a rollout whose credentials expire half-way cannot even roll back.
  */
-import type { Options, Verb } from "../contract/options.js";
-import { policyFromOptions } from "../core/policy.js";
+import {
+  type OptionName,
+  type Options,
+  parseOptionValue,
+  rawDefault,
+  type Verb,
+} from "../contract/options.js";
 
-/** Reads, one verified write and cleanup: generous for status, abort, plan, bootstrap and publish. */
+/** Reads, one verified write and cleanup: generous for status, plan, bootstrap and publish. */
 export const SHORT_CALL_MS = 15 * 60_000;
 
+/** At least an hour for an instance refresh on AWS, as the engine allows (core/policy). */
+const MIN_PROMOTION_MS = 3_600_000;
+
 /**
- * deploy-gray and promote: every step extended to --max-bake after gray became healthy, the
- * promotion's full timeout, every return step extended likewise, and room to revert stable after an
- * abort; plus one lock lease. Other verbs: SHORT_CALL_MS, or a revert of stable for abort.
+ * deploy-gray: every step extended to --max-bake after gray became healthy, the promotion's full
+ * timeout, every return step extended likewise, room to revert stable after an abort, one lock lease.
+ * promote: the same for the schema's AWS defaults (the stored plan is only known once read).
+ * abort: a revert of stable. Other calls: SHORT_CALL_MS.
  */
 export function runBudgetMs(verb: Verb | "publish", o?: Options): number {
-  if (o === undefined) return SHORT_CALL_MS;
-  const p = policyFromOptions(o);
-  if (verb === "abort") return SHORT_CALL_MS + p.promotionTimeoutMs;
+  const ms = (name: OptionName): number => {
+    const given = o?.[name];
+    if (typeof given === "number") return given;
+    const parsed = parseOptionValue(name, rawDefault(name, "aws"));
+    return parsed.ok ? (parsed.value as number) : 0;
+  };
+  const count = (name: "steps" | "returnSteps"): number => {
+    const given = o?.[name];
+    if (Array.isArray(given)) return given.length;
+    const parsed = parseOptionValue(name, rawDefault(name, "aws"));
+    return parsed.ok ? (parsed.value as readonly number[]).length : 0;
+  };
+  const promotion = Math.max(ms("healthyTimeout") * 3, ms("instanceWarmup") * 20, MIN_PROMOTION_MS);
+  if (verb === "abort") return SHORT_CALL_MS + promotion;
   if (verb !== "deploy-gray" && verb !== "promote") return SHORT_CALL_MS;
-  const step = Math.max(p.bakeMs, p.maxBakeMs) + p.healthyTimeoutMs;
-  const returnStep = Math.max(p.returnBakeMs, p.maxBakeMs);
-  return (
-    p.steps.length * step +
-    p.promotionTimeoutMs +
-    p.returnSteps.length * returnStep +
-    p.promotionTimeoutMs +
-    p.lockLeaseMs
-  );
+  const step = Math.max(ms("bake"), ms("maxBake")) + ms("healthyTimeout");
+  const returnStep = Math.max(ms("returnBake"), ms("maxBake"));
+  return count("steps") * step + promotion + count("returnSteps") * returnStep + promotion + ms("lockLease");
 }

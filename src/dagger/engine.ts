@@ -24,6 +24,12 @@ export const daggerContainers: ContainerEngine = {
       }),
     });
   },
+  files(files: Record<string, string>): Directory {
+    return Object.entries(files).reduce(
+      (dir, [name, contents]) => dir.withNewFile(name, contents),
+      dag.directory(),
+    );
+  },
   async publish(container: Container, ref: string, auth: RegistryAuth): Promise<string> {
     // The password goes to the engine as a Secret under a random name: never in a log or a trace.
     const password = dag.setSecret(`gray-deploy-registry-${randomUUID()}`, auth.password);

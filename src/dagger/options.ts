@@ -14,12 +14,14 @@ import { basename, join } from "node:path";
 import { readConfigFile } from "../cli/config.js";
 import { InvalidInputError } from "../contract/errors.js";
 import {
+  inapplicable,
   OPTION_DEFS,
   type OptionDef,
   type OptionName,
   type Options,
   type RawOptions,
   resolveOptions,
+  type Target,
   type Verb,
 } from "../contract/options.js";
 
@@ -36,7 +38,11 @@ export type OptionArgs = Partial<Record<OptionName, unknown>>;
 export function isSchemaDefault(name: OptionName, value: unknown): boolean {
   const def: OptionDef = OPTION_DEFS[name];
   if (value === undefined) return true;
-  if (Array.isArray(value)) return value.length === 0 && (def.kind === "list" || def.kind === "steps");
+  if (Array.isArray(value)) {
+    // Lists default to nothing, or to the schema's comma-separated default.
+    if (def.default === undefined) return value.length === 0;
+    return value.join(",") === String(def.default);
+  }
   return def.default !== undefined && value === def.default;
 }
 
@@ -70,6 +76,20 @@ export async function readConfig(file: ConfigFileLike | undefined): Promise<RawO
 }
 
 /**
+ * One config file serves every verb and both front ends, as in the CLI: keys another verb, target or
+ * front end needs (the target group ARNs for `status`, `reportDir` for Dagger) are left out here
+ * instead of refused. Unknown keys stay, so the schema still rejects them with a suggestion.
+ */
+export function configForCall(config: RawOptions, verb: Verb, target: Target): RawOptions {
+  return Object.fromEntries(
+    Object.entries(config).filter(
+      ([key]) =>
+        !(key in OPTION_DEFS) || inapplicable(key as OptionName, verb, target, "dagger") === undefined,
+    ),
+  );
+}
+
+/**
  * Resolves a call's options: config file first, arguments over it, validated for the verb with the
  * Dagger front end's rules (CLI-only options such as `json` are refused). Throws InvalidInputError
  * listing every problem; nothing has changed at that point.
@@ -80,12 +100,17 @@ export async function resolveCall(
   config?: ConfigFileLike,
   overrides: RawOptions = {},
 ): Promise<Options> {
+  const given = givenOptions(args);
   const fromFile = await readConfig(config);
-  return resolveOptions({ ...fromFile, ...givenOptions(args), ...overrides }, { verb, frontEnd: "dagger" });
+  const target = (given.target ?? fromFile.target) === "aws" ? "aws" : "local";
+  return resolveOptions(
+    { ...configForCall(fromFile, verb, target), ...given, ...overrides },
+    { verb, frontEnd: "dagger" },
+  );
 }
 
 /** A verb that needs a stored rollout cannot run on the local target (its rollout lives in-process). */
-export function refuseLocalControl(verb: Verb, o: Options): void {
+export function refuseLocalControl(verb: Verb | "report", o: Options): void {
   if (o.target !== "local" || verb === "deploy-gray" || verb === "plan") return;
   throw new InvalidInputError(
     [

@@ -10,6 +10,7 @@ import type { Container, Directory } from "@dagger.io/dagger";
 import { progressPrinter } from "../cli/progress.js";
 import { InvalidInputError, toGrayDeployError } from "../contract/errors.js";
 import {
+  type OptionName,
   type Options,
   parseOptionValue,
   type RawOptions,
@@ -20,14 +21,17 @@ import {
 } from "../contract/options.js";
 import type { Outcome } from "../contract/outcome.js";
 import { formatDuration } from "../contract/units.js";
-import { type EventListener, fanOut } from "../engine/events.js";
+import { fanOut } from "../engine/events.js";
 import type { AwsCredentialsProvider, TargetDeps, TargetRuntime } from "../engine/targets.js";
 import { abort, deployGray, plan, promote, status, type VerbContext } from "../engine/verbs.js";
+import { createWebhookNotifier } from "../notify/webhook.js";
 import type { Clock } from "../ports/index.js";
+import { renderReport, reportFiles } from "../report/index.js";
 import { runBudgetMs } from "./budget.js";
 import type { AwsCredentialInput, AwsSession, SessionNeeds } from "./credentials.js";
 import {
   type ConfigFileLike,
+  configForCall,
   givenOptions,
   type OptionArgs,
   readConfig,
@@ -61,6 +65,8 @@ export interface BuildSpec {
 /** The two engine calls: build a container from a directory, push it with registry credentials. */
 export interface ContainerEngine {
   build(source: Directory, spec: BuildSpec): Container;
+  /** A directory holding these files (name → contents). */
+  files(files: Record<string, string>): Directory;
   /** Pushes and returns the digest-qualified reference the registry answered. */
   publish(container: Container, ref: string, auth: RegistryAuth): Promise<string>;
 }
@@ -88,8 +94,8 @@ export interface ModuleServices {
   write(text: string): void;
   /** Calls `handler` when the call is cancelled (SIGTERM/SIGINT); returns the unsubscribe. */
   onInterrupt(handler: (signal: string) => void): () => void;
-  /** Extra listeners for engine events (reports, notifications). */
-  listeners(o: Options): readonly EventListener[];
+  /** HTTP for webhook notifications (default: the global fetch). */
+  readonly fetch?: typeof fetch;
 }
 
 /** Arguments of build/publish that are not options of the schema. */
@@ -122,7 +128,8 @@ interface Where {
 export interface VerbCall {
   readonly options: OptionArgs;
   readonly config?: ConfigFileLike | undefined;
-  readonly notifyWebhook?: SecretLike | undefined;
+  /** The schema's sensitive options (notifyWebhook, smokeHeader), passed as Secrets. */
+  readonly sensitive?: Partial<Record<OptionName, SecretLike | undefined>>;
   readonly secrets?: AwsSecrets;
 }
 
@@ -138,7 +145,12 @@ export class GrayDeployService {
 
   /** A container from a directory and a Dockerfile (lazy: nothing runs until it is used). */
   build(input: BuildInput): Container {
-    return this.s.containers.build(input.source, { ...input, buildArgs: checkBuildArgs(input.buildArgs) });
+    return this.s.containers.build(input.source, {
+      dockerfile: input.dockerfile,
+      platform: input.platform,
+      buildArgs: checkBuildArgs(input.buildArgs),
+      target: input.target,
+    });
   }
 
   /** Builds, logs in to ECR and pushes; resolves with the digest-qualified reference. */
@@ -155,7 +167,7 @@ export class GrayDeployService {
   async deployGray(call: DeployCall): Promise<string> {
     const where: Where = { target: "local" };
     return this.guard(where, async () => {
-      const raw = await this.rawOptions(call);
+      const raw = await this.rawOptions("deploy-gray", call);
       const target = raw.target === "aws" ? "aws" : "local";
       where.target = target;
       const building = target === "aws" && raw.image === undefined;
@@ -217,11 +229,39 @@ export class GrayDeployService {
     return this.read("plan", call, (o, runtime) => plan(o, runtime.ports, { clock: this.s.clock }));
   }
 
+  /**
+   * The stored rollout's report, as the CLI's --report-dir writes it (report.json, report.md,
+   * timeline.svg), rendered from the durable state: it works after any outcome, in a later CI job.
+   */
+  async report(call: VerbCall): Promise<Directory> {
+    const where: Where = { target: "aws" };
+    return this.guard(where, async () => {
+      const o = this.resolve("status", await this.rawOptions("status", call), where);
+      refuseLocalControl("report", o);
+      const session = await this.sessionFor("status", o, call.secrets);
+      const runtime = await this.s.openTarget(o, this.targetDeps(session));
+      try {
+        const now = this.s.clock.now();
+        const outcome = await status(o, runtime.ports, now);
+        const stored = await runtime.ports.store.load(rolloutScope(o));
+        const rendered = renderReport(outcome, [], {
+          plan: stored?.state.id === outcome.rolloutId ? stored.state.plan : null,
+          generatedAt: now,
+          verb: "report",
+          by: o.startedBy ?? null,
+        });
+        return this.s.containers.files(reportFiles(rendered));
+      } finally {
+        await this.dispose(runtime);
+      }
+    });
+  }
+
   /** Creates the state table (idempotent) and answers what it did, as JSON. */
   async bootstrap(call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve("bootstrap", await this.rawOptions(call), where);
+      const o = this.resolve("bootstrap", await this.rawOptions("bootstrap", call), where);
       refuseLocalControl("bootstrap", o);
       const session = await this.sessionFor("bootstrap", o, call.secrets);
       const result = await this.s.bootstrap(o, {
@@ -234,10 +274,20 @@ export class GrayDeployService {
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────
 
-  private async rawOptions(call: VerbCall): Promise<RawOptions> {
+  private async rawOptions(verb: Verb, call: VerbCall): Promise<RawOptions> {
+    const given = givenOptions(call.options);
     const fromFile = await readConfig(call.config);
-    const notify = call.notifyWebhook ? await call.notifyWebhook.plaintext() : undefined;
-    return { ...fromFile, ...givenOptions(call.options), ...(notify ? { notifyWebhook: notify } : {}) };
+    const target = (given.target ?? fromFile.target) === "aws" ? "aws" : "local";
+    const secrets = await Promise.all(
+      Object.entries(call.sensitive ?? {}).map(
+        async ([name, secret]) => [name, await secret?.plaintext()] as const,
+      ),
+    );
+    return {
+      ...configForCall(fromFile, verb, target),
+      ...given,
+      ...Object.fromEntries(secrets.filter(([, value]) => value !== undefined && value.trim() !== "")),
+    };
   }
 
   private resolve(verb: Verb, raw: RawOptions, where: Where): Options {
@@ -253,7 +303,7 @@ export class GrayDeployService {
    * Runs one operation so that whatever stops it before an Outcome exists (bad input, credentials,
    * a refused build) fails the call the same way: as the refused or failed Outcome the CLI prints.
    */
-  private async guard(where: Where, body: () => Promise<string>): Promise<string> {
+  private async guard<T>(where: Where, body: () => Promise<T>): Promise<T> {
     try {
       return await body();
     } catch (e) {
@@ -270,7 +320,7 @@ export class GrayDeployService {
   ): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve(verb, await this.rawOptions(call), where);
+      const o = this.resolve(verb, await this.rawOptions(verb, call), where);
       refuseLocalControl(verb, o);
       const session = await this.sessionFor(verb, o, call.secrets);
       return this.run(verb, o, session, (runtime, ctx) => body(o, runtime, ctx));
@@ -285,7 +335,7 @@ export class GrayDeployService {
   ): Promise<string> {
     const where: Where = { target: verb === "status" ? "aws" : "local" };
     return this.guard(where, async () => {
-      const o = this.resolve(verb, await this.rawOptions(call), where);
+      const o = this.resolve(verb, await this.rawOptions(verb, call), where);
       refuseLocalControl(verb, o);
       const session = await this.sessionFor(verb, o, call.secrets);
       const runtime = await this.s.openTarget(o, this.targetDeps(session));
@@ -401,19 +451,25 @@ export class GrayDeployService {
       this.log(`${signal}: aborting safely — traffic back to stable, then cleanup`);
       controller.abort();
     });
+    // The webhook URL is a secret: the notifier never prints it.
+    const notifier =
+      o.notifyWebhook === undefined
+        ? null
+        : createWebhookNotifier({
+            url: o.notifyWebhook,
+            context: { image: o.image ?? null, target: o.target, scope: rolloutScope(o), verb },
+            log: (line) => this.log(line),
+            ...(this.s.fetch ? { fetch: this.s.fetch } : {}),
+          });
     let runtime: TargetRuntime | null = null;
     let outcome: Outcome;
     try {
       runtime = await this.s.openTarget(o, this.targetDeps(session, controller.signal));
       const printer = progressPrinter({ write: (t) => this.s.write(t), isTTY: false });
-      const listeners = this.s.listeners(o);
-      if (o.notifyWebhook !== undefined && listeners.length === 0) {
-        this.log("warning: --notify-webhook was given, but this build has no notifier wired in yet");
-      }
       const ctx: VerbContext = {
         clock: this.s.clock,
         signal: controller.signal,
-        onEvent: fanOut(printer, ...listeners),
+        onEvent: fanOut(printer, notifier?.listener),
         owner: { id: this.s.newId(), host: hostname(), pid: process.pid, verb },
         newId: () => this.s.newId(),
       };
@@ -423,6 +479,10 @@ export class GrayDeployService {
     } finally {
       off();
       if (runtime) await this.dispose(runtime);
+    }
+    if (notifier !== null) {
+      notifier.notifyOutcome(outcome, this.s.clock.now());
+      await notifier.flush();
     }
     return settle(outcome);
   }
@@ -488,6 +548,5 @@ export function processServices(
         process.off("SIGINT", onInt);
       };
     },
-    listeners: () => [],
   };
 }

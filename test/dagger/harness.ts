@@ -1,0 +1,115 @@
+/**
+ * Calls the module class the way the Dagger runtime does, without an engine: the object is made from
+ * the class's prototype without running a constructor (the runtime restores state by assignment),
+ * and a function receives its arguments positionally in the order the SDK's introspector recorded
+ * (the runtime's `Executor.getResult`). Only the engine-touching services are replaced: container
+ * builds and pushes are recorded; AWS, the local environment and the engine run for real.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { Container, Directory, File, Secret } from "@dagger.io/dagger";
+import { openAwsSession } from "../../src/dagger/credentials.js";
+import { ecrLogin, type RegistryAuth } from "../../src/dagger/registry.js";
+import type { BuildSpec, ModuleServices } from "../../src/dagger/service.js";
+import { systemClock } from "../../src/engine/clock.js";
+import { openTarget } from "../../src/engine/targets.js";
+import { GrayDeploy } from "../../src/index.js";
+import type { ScannedObject } from "./scan.js";
+
+/** GrayDeploy with its services swapped, as a test would wire them. */
+export class TestGrayDeploy extends GrayDeploy {
+  declare testServices: ModuleServices;
+  protected override services(): ModuleServices {
+    return this.testServices;
+  }
+}
+
+/** An instance as the runtime builds one: `Object.create(prototype)` plus assigned state. */
+export function moduleWith(services: ModuleServices): TestGrayDeploy {
+  const mod = Object.create(TestGrayDeploy.prototype) as TestGrayDeploy;
+  return Object.assign(mod, { testServices: services });
+}
+
+/** Calls `fn` with named arguments, passed positionally in the introspector's order. */
+export function invoke<T>(
+  scanned: ScannedObject,
+  mod: GrayDeploy,
+  fn: string,
+  named: Record<string, unknown>,
+): T {
+  const order = scanned.functions[fn]?.arguments.map((a) => a.name);
+  if (order === undefined) throw new Error(`no function ${fn}`);
+  const unknown = Object.keys(named).filter((k) => !order.includes(k));
+  if (unknown.length > 0) throw new Error(`${fn} has no argument(s) ${unknown.join(", ")}`);
+  const method = (mod as unknown as Record<string, (...args: unknown[]) => T>)[fn]!;
+  return method.apply(
+    mod,
+    order.map((n) => named[n]),
+  );
+}
+
+export const secret = (value: string) => ({ plaintext: async () => value }) as unknown as Secret;
+
+export const file = (name: string, text: string) =>
+  ({ name: async () => name, contents: async () => text }) as unknown as File;
+
+/** A directory argument; the recorded engine never reads it. */
+export const directory = (label: string) => ({ label }) as unknown as Directory;
+
+export interface Recorded {
+  readonly builds: { source: Directory; spec: BuildSpec }[];
+  readonly pushes: { ref: string; auth: RegistryAuth; container: unknown }[];
+  readonly written: string[];
+  readonly sessions: number;
+  readonly directories: Record<string, string>[];
+}
+
+/** Services for a test: recorded container engine, real AWS access, real targets, collected logs. */
+export function testServices(over: Partial<ModuleServices> = {}): {
+  services: ModuleServices;
+  recorded: Recorded;
+  text: () => string;
+} {
+  const recorded = { builds: [], pushes: [], written: [], sessions: 0, directories: [] } as {
+    directories: Recorded["directories"];
+    builds: Recorded["builds"];
+    pushes: Recorded["pushes"];
+    written: string[];
+    sessions: number;
+  };
+  const services: ModuleServices = {
+    containers: {
+      build(source, spec) {
+        recorded.builds.push({ source, spec });
+        return { builtFrom: source, spec } as unknown as Container;
+      },
+      files(files) {
+        recorded.directories.push(files);
+        return { files } as unknown as Directory;
+      },
+      async publish(container, ref, auth) {
+        recorded.pushes.push({ ref, auth, container });
+        const digest = createHash("sha256").update(ref).digest("hex");
+        return `${ref.replace(/:[^/:]+$/, "")}@sha256:${digest}`;
+      },
+    },
+    aws: {
+      openSession: (input, needs) => {
+        recorded.sessions++;
+        return openAwsSession(input, needs, { now: Date.now });
+      },
+      registryLogin: (session) => ecrLogin(session),
+    },
+    openTarget: (o, deps) => openTarget(o, deps),
+    bootstrap: async () => {
+      throw new Error("bootstrap is not wired in this test");
+    },
+    clock: systemClock(),
+    newId: () => randomUUID(),
+    write: (text) => {
+      recorded.written.push(text);
+    },
+    onInterrupt: () => () => {},
+    ...over,
+  };
+  return { services, recorded, text: () => recorded.written.join("") };
+}

@@ -1,0 +1,166 @@
+/**
+ * One schema, two front ends: every option of the contract that applies to a verb is an argument of
+ * that verb's Dagger function (same name, a type that reads the same, the same default) and a flag of
+ * the CLI's verb (kebab-case, the same default in its help). Either front end drifting fails here.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildProgram, helpDefault } from "../../src/cli/program.js";
+import { kebab } from "../../src/contract/errors.js";
+import {
+  OPTION_DEFS,
+  OPTION_NAMES,
+  type OptionDef,
+  type OptionName,
+  optionFrontEnds,
+  optionVerbs,
+  VERBS,
+  type Verb,
+} from "../../src/contract/options.js";
+import { type ScannedArgument, type ScannedObject, scanModule } from "./scan.js";
+
+/** Arguments that are not options of the schema: what to build and how to reach AWS. */
+const NOT_OPTIONS: Record<Verb, readonly string[]> = {
+  "deploy-gray": [
+    "source",
+    "repository",
+    "tag",
+    "dockerfile",
+    "platform",
+    "buildArgs",
+    "buildTarget",
+    "awsAccessKeyId",
+    "awsSecretAccessKey",
+    "awsSessionToken",
+    "webIdentityToken",
+  ],
+  plan: ["awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+  status: ["awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+  promote: ["awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+  abort: ["awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+  bootstrap: ["awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+};
+
+const camel = (verb: Verb) => verb.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const words = (s: string) => s.replace(/\s+/g, " ").trim();
+
+/** The Dagger type an option must have: strings keep `5m`, `2%`, `5,25,50,100` as written. */
+function daggerType(name: OptionName): string {
+  const def: OptionDef = OPTION_DEFS[name];
+  if (name === "config") return "File"; // a file from the caller's filesystem, read by the function
+  if (def.sensitive) return "Secret";
+  switch (def.kind) {
+    case "boolean":
+      return "BOOLEAN_KIND";
+    case "integer":
+      return "INTEGER_KIND";
+    case "list":
+      return "LIST_KIND";
+    default:
+      return "STRING_KIND";
+  }
+}
+
+const typeOf = (a: ScannedArgument) => (a.type?.kind === "OBJECT_KIND" ? a.type.name : a.type?.kind);
+
+const applies = (verb: Verb, frontEnd: "cli" | "dagger") =>
+  OPTION_NAMES.filter((n) => optionVerbs(n).includes(verb) && optionFrontEnds(n).includes(frontEnd));
+
+let gray: ScannedObject;
+beforeAll(async () => {
+  gray = (await scanModule()).objects.GrayDeploy!;
+}, 60_000);
+
+describe.each(VERBS.map((v) => [v]))("%s", (verb) => {
+  it("has a Dagger argument for every option of the verb, same name, type and default", () => {
+    const fn = gray.functions[camel(verb)];
+    expect(fn, `function ${camel(verb)}`).toBeDefined();
+    const args = new Map(fn!.arguments.map((a) => [a.name, a]));
+    const problems: string[] = [];
+    for (const name of applies(verb, "dagger")) {
+      const a = args.get(name);
+      const def: OptionDef = OPTION_DEFS[name];
+      if (a === undefined) {
+        problems.push(`${name}: missing`);
+        continue;
+      }
+      if (typeOf(a) !== daggerType(name))
+        problems.push(`${name}: type ${typeOf(a)}, want ${daggerType(name)}`);
+      const literal = def.default !== undefined && !def.sensitive && name !== "config";
+      const same = Array.isArray(a.defaultValue)
+        ? a.defaultValue.join(",") === String(def.default)
+        : a.defaultValue === def.default;
+      if (literal && !same) {
+        problems.push(
+          `${name}: default ${JSON.stringify(a.defaultValue)}, schema ${JSON.stringify(def.default)}`,
+        );
+      }
+      if (!literal && (a.defaultValue !== undefined || !a.isOptional)) {
+        problems.push(
+          `${name}: must be optional without a default (the schema applies the target's default)`,
+        );
+      }
+      if (!words(a.description).includes(words(def.description))) {
+        problems.push(`${name}: description does not carry the schema's`);
+      }
+      const shown = helpDefault(name);
+      if (!literal && shown !== undefined && !words(a.description).includes(`Default ${shown}`)) {
+        problems.push(`${name}: description does not say "Default ${shown}"`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("has no other Dagger arguments than those options and the build/credential inputs", () => {
+    const fn = gray.functions[camel(verb)]!;
+    const allowed = new Set<string>([...applies(verb, "dagger"), ...NOT_OPTIONS[verb]]);
+    expect(fn.arguments.map((a) => a.name).filter((n) => !allowed.has(n))).toEqual([]);
+    // CLI-only options (json, reportDir) are not Dagger arguments.
+    const cliOnly = OPTION_NAMES.filter((n) => !optionFrontEnds(n).includes("dagger"));
+    expect(fn.arguments.map((a) => a.name).filter((n) => cliOnly.includes(n as OptionName))).toEqual([]);
+  });
+
+  it("has a CLI flag for every CLI option of the verb, with the same default in its help", () => {
+    const cmd = buildProgram("0.0.0").commands.find((c) => c.name() === verb);
+    expect(cmd, `CLI verb ${verb}`).toBeDefined();
+    const flags = new Map(cmd!.options.map((o) => [o.long, o]));
+    const problems: string[] = [];
+    for (const name of applies(verb, "cli")) {
+      const flag = flags.get(`--${kebab(name)}`);
+      if (flag === undefined) {
+        problems.push(`--${kebab(name)}: missing`);
+        continue;
+      }
+      const shown = helpDefault(name);
+      if (shown !== undefined && !flag.description.includes(`default: ${shown}`)) {
+        problems.push(`--${kebab(name)}: help does not say "default: ${shown}"`);
+      }
+      if (!flag.description.startsWith(OPTION_DEFS[name].description)) {
+        problems.push(`--${kebab(name)}: help does not start with the schema's description`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect([...flags.keys()].sort()).toEqual(
+      applies(verb, "cli")
+        .map((n) => `--${kebab(n)}`)
+        .sort(),
+    );
+  });
+
+  it("reads the same in both front ends: a Dagger default is the CLI's default text", () => {
+    const fn = gray.functions[camel(verb)]!;
+    for (const a of fn.arguments) {
+      if (!(a.name in OPTION_DEFS) || a.defaultValue === undefined) continue;
+      expect([a.name, String(a.defaultValue)]).toEqual([
+        a.name,
+        helpDefault(a.name as OptionName) ?? "false",
+      ]);
+    }
+  });
+});
+
+describe("report (the Dagger counterpart of --report-dir)", () => {
+  it("takes exactly the arguments of status", () => {
+    const names = (fn: string) => gray.functions[fn]!.arguments.map((a) => `${a.name}:${typeOf(a)}`);
+    expect(names("report")).toEqual(names("status"));
+  });
+});
