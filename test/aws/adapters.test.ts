@@ -1,0 +1,381 @@
+/**
+ * Each AWS adapter against the emulator, on its own: what it writes, that it writes nothing when the
+ * world already is as wanted, and the edge cases real traffic cannot make (scripted CloudWatch data:
+ * late data, one group missing).
+ */
+import { DescribeAutoScalingGroupsCommand, SuspendProcessesCommand } from "@aws-sdk/client-auto-scaling";
+import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
+import { DescribeRulesCommand, ModifyListenerCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { describe, expect, it } from "vitest";
+import { createAwsApi } from "../../src/aws/api.js";
+import { AwsFleet } from "../../src/aws/fleet.js";
+import { AwsMetricSource } from "../../src/aws/metrics.js";
+import { AwsTrafficRouter } from "../../src/aws/router.js";
+import { TimeoutError } from "../../src/contract/errors.js";
+import { decodeUserData } from "../support/aws-fixture.js";
+import { forward, group } from "./support/rollout.js";
+import { buildWorld, useAwsEmulator, type World } from "./support/world.js";
+
+const { emu, aws } = useAwsEmulator();
+
+function connect(w: World) {
+  return createAwsApi({ region: w.emu.region, endpoint: w.emu.endpoint, credentials: w.emu.credentials });
+}
+
+function routerOf(w: World, api: ReturnType<typeof connect>["api"], listenerOnly = false) {
+  return new AwsTrafficRouter({
+    api,
+    listenerArn: w.fx.listenerArn,
+    ruleArn: listenerOnly ? undefined : w.fx.ruleArn,
+    stableTargetGroupArn: w.fx.stable.targetGroupArn,
+    grayTargetGroupArn: w.fx.gray.targetGroupArn,
+  });
+}
+
+function fleetOf(w: World, api: ReturnType<typeof connect>["api"]) {
+  return new AwsFleet({
+    api,
+    stableAsg: w.fx.stable.asgName,
+    grayAsg: w.fx.gray.asgName,
+    stableTargetGroupArn: w.fx.stable.targetGroupArn,
+    grayTargetGroupArn: w.fx.gray.targetGroupArn,
+    launchTemplate: w.fx.launchTemplate.name,
+    instanceWarmupMs: 0,
+    refreshMinHealthy: 50,
+    pollMs: 100,
+  });
+}
+
+describe("the ALB router", () => {
+  it("writes only the weights (and stickiness), only when they differ, and reads them back", async () => {
+    const w = await buildWorld(emu(), aws());
+    const c = connect(w);
+    try {
+      const router = routerOf(w, c.api);
+      const pre = await router.preflight();
+      expect(pre).toMatchObject({
+        weights: { stable: 100, gray: 0 },
+        stickinessSeconds: 300,
+        drainDelayMs: 1000,
+      });
+      const ruleBefore = (await aws().elb.send(new DescribeRulesCommand({ RuleArns: [w.fx.ruleArn] })))
+        .Rules![0]!;
+
+      const mark = c.calls.snapshot();
+      await router.setWeights({ stable: 100, gray: 0 }, { stickiness: "configured" });
+      expect(c.calls.since(mark).operations).toEqual({ "elasticloadbalancing:DescribeRules": 1 });
+
+      await router.setWeights({ stable: 95, gray: 5 }, { stickiness: "configured" });
+      expect(await router.getWeights()).toEqual({ stable: 95, gray: 5 });
+      expect(await forward(w)).toEqual({ stable: 95, gray: 5, stickiness: 300 });
+      const ruleAfter = (await aws().elb.send(new DescribeRulesCommand({ RuleArns: [w.fx.ruleArn] })))
+        .Rules![0]!;
+      expect(ruleAfter.Conditions).toEqual(ruleBefore.Conditions);
+      expect(ruleAfter.Priority).toBe(ruleBefore.Priority);
+
+      // Rollback: stickiness off; the next "configured" write restores what preflight found.
+      await router.setWeights({ stable: 100, gray: 0 }, { stickiness: "off" });
+      expect(await forward(w)).toEqual({ stable: 100, gray: 0, stickiness: null });
+      await router.setWeights({ stable: 75, gray: 25 }, { stickiness: "configured" });
+      expect(await forward(w)).toEqual({ stable: 75, gray: 25, stickiness: 300 });
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("drives the listener's default action when there is no rule", async () => {
+    const w = await buildWorld(emu(), aws());
+    await aws().elb.send(
+      new ModifyListenerCommand({
+        ListenerArn: w.fx.listenerArn,
+        DefaultActions: [
+          {
+            Type: "forward",
+            ForwardConfig: {
+              TargetGroups: [
+                { TargetGroupArn: w.fx.stable.targetGroupArn, Weight: 100 },
+                { TargetGroupArn: w.fx.gray.targetGroupArn, Weight: 0 },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    const c = connect(w);
+    try {
+      const router = routerOf(w, c.api, true);
+      expect((await router.preflight()).stickinessSeconds).toBeNull();
+      await router.setWeights({ stable: 50, gray: 50 }, { stickiness: "configured" });
+      expect(await router.getWeights()).toEqual({ stable: 50, gray: 50 });
+      // The rule was not touched.
+      expect(await forward(w)).toEqual({ stable: 100, gray: 0, stickiness: 300 });
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("counts only healthy and unhealthy targets (not initial or draining)", async () => {
+    const w = await buildWorld(emu(), aws());
+    const ids = (
+      await aws().autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [w.fx.stable.asgName] }),
+      )
+    ).AutoScalingGroups![0]!.Instances!.map((i) => i.InstanceId!);
+    await emu().setTargetHealth([
+      { targetGroupArn: w.fx.stable.targetGroupArn, targetId: ids[0]!, state: "unhealthy" },
+      { targetGroupArn: w.fx.stable.targetGroupArn, targetId: ids[1]!, state: "initial" },
+    ]);
+    const c = connect(w);
+    try {
+      expect(await routerOf(w, c.api).targetHealth()).toEqual({
+        stable: { healthy: 0, unhealthy: 1 },
+        gray: { healthy: 0, unhealthy: 0 },
+      });
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
+describe("the launch template and Auto Scaling fleet", () => {
+  it("creates the release version from stable's, changing only the image; a rerun reuses it", async () => {
+    const w = await buildWorld(emu(), aws());
+    const c = connect(w);
+    try {
+      const fleet = fleetOf(w, c.api);
+      const release = { image: w.release, commit: null, startedBy: "t" };
+      const first = await fleet.prepare(release, null);
+      expect(first).toEqual({ version: "2", previousVersion: "1", stableCapacity: 2 });
+      const versions = await aws().ec2.send(
+        new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: w.fx.launchTemplate.id }),
+      );
+      const byNumber = new Map(versions.LaunchTemplateVersions!.map((v) => [v.VersionNumber, v]));
+      const v1 = byNumber.get(1)!.LaunchTemplateData!;
+      const v2 = byNumber.get(2)!;
+      expect(v2.VersionDescription).toBe(`gray-deploy ${w.release} from v1`);
+      expect(decodeUserData(v2.LaunchTemplateData!.UserData!)).toBe(
+        decodeUserData(v1.UserData!).replace(w.fx.image, w.release),
+      );
+      expect({ ...v2.LaunchTemplateData, UserData: undefined }).toEqual({ ...v1, UserData: undefined });
+
+      const again = await fleetOf(w, c.api).prepare(release, null);
+      expect(again.version).toBe("2");
+      const count = await aws().ec2.send(
+        new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: w.fx.launchTemplate.id }),
+      );
+      expect(count.LaunchTemplateVersions).toHaveLength(2);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("pins stable and restores exactly what was there, leaving an operator's suspension alone", async () => {
+    const w = await buildWorld(emu(), aws());
+    await aws().autoScaling.send(
+      new SuspendProcessesCommand({
+        AutoScalingGroupName: w.fx.stable.asgName,
+        ScalingProcesses: ["AZRebalance"],
+      }),
+    );
+    const c = connect(w);
+    try {
+      const fleet = fleetOf(w, c.api);
+      await fleet.prepare({ image: w.release, commit: null, startedBy: "t" }, null);
+      expect(await group(w, w.fx.stable.asgName)).toMatchObject({
+        min: 2,
+        pinned: true,
+        suspended: ["AZRebalance", "ScheduledActions"],
+      });
+      // A second prepare (a resumed run) keeps the original values recorded the first time.
+      await fleet.prepare(
+        { image: w.release, commit: null, startedBy: "t" },
+        { version: "2", previousVersion: "1", stableCapacity: 2 },
+      );
+      await fleetOf(w, c.api).releaseStable();
+      expect(await group(w, w.fx.stable.asgName)).toMatchObject({
+        min: 0,
+        pinned: false,
+        suspended: ["AZRebalance"],
+      });
+      const mark = c.calls.snapshot();
+      await fleet.releaseStable();
+      expect(c.calls.since(mark).totalOperations).toBe(1); // a read, no write
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("waits for healthy gray targets on the release version, and times out saying what it saw", async () => {
+    const w = await buildWorld(emu(), aws());
+    await emu().configure({ newTargetsInitial: true });
+    const c = connect(w);
+    try {
+      const fleet = fleetOf(w, c.api);
+      const { version } = await fleet.prepare({ image: w.release, commit: null, startedBy: "t" }, null);
+      const err = await fleet.scaleGray(version, 1, 1500).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TimeoutError);
+      expect((err as TimeoutError).message).toMatch(/0\/1 healthy: i-[0-9a-f]+ initial/);
+      expect(await group(w, w.fx.gray.asgName)).toMatchObject({ desired: 1, version });
+
+      const ids = (await group(w, w.fx.gray.asgName)).instanceVersions;
+      expect(ids).toEqual([version]);
+      const gray = (
+        await aws().autoScaling.send(
+          new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [w.fx.gray.asgName] }),
+        )
+      ).AutoScalingGroups![0]!.Instances!;
+      await emu().setTargetHealth({
+        targetGroupArn: w.fx.gray.targetGroupArn,
+        targetId: gray[0]!.InstanceId!,
+        state: "healthy",
+      });
+      await fleet.scaleGray(version, 1, 5000);
+      await fleet.retireGray("1");
+      expect(await group(w, w.fx.gray.asgName)).toMatchObject({ desired: 0, version: "1" });
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("promotes by instance refresh and does nothing when stable already runs the version", async () => {
+    const w = await buildWorld(emu(), aws());
+    await emu().configure({ refreshStepSeconds: 0.05 });
+    const c = connect(w);
+    try {
+      const fleet = fleetOf(w, c.api);
+      const { version } = await fleet.prepare({ image: w.release, commit: null, startedBy: "t" }, null);
+      expect(await fleet.promote(version, 20_000)).toEqual({ ok: true });
+      expect(await group(w, w.fx.stable.asgName)).toMatchObject({
+        version,
+        instanceVersions: [version, version],
+      });
+      const mark = c.calls.snapshot();
+      expect(await fleet.promote(version, 20_000)).toEqual({ ok: true });
+      expect(Object.keys(c.calls.since(mark).operations).filter((op) => !op.includes("Describe"))).toEqual(
+        [],
+      );
+
+      await fleet.revertStable("1", 20_000);
+      expect(await group(w, w.fx.stable.asgName)).toMatchObject({
+        version: "1",
+        instanceVersions: ["1", "1"],
+      });
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
+describe("CloudWatch metrics (scripted data for what traffic cannot make)", () => {
+  async function put(
+    w: World,
+    pool: "stable" | "gray",
+    at: number,
+    metrics: Record<string, number | number[]>,
+  ) {
+    const side = pool === "stable" ? w.fx.stable : w.fx.gray;
+    const dims = [
+      { Name: "LoadBalancer", Value: w.fx.loadBalancerDimension },
+      { Name: "TargetGroup", Value: side.targetGroupDimension },
+    ];
+    await aws().cloudWatch.send(
+      new PutMetricDataCommand({
+        Namespace: "AWS/ApplicationELB",
+        MetricData: Object.entries(metrics).map(([name, v]) =>
+          Array.isArray(v)
+            ? {
+                MetricName: name,
+                Dimensions: dims,
+                Timestamp: new Date(at),
+                Values: v,
+                Counts: v.map(() => 1),
+              }
+            : { MetricName: name, Dimensions: dims, Timestamp: new Date(at), Value: v },
+        ),
+      }),
+    );
+  }
+
+  function source(w: World, api: ReturnType<typeof connect>["api"]) {
+    return new AwsMetricSource({
+      api,
+      loadBalancerArn: w.fx.loadBalancerArn,
+      stableTargetGroupArn: w.fx.stable.targetGroupArn,
+      grayTargetGroupArn: w.fx.gray.targetGroupArn,
+      periodMs: 60_000,
+    });
+  }
+
+  it("reads both groups and both windows in one call; percentiles are over the whole window", async () => {
+    const w = await buildWorld(emu(), aws());
+    const end = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
+    // Gray: one slow minute early in the promotion window, a fast one in the rollback window.
+    await put(w, "gray", end - 240_000, {
+      RequestCount: 100,
+      HTTPCode_Target_5XX_Count: 5,
+      TargetResponseTime: Array.from({ length: 100 }, (_, i) => (i < 20 ? 2 : 0.1)),
+    });
+    await put(w, "gray", end - 60_000, {
+      RequestCount: 100,
+      TargetResponseTime: Array.from({ length: 100 }, () => 0.05),
+    });
+    await put(w, "stable", end - 60_000, { RequestCount: 400, TargetConnectionErrorCount: 1 });
+    const c = connect(w);
+    try {
+      const mark = c.calls.snapshot();
+      const [rollback, promotion] = await source(w, c.api).read([
+        { start: end - 120_000, end },
+        { start: end - 300_000, end },
+      ]);
+      expect(c.calls.since(mark).operations).toEqual({ "cloudwatch:GetMetricData": 1 });
+      expect(rollback!.gray).toMatchObject({ requests: 100, errors: 0, p95Ms: 50, p99Ms: 50, hasData: true });
+      // 20 of 200 responses took 2 s: p95 over the window is 2 s; per-minute p95s say 2 s and 50 ms, and
+      // no mix of those two numbers is the window's p95 (its p50 is 50 ms).
+      expect(promotion!.gray).toMatchObject({ requests: 200, errors: 5, p95Ms: 2000, hasData: true });
+      expect(promotion!.stable).toMatchObject({ requests: 400, errors: 1, p95Ms: null, hasData: true });
+      expect(promotion!.lbErrors).toBe(0);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("one group missing: no data point means hasData false and zero counts, never an error", async () => {
+    const w = await buildWorld(emu(), aws());
+    const end = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
+    await put(w, "stable", end - 60_000, { RequestCount: 50 });
+    const c = connect(w);
+    try {
+      const [win] = await source(w, c.api).read([{ start: end - 120_000, end }]);
+      expect(win!.gray).toEqual({
+        requests: 0,
+        errors: 0,
+        p95Ms: null,
+        p99Ms: null,
+        hasData: false,
+        healthyHostsMin: null,
+        unhealthyHostsMax: null,
+      });
+      expect(win!.stable.requests).toBe(50);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("late data: a minute published after the window was first read appears in the next read", async () => {
+    const w = await buildWorld(emu(), aws());
+    const end = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
+    await put(w, "gray", end - 120_000, { RequestCount: 30 });
+    const c = connect(w);
+    try {
+      const windows = [{ start: end - 120_000, end }];
+      expect((await source(w, c.api).read(windows))[0]!.gray.requests).toBe(30);
+      await put(w, "gray", end - 60_000, { RequestCount: 70, HTTPCode_Target_5XX_Count: 7 });
+      // A point after the window's end is not counted in it.
+      await put(w, "gray", end, { RequestCount: 1000 });
+      expect((await source(w, c.api).read(windows))[0]!.gray).toMatchObject({ requests: 100, errors: 7 });
+    } finally {
+      c.destroy();
+    }
+  });
+});
