@@ -112,7 +112,7 @@ describe("commands in the docs", () => {
       words(text)
         .flat()
         .filter((w) => /^(npx|gray-deploy|dagger|call|--[a-z-]+)/.test(w) || /^[a-z]+(-[a-z]+)*$/.test(w))
-        .map((w) => w.split("=")[0])
+        .map((w) => w.split("=")[0] ?? w)
         .filter(
           (w, i, all) =>
             w.startsWith("--") ||
