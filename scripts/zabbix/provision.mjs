@@ -44,7 +44,7 @@ const ITEMS = [
   { key_: "http.errors", name: "HTTP 5xx responses", value_type: 3, units: "" },
   { key_: "payments.latency.ms", name: "Payment latency", value_type: 0, units: "ms" },
 ];
-export const TEST_TAG = "gray-deploy-test";
+const TEST_TAG = "gray-deploy-test";
 const LEFTOVER_MS = 3_600_000;
 
 let id = 0;

@@ -57,7 +57,6 @@ export interface ZabbixHost {
   /** 0 monitored, 1 disabled. */
   readonly status: string;
   readonly tags: readonly HostTag[];
-  readonly groups: readonly { readonly groupid: string; readonly name: string }[];
 }
 
 export interface HostTag {
@@ -203,12 +202,15 @@ export class ZabbixClient {
     return this.#version;
   }
 
-  /** Hosts matching every given criterion, with their tags and groups. */
+  /**
+   * Hosts matching every given criterion, with their tags. (Groups are not selected: 6.0's
+   * `selectGroups` became `selectHostGroups` in 6.2 and was removed in 7.0; every parameter used
+   * here means the same from 6.0 to 7.x.)
+   */
   async hosts(query: HostQuery, signal?: AbortSignal): Promise<ZabbixHost[]> {
     const params: Record<string, unknown> = {
       output: ["hostid", "host", "name", "status"],
       selectTags: ["tag", "value"],
-      selectGroups: ["groupid", "name"],
     };
     if (query.groupids) params["groupids"] = [...query.groupids];
     if (query.hosts) params["filter"] = { host: [...query.hosts] };

@@ -353,6 +353,50 @@ export class ZabbixMetricReader {
     });
   }
 
+  /**
+   * Checks, before a rollout changes anything, that the metric can be measured: the API answers
+   * with this token, the selectors' groups exist and do not overlap, stable has hosts, and each of
+   * the metric's keys is a numeric item on stable's hosts. Gray may have no host yet (its instances
+   * are launched by the rollout). Resolves with facts for `plan` and reports; throws
+   * PreflightError, CredentialsError or a retryable ProviderError.
+   */
+  async preflight(metric: ZabbixMetric, signal?: AbortSignal): Promise<string[]> {
+    const keys = metric.kind === "rate" ? [metric.numeratorKey, metric.denominatorKey] : [metric.key];
+    for (const k of keys) checkKey("key", k);
+    return this.#withDeadline(signal, async (sig) => {
+      const version = await this.#client.version(sig);
+      const hosts = await this.#resolveHosts(sig);
+      if (hosts.stable.length === 0) {
+        throw new PreflightError(
+          `no Zabbix host matches the stable selector (${describe(this.#selectors.stable)})`,
+          {
+            fix: "check the host group names or tags that select stable's hosts in Zabbix",
+          },
+        );
+      }
+      const items = await this.#numericItems([...hosts.stable, ...hosts.gray], keys, sig);
+      const stableIds = new Set(hosts.stable);
+      const facts = [`Zabbix API ${version} at ${this.#client.url}`];
+      for (const pool of POOLS) {
+        const n = hosts[pool].length;
+        facts.push(
+          `${pool}: ${n} Zabbix host(s) (${describe(this.#selectors[pool])})${n === 0 ? ", none yet" : ""}`,
+        );
+      }
+      for (const k of keys) {
+        const onStable = items.filter((i) => i.key_ === k && stableIds.has(i.hostid)).length;
+        if (onStable === 0) {
+          throw new PreflightError(`stable's Zabbix hosts have no item with key ${k}`, {
+            field: "key",
+            fix: "check the item key (exact, with parameters) and that stable's hosts have that item",
+          });
+        }
+        facts.push(`item ${k}: on ${onStable} of ${hosts.stable.length} stable host(s)`);
+      }
+      return facts;
+    });
+  }
+
   #plan(now: number, historyOnly: boolean) {
     return { historyMaxMs: this.#historyMaxMs, trendLagMs: this.#trendLagMs, now, historyOnly };
   }
@@ -396,17 +440,14 @@ export class ZabbixMetricReader {
     const pool = new Map<string, Pool>();
     for (const p of POOLS) for (const id of hosts[p]) pool.set(id, p);
 
-    const items = await this.#client.items(allHostIds, keys, signal);
     const data = new Map<string, ItemData>();
-    for (const item of items) {
-      const vt = Number(item.value_type);
-      if (vt !== ValueType.Float && vt !== ValueType.Unsigned) {
-        throw new PreflightError(
-          `Zabbix item ${item.key_} (itemid ${item.itemid}, host id ${item.hostid}) is not numeric (value type ${item.value_type}): only float and unsigned items can be aggregated`,
-          { field: "key" },
-        );
-      }
-      data.set(item.itemid, { item, valueType: vt as ValueType, samples: [], trends: [] });
+    for (const item of await this.#numericItems(allHostIds, keys, signal)) {
+      data.set(item.itemid, {
+        item,
+        valueType: Number(item.value_type) as ValueType,
+        samples: [],
+        trends: [],
+      });
     }
 
     const historyRanges = mergeRanges(plans.flat().filter((s) => s.source === "history"));
@@ -434,6 +475,25 @@ export class ZabbixMetricReader {
       byPool[p].set(d.item.key_, list);
     }
     return { hosts, items: byPool };
+  }
+
+  /** Items with the keys on the hosts; a non-numeric one is a PreflightError. */
+  async #numericItems(
+    hostids: readonly string[],
+    keys: readonly string[],
+    signal: AbortSignal,
+  ): Promise<ZabbixItem[]> {
+    const items = await this.#client.items(hostids, keys, signal);
+    for (const item of items) {
+      const vt = Number(item.value_type);
+      if (vt !== ValueType.Float && vt !== ValueType.Unsigned) {
+        throw new PreflightError(
+          `Zabbix item ${item.key_} (itemid ${item.itemid}, host id ${item.hostid}) is not numeric (value type ${item.value_type}): only float and unsigned items can be aggregated`,
+          { field: "key" },
+        );
+      }
+    }
+    return items;
   }
 
   async #resolveHosts(signal: AbortSignal): Promise<Record<Pool, readonly string[]>> {
@@ -610,6 +670,14 @@ function mergeRanges(segments: readonly ReadSegment[]): { start: number; end: nu
     else out.push({ start: s.start, end: s.end });
   }
   return out;
+}
+
+function describe(s: HostSelector): string {
+  const parts = [
+    ...(s.groups ?? []).map((g) => `group ${g}`),
+    ...(s.tags ?? []).map((t) => `tag ${t.tag}=${t.value}`),
+  ];
+  return parts.join(", ");
 }
 
 function checkKey(field: string, key: string): void {

@@ -268,6 +268,45 @@ describe("configuration errors are preflight errors", () => {
   });
 });
 
+describe("preflight", () => {
+  it("states what it found: version, hosts per version, items per key", async () => {
+    const facts = await reader().preflight({
+      kind: "rate",
+      numeratorKey: "payments.declined",
+      denominatorKey: "payments.attempted",
+    });
+    expect(facts[0]).toMatch(/^Zabbix API 6\.0\.\d+ at http/);
+    expect(facts).toEqual(
+      expect.arrayContaining([
+        `stable: 2 Zabbix host(s) (tag asg=${fleet.asgs.stable})`,
+        `gray: 1 Zabbix host(s) (tag asg=${fleet.asgs.gray})`,
+        "item payments.declined: on 2 of 2 stable host(s)",
+        "item payments.attempted: on 2 of 2 stable host(s)",
+      ]),
+    );
+  });
+
+  it("gray without hosts yet is fine; stable without hosts or without the item is not", async () => {
+    const grayLater = reader({
+      selectors: { stable: byTag.stable, gray: { tags: [{ tag: "asg", value: `${fleet.id}-later` }] } },
+    });
+    expect(
+      await grayLater.preflight({ kind: "value", key: "payments.attempted", aggregation: "sum" }),
+    ).toContain(`gray: 0 Zabbix host(s) (tag asg=${fleet.id}-later), none yet`);
+    const noStable = reader({
+      selectors: { stable: { tags: [{ tag: "asg", value: `${fleet.id}-typo` }] }, gray: byTag.gray },
+    });
+    await expect(
+      noStable.preflight({ kind: "value", key: "payments.attempted", aggregation: "sum" }),
+    ).rejects.toThrow(PreflightError);
+    const e = await reader()
+      .preflight({ kind: "rate", numeratorKey: "payments.refused", denominatorKey: "payments.attempted" })
+      .catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(PreflightError);
+    expect((e as Error).message).toContain("payments.refused");
+  });
+});
+
 describe("Zabbix down or slow is a retryable measurement error", () => {
   let hung: Server;
   let hungPort = 0;
