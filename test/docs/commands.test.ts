@@ -166,12 +166,16 @@ describe("the checker", () => {
       /--targets/,
     );
     expect(
-      checkDaggerCall(line("dagger -m github.com/x/y call deploy-gray --target local --supersede"), dagger),
+      checkDaggerCall(line("dagger -m github.com/tecpag/gray-deploy call deploy-gray --target local --supersede"), dagger),
     ).toEqual([]);
     expect(checkDaggerCall(line("dagger call build --source . export --path ./image.tar"), dagger)).toEqual(
       [],
     );
     expect(checkDaggerCall(line("dagger functions"), dagger)).toBeNull();
+    expect(checkDaggerCall(line("dagger -m examples/dagger-consumer call rehearse"), dagger)).toBeNull();
+    expect(
+      checkDaggerCall(line("dagger -m github.com/tecpag/gray-deploy@v0.1.0 call deploy"), dagger),
+    ).toHaveLength(1);
   });
 
   it("joins continued lines in code blocks and reads inline code", () => {

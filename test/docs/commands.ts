@@ -208,16 +208,25 @@ export function checkDaggerCall(c: CommandLine, surface: DaggerSurface): Problem
     const d = cmd.indexOf("dagger");
     if (d < 0 || !cmd.slice(0, d).every((w) => PREFIX.test(w))) continue;
     let i = d + 1;
+    let mod: string | undefined;
+    const modValue = (j: number) => {
+      const w = cmd[j]!;
+      if (flagOf(w) === "-m" || flagOf(w) === "--mod") mod = w.includes("=") ? w.split("=")[1] : cmd[j + 1];
+    };
     // dagger [global flags] call [call flags] <function> [args] [chained calls…]
     while (i < cmd.length && cmd[i] !== "call") {
       const w = cmd[i]!;
+      modValue(i);
       if (DAGGER_VALUE_FLAGS.has(flagOf(w)) && !w.includes("=")) i += 2;
       else if (w.startsWith("-")) i += 1;
       else break;
     }
     if (cmd[i] !== "call") continue;
-    found = true;
     i++;
+    for (let j = i; j < cmd.length && cmd[j]!.startsWith("-"); j++) modValue(j);
+    // Another module (e.g. examples/dagger-consumer, which installs this one) has its own surface.
+    if (mod !== undefined && !/^(\.\/?|.*gray-deploy(@[^/]*)?)$/.test(mod)) continue;
+    found = true;
     while (i < cmd.length && cmd[i]!.startsWith("-")) {
       const w = cmd[i]!;
       if (DAGGER_VALUE_FLAGS.has(flagOf(w)) && !w.includes("=")) i += 2;

@@ -97,8 +97,12 @@ describe("webhook notifier", () => {
       image: context.image,
       target: "local",
     });
-    expect(rollingBack.reason).toMatch(/gray error rate .* > 2%/);
-    expect(rollingBack.text).toMatch(/shifting → rolling-back — gray error rate/);
+    // The reason of the phase change is the decision that caused it.
+    const rollback = events.find((e) => e.type === "decision" && e.decision.kind === "rollback");
+    const why = rollback?.type === "decision" ? rollback.decision.reason : "";
+    expect(why).not.toBe("");
+    expect(rollingBack.reason).toBe(why);
+    expect(rollingBack.text).toContain(`shifting → rolling-back — ${why}`);
     const outcome = received[received.length - 1]!.body;
     expect(outcome).toMatchObject({
       event: "outcome",
@@ -107,7 +111,7 @@ describe("webhook notifier", () => {
       weights: { stable: 100, gray: 0 },
     });
     expect(outcome.text).toMatch(
-      /^↩️ gray-deploy ROLLED-BACK: registry\.example\/gatewaypix:1\.4\.2 on local — rolled back: gray error rate/,
+      /^↩️ gray-deploy ROLLED-BACK: registry\.example\/gatewaypix:1\.4\.2 on local — rolled back: /,
     );
     expect(lines).toEqual([]);
   });
