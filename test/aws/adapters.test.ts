@@ -3,6 +3,7 @@
  * world already is as wanted, and the edge cases real traffic cannot make (scripted CloudWatch data:
  * late data, one group missing).
  */
+
 import { DescribeAutoScalingGroupsCommand, SuspendProcessesCommand } from "@aws-sdk/client-auto-scaling";
 import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
@@ -14,8 +15,9 @@ import { AwsMetricSource } from "../../src/aws/metrics.js";
 import { AwsTrafficRouter } from "../../src/aws/router.js";
 import { TimeoutError } from "../../src/contract/errors.js";
 import { decodeUserData } from "../support/aws-fixture.js";
+import { useAwsEmulator } from "./support/hooks.js";
 import { forward, group } from "./support/rollout.js";
-import { buildWorld, useAwsEmulator, type World } from "./support/world.js";
+import { buildWorld, type World } from "./support/world.js";
 
 const { emu, aws } = useAwsEmulator();
 

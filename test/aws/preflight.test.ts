@@ -3,6 +3,7 @@
  * with the contract's exit 2, a message naming the resource, and NO write (the emulator's whole
  * relevant state is compared before and after). A matching world passes and reports what it checked.
  */
+
 import {
   DetachLoadBalancerTargetGroupsCommand,
   UpdateAutoScalingGroupCommand,
@@ -20,16 +21,9 @@ import type { Outcome } from "../../src/contract/outcome.js";
 import { systemClock } from "../../src/engine/clock.js";
 import { deployGray, plan } from "../../src/engine/verbs.js";
 import { encodeUserData } from "../support/aws-fixture.js";
+import { useAwsEmulator } from "./support/hooks.js";
 import { cli } from "./support/rollout.js";
-import {
-  buildWorld,
-  openTarget,
-  options,
-  rawOptions,
-  snapshot,
-  useAwsEmulator,
-  type World,
-} from "./support/world.js";
+import { buildWorld, openTarget, options, rawOptions, snapshot, type World } from "./support/world.js";
 
 const { emu, aws } = useAwsEmulator();
 

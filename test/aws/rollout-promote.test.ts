@@ -1,11 +1,16 @@
 /**
  * End to end against the AWS emulator with real traffic: a healthy release goes 25% → 100%, is
  * promoted by an instance refresh of the stable group, traffic returns to stable, and gray is retired.
+ * Before any customer reaches gray, smoke checks pass through the load balancer's header route.
+ * (The data plane's proxy routes its pool header to gray as the module's smoke rule does.)
  */
+
 import { describe, expect, it } from "vitest";
 import { NO_FAULTS } from "../../src/local/instance.js";
+import { POOL_HEADER } from "../../src/local/proxy.js";
+import { useAwsEmulator } from "./support/hooks.js";
 import { deployInProcess, forward, group, startDataPlane, storedState } from "./support/rollout.js";
-import { buildWorld, useAwsEmulator } from "./support/world.js";
+import { buildWorld, createSmokeRule } from "./support/world.js";
 
 const { emu, aws } = useAwsEmulator();
 
@@ -14,12 +19,24 @@ describe("a healthy release on AWS", () => {
     const w = await buildWorld(emu(), aws());
     const alb = await startDataPlane(w, { faults: () => NO_FAULTS });
     try {
-      const run = await deployInProcess(w);
+      await createSmokeRule(w, POOL_HEADER, "gray");
+      const run = await deployInProcess(w, {
+        smokeHeader: `${POOL_HEADER}: gray`,
+        smokeUrl: alb.url,
+        smokePaths: "/health,/v1/payments/pay_smoke0001",
+      });
       expect(run.outcome.outcome, `${run.outcome.reason}\n${run.logs.join("\n")}`).toBe("promoted");
       expect(run.outcome.exitCode).toBe(0);
       const version = run.outcome.release.version!;
       expect(version).toBe("2");
       expect(run.outcome.release.previousVersion).toBe("1");
+      const smoke = run.logs.find((l) => l.includes("smoke test passed"));
+      expect(smoke).toMatch(
+        /GET .*\/health with the x-gray-deploy-pool header → 200; GET .*\/v1\/payments\/pay_smoke0001 .*→ 200/,
+      );
+      // The smoke checks ran before the first weight reached gray.
+      const phases = run.events.flatMap((e) => (e.type === "phase" ? [e.to] : []));
+      expect(phases.indexOf("smoke")).toBeLessThan(phases.indexOf("shifting"));
 
       const stable = await group(w, w.fx.stable.asgName);
       expect(stable.version).toBe(version);

@@ -5,10 +5,12 @@
  * operator's `abort` — from another process, with only the listener, rule and state table — returns
  * traffic to the old stable and retires gray.
  */
+
 import { describe, expect, it } from "vitest";
 import { NO_FAULTS } from "../../src/local/instance.js";
+import { useAwsEmulator } from "./support/hooks.js";
 import { cli, deployInProcess, forward, group, startDataPlane, storedState } from "./support/rollout.js";
-import { buildWorld, rawOptions, useAwsEmulator } from "./support/world.js";
+import { buildWorld, rawOptions } from "./support/world.js";
 
 const { emu, aws } = useAwsEmulator();
 

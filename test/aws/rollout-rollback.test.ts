@@ -4,13 +4,15 @@
  * gray returns to 0 on the old launch template version, and no request reaches gray afterwards, not
  * even from a client holding gray's stickiness cookie.
  */
+
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { NO_FAULTS } from "../../src/local/instance.js";
 import { POOL_HEADER, STICKY_COOKIE } from "../../src/local/proxy.js";
 import type { EmulatedAlb } from "./support/data-plane.js";
+import { useAwsEmulator } from "./support/hooks.js";
 import { cli, forward, group, startDataPlane, storedState } from "./support/rollout.js";
-import { buildWorld, rawOptions, snapshot, useAwsEmulator } from "./support/world.js";
+import { buildWorld, rawOptions, snapshot } from "./support/world.js";
 
 const { emu, aws } = useAwsEmulator();
 

@@ -2,6 +2,7 @@
  * The DynamoDB rollout store and `bootstrap`, against the emulator's DynamoDB: the same contract as
  * the memory store (src/local/memory-store.ts), with real conditional writes and real concurrency.
  */
+
 import {
   CreateTableCommand,
   DescribeContinuousBackupsCommand,
@@ -17,8 +18,9 @@ import { resolveOptions } from "../../src/contract/options.js";
 import { policyFromOptions } from "../../src/core/policy.js";
 import { newRollout, type RolloutState, transition } from "../../src/core/state.js";
 import type { OwnerInfo } from "../../src/ports/index.js";
+import { useAwsEmulator } from "./support/hooks.js";
 import { cli } from "./support/rollout.js";
-import { STATE_TABLE, useAwsEmulator, type World } from "./support/world.js";
+import { STATE_TABLE, type World } from "./support/world.js";
 
 const { emu, aws } = useAwsEmulator();
 const SCOPE =

@@ -14,6 +14,7 @@ import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
 import {
+  CreateRuleCommand,
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
   DescribeRulesCommand,
@@ -21,7 +22,6 @@ import {
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { afterAll, beforeAll, beforeEach } from "vitest";
 import { bootstrapStateTable } from "../../../src/aws/bootstrap.js";
 import { type AwsTargetRuntime, openAwsTarget } from "../../../src/aws/target.js";
 import { type Options, type RawOptions, resolveOptions, type Verb } from "../../../src/contract/options.js";
@@ -32,30 +32,9 @@ import {
   awsClients,
   buildAwsFixture,
 } from "../../support/aws-fixture.js";
-import { type Emulator, type StartEmulatorOptions, startEmulator } from "../../support/emulator.js";
+import type { Emulator } from "../../support/emulator.js";
 
 export const STATE_TABLE = "gatewaypix-rollouts";
-
-/** One emulator for the calling test file, emptied before each test. */
-export function useAwsEmulator(opts: StartEmulatorOptions = {}): {
-  emu: () => Emulator;
-  aws: () => AwsClients;
-} {
-  let emu: Emulator | undefined;
-  let aws: AwsClients | undefined;
-  beforeAll(async () => {
-    emu = await startEmulator(opts);
-    aws = awsClients(emu.clientConfig());
-  }, 30_000);
-  beforeEach(async () => {
-    await emu!.reset();
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await emu?.stop();
-  });
-  return { emu: () => emu!, aws: () => aws! };
-}
 
 export interface World {
   readonly emu: Emulator;
@@ -125,6 +104,22 @@ export async function buildWorld(
   );
   await bootstrapStateTable(o, { credentials: async () => emu.credentials });
   return { emu, aws, fx, release };
+}
+
+/**
+ * The Terraform module's smoke rule: requests carrying `header: value` go straight to gray, evaluated
+ * before the weighted rule. Returns the rule's ARN.
+ */
+export async function createSmokeRule(w: World, header: string, value: string): Promise<string> {
+  const out = await w.aws.elb.send(
+    new CreateRuleCommand({
+      ListenerArn: w.fx.listenerArn,
+      Priority: 5,
+      Conditions: [{ Field: "http-header", HttpHeaderConfig: { HttpHeaderName: header, Values: [value] } }],
+      Actions: [{ Type: "forward", TargetGroupArn: w.fx.gray.targetGroupArn }],
+    }),
+  );
+  return out.Rules![0]!.RuleArn!;
 }
 
 /** Options a user passes for `verb` against the world, with fast timings (allowed with --endpoint). */
