@@ -166,7 +166,10 @@ describe("the checker", () => {
       /--targets/,
     );
     expect(
-      checkDaggerCall(line("dagger -m github.com/tecpag/gray-deploy call deploy-gray --target local --supersede"), dagger),
+      checkDaggerCall(
+        line("dagger -m github.com/tecpag/gray-deploy call deploy-gray --target local --supersede"),
+        dagger,
+      ),
     ).toEqual([]);
     expect(checkDaggerCall(line("dagger call build --source . export --path ./image.tar"), dagger)).toEqual(
       [],
