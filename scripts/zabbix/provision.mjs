@@ -11,7 +11,7 @@
 // - trapper items on each (counters as numeric unsigned, a latency as float).
 // Removes hosts and groups that tests created and left behind (tag `gray-deploy-test`, >1 h old).
 //
-// Usage: node scripts/zabbix/provision.mjs --url URL --env FILE --trapper-port N --version V
+// Usage: node scripts/zabbix/provision.mjs --url URL --env FILE --trapper-port N --version V --server-conf FILE
 import { chmodSync, renameSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
@@ -21,11 +21,12 @@ const { values: args } = parseArgs({
     env: { type: "string" },
     "trapper-port": { type: "string" },
     version: { type: "string" },
+    "server-conf": { type: "string" },
     user: { type: "string", default: "Admin" },
     password: { type: "string", default: "zabbix" },
   },
 });
-for (const k of ["url", "env", "trapper-port", "version"]) {
+for (const k of ["url", "env", "trapper-port", "version", "server-conf"]) {
   if (!args[k]) fail(`--${k} is required`);
 }
 
@@ -186,6 +187,7 @@ try {
     ZABBIX_TRAPPER_HOST: "127.0.0.1",
     ZABBIX_TRAPPER_PORT: args["trapper-port"],
     ZABBIX_SENDER: "/usr/bin/zabbix_sender",
+    ZABBIX_SERVER_CONF: args["server-conf"],
     ZABBIX_HOST_GROUP: GROUP,
     ZABBIX_STABLE_HOST: HOSTS[0].host,
     ZABBIX_STABLE_ASG: HOSTS[0].asg,

@@ -43,6 +43,8 @@ export interface ZabbixEnv {
   readonly trapperHost: string;
   readonly trapperPort: number;
   readonly sender: string;
+  /** zabbix_server's config file (for runtime control: `-R config_cache_reload`). */
+  readonly serverConf: string;
   readonly hostGroup: string;
   readonly stableHost: string;
   readonly stableAsg: string;
@@ -73,6 +75,7 @@ export function zabbixEnv(): ZabbixEnv {
     trapperHost: get("ZABBIX_TRAPPER_HOST"),
     trapperPort: Number(get("ZABBIX_TRAPPER_PORT")),
     sender: get("ZABBIX_SENDER"),
+    serverConf: get("ZABBIX_SERVER_CONF"),
     hostGroup: get("ZABBIX_HOST_GROUP"),
     stableHost: get("ZABBIX_STABLE_HOST"),
     stableAsg: get("ZABBIX_STABLE_ASG"),
@@ -180,6 +183,18 @@ export async function sendMany(
   if (options.wait === false) return { processed, visibleAfterMs: Number.NaN, senderMs };
   await waitVisible(stamped, started + timeoutMs);
   return { processed, visibleAfterMs: performance.now() - started, senderMs };
+}
+
+/** `zabbix_server -R config_cache_reload`; resolves false when runtime control is not allowed. */
+export function reloadConfigCache(): Promise<boolean> {
+  const env = zabbixEnv();
+  return new Promise((resolvePromise) => {
+    const child = spawn("/usr/sbin/zabbix_server", ["-c", env.serverConf, "-R", "config_cache_reload"], {
+      stdio: "ignore",
+    });
+    child.on("error", () => resolvePromise(false));
+    child.on("close", (code) => resolvePromise(code === 0));
+  });
 }
 
 function quote(s: string): string {
@@ -376,6 +391,9 @@ export async function createFleet(
         })),
       ),
     );
+    // The server learns of new hosts at its next configuration sync (every 5 s); ask for one now
+    // (works as root or as the server's user; otherwise the probe below waits for the next sync).
+    await reloadConfigCache();
     // Ready when the trapper accepts a probe for every host.
     await sendMany(
       hostSpecs.map((h) => ({ host: h.host, key: PROBE, value: 1 })),
