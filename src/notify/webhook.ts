@@ -196,7 +196,8 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): Notifier
     scope: ctx.scope,
     at: new Date(at).toISOString(),
   });
-  const what = `${ctx.image ?? "(no image)"} on ${ctx.target}${ctx.scope && ctx.scope !== "local" ? ` (${ctx.scope})` : ""}`;
+  // promote and abort are not given the image: their messages name the rollout's place instead.
+  const what = `${ctx.image ?? "rollout"} on ${ctx.target}${ctx.scope && ctx.scope !== "local" ? ` (${ctx.scope})` : ""}`;
   const weightText = (w: { stable: number; gray: number } | null) =>
     w ? ` · weights stable ${w.stable}% / gray ${w.gray}%` : "";
 
