@@ -151,7 +151,7 @@ export class ZabbixClient {
   readonly #authMode: "auto" | "body" | "header";
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
-  /** The token lives only in this closure (not a property): inspecting or serialising the client cannot reveal it. */
+  /** A closure over the token: neither util.inspect nor JSON.stringify of the client can show it. */
   readonly #token: () => string;
   #nextId = 1;
   #version: Promise<string> | null = null;
@@ -302,7 +302,7 @@ export class ZabbixClient {
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 
-  /** Never shows the token (also covers util.inspect, which calls toJSON only for JSON). */
+  /** What JSON.stringify shows of a client: no token. */
   toJSON(): { url: string; timeoutMs: number } {
     return { url: this.url, timeoutMs: this.timeoutMs };
   }
@@ -410,7 +410,11 @@ export class ZabbixClient {
     }
     // Code 1 is what api_jsonrpc.php answers when the frontend itself cannot run (its database is
     // down, its config is unreadable); -32603 and "Database error" are server-side failures too.
-    if (error.code === 1 || error.code === -32603 || /database error|connection to database/i.test(detail)) {
+    if (
+      error.code === 1 ||
+      error.code === -32603 ||
+      /database error|connecting to database|connection to database/i.test(detail)
+    ) {
       return new ProviderError(`${where}: ${detail}`, {
         retryable: true,
         fix: "the Zabbix frontend could not serve the request: check it and its database",

@@ -233,7 +233,14 @@ describe("ZabbixClient errors", () => {
       });
       hungPort = await listen(hung);
       http = createServer((req, res) => {
-        if (req.url?.startsWith("/502")) {
+        if (req.url?.startsWith("/dbdown")) {
+          // Zabbix 6.0.14's answer, recorded with its PostgreSQL stopped (HTTP 200).
+          res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(
+              '{"jsonrpc":"2.0","error":{"code":1,"message":"Error connecting to database.","data":""},"id":1}',
+            );
+        } else if (req.url?.startsWith("/502")) {
           res.writeHead(502, { "content-type": "text/html" }).end("<html>Bad Gateway</html>");
         } else {
           res.writeHead(200, { "content-type": "text/html" }).end("<html>a login page</html>");
@@ -280,6 +287,20 @@ describe("ZabbixClient errors", () => {
       const e = await c.hosts({}, ac.signal).catch((x: unknown) => x);
       await c.close();
       expect(e).toBeInstanceOf(AbortedError);
+    });
+
+    it("the frontend without its database is a retryable ProviderError", async () => {
+      const c = new ZabbixClient({
+        url: `http://127.0.0.1:${httpPort}/dbdown/api_jsonrpc.php`,
+        token: env.token,
+        authMode: "body",
+      });
+      const e = await c.items(["1"], ["k"]).catch((x: unknown) => x);
+      await c.close();
+      expect(e).toBeInstanceOf(ProviderError);
+      expect((e as ProviderError).retryable).toBe(true);
+      expect((e as ProviderError).message).toContain("item.get");
+      expect((e as ProviderError).message).toContain("Error connecting to database.");
     });
 
     it("HTTP 5xx is retryable; a page that is not the API is not", async () => {
