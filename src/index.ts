@@ -308,6 +308,17 @@ export class GrayDeploy {
     /** Relative latency gate: absolute allowance added to stable's p95 before gray is judged slower. */
     latencySlack = "50ms",
     /**
+     * Sequential error-rate test: it compares all of gray's traffic since its first request with
+     * stable's at every observation and rolls back at most this share of releases no worse than
+     * --sequential-tolerance, over the whole rollout; 0 switches it off.
+     */
+    sequentialAlpha = "1%",
+    /**
+     * Sequential error-rate test: gray counts as bad only when its error rate is more than this much
+     * above stable's (50% = 1.5× stable's).
+     */
+    sequentialTolerance = "50%",
+    /**
      * Load generated through the local load balancer during the rollout. Unit: requests/s. Local
      * target only.
      */
@@ -411,6 +422,8 @@ export class GrayDeploy {
         relativeErrorMargin,
         latencyTolerance,
         latencySlack,
+        sequentialAlpha,
+        sequentialTolerance,
         rps,
         instances,
         grayErrorRate,
@@ -940,6 +953,17 @@ export class GrayDeploy {
     /** Relative latency gate: absolute allowance added to stable's p95 before gray is judged slower. */
     latencySlack = "50ms",
     /**
+     * Sequential error-rate test: it compares all of gray's traffic since its first request with
+     * stable's at every observation and rolls back at most this share of releases no worse than
+     * --sequential-tolerance, over the whole rollout; 0 switches it off.
+     */
+    sequentialAlpha = "1%",
+    /**
+     * Sequential error-rate test: gray counts as bad only when its error rate is more than this much
+     * above stable's (50% = 1.5× stable's).
+     */
+    sequentialTolerance = "50%",
+    /**
      * Load generated through the local load balancer during the rollout. Unit: requests/s. Local
      * target only.
      */
@@ -1024,6 +1048,8 @@ export class GrayDeploy {
         relativeErrorMargin,
         latencyTolerance,
         latencySlack,
+        sequentialAlpha,
+        sequentialTolerance,
         rps,
         instances,
         grayErrorRate,

@@ -171,9 +171,9 @@ describe("GitLab CI", () => {
     expect(ci.publish).toMatchObject({ extends: ".dagger", stage: "build" });
     expect(ci["deploy-gray"]).toMatchObject({ extends: ".dagger", stage: "deploy", needs: ["publish"] });
     expect(ci.promote).toMatchObject({ extends: ".dagger", stage: "promote", needs: ["deploy-gray"] });
-    expect(ci.promote.rules?.[0]?.when).toBe("manual");
-    expect(ci.promote.environment?.name).toBe("production");
-    expect(ci.promote.script?.join("\n")).toMatch(/"\$OUTCOME" != paused/);
+    expect(ci.promote?.rules?.[0]?.when).toBe("manual");
+    expect(ci.promote?.environment?.name).toBe("production");
+    expect(ci.promote?.script?.join("\n")).toMatch(/"\$OUTCOME" != paused/);
   });
 
   it("runs the Dagger engine on docker:dind with a pinned CLI and AWS access through id_tokens", async () => {

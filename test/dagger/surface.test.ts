@@ -108,6 +108,8 @@ const ROLLOUT: Arg[] = [
   ["relativeErrorMargin", STR, d("0.5%")],
   ["latencyTolerance", STR, d("50%")],
   ["latencySlack", STR, d("50ms")],
+  ["sequentialAlpha", STR, d("1%")],
+  ["sequentialTolerance", STR, d("50%")],
   ["rps", INT, d(200)],
   ["instances", INT, d(4)],
   ["grayErrorRate", STR, d("0%")],
