@@ -43,6 +43,8 @@ const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
 const clock = (isoTime: string) => `${isoTime.slice(11, 19)}`;
 const dateTime = (isoTime: string) => `${isoTime.slice(0, 10)} ${isoTime.slice(11, 19)} UTC`;
 const ms = (v: number | null) => (v === null ? "–" : `${Math.round(v)}ms`);
+/** A duration as a person reads it: whole seconds from one second on (12s, not 12s30ms). */
+const took = (v: number) => (v < 1000 ? `${Math.round(v)}ms` : formatDuration(Math.round(v / 1000) * 1000));
 
 function table(head: readonly string[], rows: readonly (readonly string[])[]): string[] {
   return [
@@ -174,8 +176,8 @@ export function renderMarkdown(r: Report): string {
   }
   if (o.release.commit) facts.push(["Commit", code(o.release.commit)]);
   if (o.startedAt !== null) {
-    const took = o.durationMs !== null ? `, took ${formatDuration(o.durationMs)}` : "";
-    facts.push(["Started", `${dateTime(o.startedAt)} by ${cell(o.release.startedBy ?? "unknown")}${took}`]);
+    const spent = o.durationMs !== null ? `, took ${took(o.durationMs)}` : "";
+    facts.push(["Started", `${dateTime(o.startedAt)} by ${cell(o.release.startedBy ?? "unknown")}${spent}`]);
   }
   if (o.release.approvals.length > 0) {
     facts.push([
@@ -216,7 +218,7 @@ export function renderMarkdown(r: Report): string {
             String(i + 1),
             s.kind === "forward" ? `gray ${s.weight}%` : `back to stable ${s.weight}%`,
             weights,
-            s.durationMs === null ? "running" : formatDuration(s.durationMs),
+            s.durationMs === null ? "running" : took(s.durationMs),
             VERDICT[s.verdict] ?? s.verdict,
             obs ? statsCell(obs.rollbackWindow?.gray) : "–",
             obs ? statsCell(obs.rollbackWindow?.stable) : "–",

@@ -249,7 +249,7 @@ export function renderTimeline(r: Report): string {
 
   // Title and subtitle.
   const when = o.startedAt ? `started ${o.startedAt.slice(0, 19).replace("T", " ")} UTC` : "not started";
-  const took = o.durationMs !== null ? ` · took ${formatDuration(o.durationMs)}` : "";
+  const took = o.durationMs !== null ? ` · took ${elapsed(o.durationMs)}` : "";
   parts.push(
     el(
       "text",
