@@ -49,7 +49,7 @@ if ((${#missing[@]})); then
   cleanup_policy() { [ -z "$policy_added" ] || as_root rm -f /usr/sbin/policy-rc.d; }
   trap cleanup_policy EXIT
   as_root apt-get update -q >/dev/null || die "apt-get update failed (are Debian's mirrors reachable?)"
-  as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >"${TMPDIR:-/tmp}/zabbix-apt.log" 2>&1 || {
+  as_root apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-unsafe-io "${missing[@]}" >"${TMPDIR:-/tmp}/zabbix-apt.log" 2>&1 || {
     tail -30 "${TMPDIR:-/tmp}/zabbix-apt.log" >&2
     die "apt-get install failed for: ${missing[*]} (log above)"
   }
