@@ -78,11 +78,17 @@ const ACCESS_KEY = /\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b/g;
 
 /** Keeps messages short and free of anything that looks like an access key id. */
 export function scrub(message: string): string {
-  const clean = message.replace(ACCESS_KEY, "[access key id]").replace(/\s+/g, " ").trim();
+  const clean = message
+    .replace(/\s*Deserialization error: to see the raw response.*$/s, "")
+    .replace(ACCESS_KEY, "[access key id]")
+    .replace(/\s+/g, " ")
+    .trim();
   return clean.length > 400 ? `${clean.slice(0, 400)}…` : clean;
 }
 
 interface SdkErrorShape {
+  /** Set by the SDK when it could not parse an error response (e.g. XML where it expects JSON). */
+  $responseBodyText?: unknown;
   name?: unknown;
   Code?: unknown;
   code?: unknown;
@@ -92,7 +98,21 @@ interface SdkErrorShape {
   $metadata?: { httpStatusCode?: unknown };
 }
 
+/** Code and message from an error body the SDK could not parse (an XML answer to a JSON protocol). */
+function unparsedError(e: unknown): { code: string; message: string } | null {
+  const body = (e as SdkErrorShape | null)?.$responseBodyText;
+  if (typeof body !== "string") return null;
+  const code =
+    /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? /"__type"\s*:\s*"(?:[^"#]*#)?([^"]+)"/.exec(body)?.[1];
+  if (code === undefined) return null;
+  const message =
+    /<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? /"message"\s*:\s*"([^"]*)"/i.exec(body)?.[1] ?? code;
+  return { code, message };
+}
+
 export function awsErrorCode(e: unknown): string {
+  const unparsed = unparsedError(e);
+  if (unparsed !== null) return unparsed.code;
   const s = (e ?? {}) as SdkErrorShape;
   for (const v of [s.Code, s.name, s.code]) {
     if (typeof v === "string" && v !== "" && v !== "Error") return v;
@@ -111,7 +131,18 @@ export function mapAwsError(e: unknown, operation: string, signal?: AbortSignal)
     return new AbortedError(`${operation} was interrupted`, { cause: e });
   }
   const status = typeof s.$metadata?.httpStatusCode === "number" ? s.$metadata.httpStatusCode : undefined;
-  const message = scrub(typeof s.message === "string" ? s.message : String(e));
+  if ((status === 401 || status === 403) && (code === "SyntaxError" || code === "UnknownError")) {
+    // Some AWS-compatible servers answer an auth failure in another protocol than the service's; the
+    // SDK cannot read the code, but the status says it all.
+    return new CredentialsError(
+      `${operation} was refused with HTTP ${status}: the credentials are unknown or lack this permission`,
+      {
+        cause: e,
+        fix: `check the AWS credentials (standard chain or --role-arn) and that they allow ${operation} (the Terraform module's pipeline policy lists every action gray-deploy needs)`,
+      },
+    );
+  }
+  const message = scrub(unparsedError(e)?.message ?? (typeof s.message === "string" ? s.message : String(e)));
   if (DENIED.has(code) || (status === 403 && !BAD_CREDENTIALS.has(code))) {
     return new CredentialsError(`${operation} was denied (${code}): ${message}`, {
       cause: e,

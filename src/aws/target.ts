@@ -8,7 +8,7 @@
  * rollout, where `deploy-gray` wrote it when it acquired the lock. So an operator can abort from a
  * laptop with three flags, and the guard can act from the table alone.
  */
-import { PreflightError, StateError } from "../contract/errors.js";
+import { PreflightError, ProviderError, StateError } from "../contract/errors.js";
 import { type Options, rolloutScope } from "../contract/options.js";
 import { isTerminal } from "../core/state.js";
 import type { TargetDeps, TargetRuntime } from "../engine/targets.js";
@@ -210,6 +210,19 @@ export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promi
         stableTargetGroupArn: resources.stableTargetGroupArn,
         grayTargetGroupArn: resources.grayTargetGroupArn,
         periodMs: metricPeriodMs,
+      });
+    }
+    if (o.alarms.length > 0 && metrics.alarms !== undefined) {
+      // An alarm gate that names no alarm would make every evaluation inconclusive: refuse up front.
+      await metrics.alarms(o.alarms, deps.signal).catch((e: unknown) => {
+        if (e instanceof ProviderError && /do not exist/.test(e.message)) {
+          throw new PreflightError(e.message, {
+            field: "alarms",
+            fix: e.fix ?? "correct --alarms",
+            cause: e,
+          });
+        }
+        throw e;
       });
     }
     const where = resources?.ruleArn ?? resources?.listenerArn ?? scope;

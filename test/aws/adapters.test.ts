@@ -5,7 +5,11 @@
  */
 
 import { DescribeAutoScalingGroupsCommand, SuspendProcessesCommand } from "@aws-sdk/client-auto-scaling";
-import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  PutMetricAlarmCommand,
+  PutMetricDataCommand,
+  SetAlarmStateCommand,
+} from "@aws-sdk/client-cloudwatch";
 import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
 import { DescribeRulesCommand, ModifyListenerCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { describe, expect, it } from "vitest";
@@ -359,6 +363,41 @@ describe("CloudWatch metrics (scripted data for what traffic cannot make)", () =
         unhealthyHostsMax: null,
       });
       expect(win!.stable.requests).toBe(50);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("reads alarm states for the alarm gate", async () => {
+    const w = await buildWorld(emu(), aws());
+    for (const name of ["gw-gray-5xx", "gw-gray-p99"]) {
+      await aws().cloudWatch.send(
+        new PutMetricAlarmCommand({
+          AlarmName: name,
+          Namespace: "AWS/ApplicationELB",
+          MetricName: "HTTPCode_Target_5XX_Count",
+          Statistic: "Sum",
+          Period: 60,
+          EvaluationPeriods: 1,
+          Threshold: 1,
+          ComparisonOperator: "GreaterThanThreshold",
+        }),
+      );
+    }
+    await aws().cloudWatch.send(
+      new SetAlarmStateCommand({ AlarmName: "gw-gray-5xx", StateValue: "ALARM", StateReason: "5xx above 1" }),
+    );
+    await aws().cloudWatch.send(
+      new SetAlarmStateCommand({ AlarmName: "gw-gray-p99", StateValue: "OK", StateReason: "p99 fine" }),
+    );
+    const c = connect(w);
+    try {
+      const states = await source(w, c.api).alarms(["gw-gray-5xx", "gw-gray-p99"]);
+      expect(states.map((a) => [a.name, a.state])).toEqual([
+        ["gw-gray-5xx", "ALARM"],
+        ["gw-gray-p99", "OK"],
+      ]);
+      await expect(source(w, c.api).alarms(["gw-missing"])).rejects.toThrow(/gw-missing do not exist/);
     } finally {
       c.destroy();
     }

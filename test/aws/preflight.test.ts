@@ -207,6 +207,12 @@ describe("preflight against the emulator", () => {
     expect(JSON.stringify(r.outcome)).not.toContain("s3cr3t-value");
   });
 
+  it("refuses an alarm gate naming an alarm that does not exist", async () => {
+    const w = await buildWorld(emu(), aws());
+    const r = await refused(w, { alarms: "gatewaypix-gray-5xx" });
+    expectRefusal(r, "alarms", /alarm\(s\) gatewaypix-gray-5xx do not exist/);
+  });
+
   it("the CLI exits 2 without the state table and says how to create it", async () => {
     const w = await buildWorld(emu(), aws());
     const before = await snapshot(w);

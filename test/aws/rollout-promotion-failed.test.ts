@@ -1,11 +1,13 @@
 /**
  * End to end against the AWS emulator with real traffic: the release passes every step, but the
  * instance refresh that promotes it fails (the emulator fails it on demand) and AWS rolls it back.
- * The rollout pauses with `promotion-failed`, traffic staying on gray (which passed analysis); then an
- * operator's `abort` — from another process, with only the listener, rule and state table — returns
- * traffic to the old stable and retires gray.
+ * The rollout pauses with `promotion-failed`, traffic staying on gray (which passed analysis); `status`
+ * reads it; `promote` retries the refresh (which fails again here); then an operator's `abort` — from
+ * another process, with only the listener, rule and state table — returns traffic to the old stable
+ * and retires gray.
  */
 
+import { DescribeInstanceRefreshesCommand } from "@aws-sdk/client-auto-scaling";
 import { describe, expect, it } from "vitest";
 import { NO_FAULTS } from "../../src/local/instance.js";
 import { useAwsEmulator } from "./support/hooks.js";
@@ -31,6 +33,23 @@ describe("a failed promotion on AWS", () => {
       const stable = await group(w, w.fx.stable.asgName);
       expect(stable).toMatchObject({ version: "1", instanceVersions: ["1", "1"], pinned: true, min: 2 });
       expect((await storedState(w))?.phase).toBe("paused");
+
+      const status = await cli(w, "status", rawOptions(w, "status"));
+      expect(status.code).toBe(0);
+      expect(status.outcome).toMatchObject({ outcome: "paused", pause: { reason: "promotion-failed" } });
+
+      // `promote` retries the promotion: a second refresh, which fails (and is rolled back) again.
+      await w.emu.failNextInstanceRefresh({ autoScalingGroupName: w.fx.stable.asgName, afterInstances: 1 });
+      const retried = await cli(w, "promote", rawOptions(w, "promote", { reason: "retry the refresh" }));
+      expect(retried.outcome?.outcome, `${retried.outcome?.reason}\n${retried.stderr}`).toBe("paused");
+      expect(retried.outcome?.pause?.reason).toBe("promotion-failed");
+      const refreshes = await aws().autoScaling.send(
+        new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: w.fx.stable.asgName }),
+      );
+      expect(refreshes.InstanceRefreshes?.map((r) => r.Status)).toEqual([
+        "RollbackSuccessful",
+        "RollbackSuccessful",
+      ]);
 
       const aborted = await cli(w, "abort", rawOptions(w, "abort", { reason: "refresh keeps failing" }));
       expect(aborted.outcome?.outcome, `${aborted.outcome?.reason}\n${aborted.stderr}`).toBe("aborted");

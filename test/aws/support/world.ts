@@ -29,7 +29,6 @@ import {
   type AwsClients,
   type AwsFixture,
   type AwsFixtureOptions,
-  awsClients,
   buildAwsFixture,
 } from "../../support/aws-fixture.js";
 import type { Emulator } from "../../support/emulator.js";
