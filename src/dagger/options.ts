@@ -20,7 +20,6 @@ import {
   type OptionName,
   type Options,
   type RawOptions,
-  resolveOptions,
   type Target,
   type Verb,
 } from "../contract/options.js";
@@ -86,26 +85,6 @@ export function configForCall(config: RawOptions, verb: Verb, target: Target): R
       ([key]) =>
         !(key in OPTION_DEFS) || inapplicable(key as OptionName, verb, target, "dagger") === undefined,
     ),
-  );
-}
-
-/**
- * Resolves a call's options: config file first, arguments over it, validated for the verb with the
- * Dagger front end's rules (CLI-only options such as `json` are refused). Throws InvalidInputError
- * listing every problem; nothing has changed at that point.
- */
-export async function resolveCall(
-  verb: Verb,
-  args: OptionArgs,
-  config?: ConfigFileLike,
-  overrides: RawOptions = {},
-): Promise<Options> {
-  const given = givenOptions(args);
-  const fromFile = await readConfig(config);
-  const target = (given.target ?? fromFile.target) === "aws" ? "aws" : "local";
-  return resolveOptions(
-    { ...configForCall(fromFile, verb, target), ...given, ...overrides },
-    { verb, frontEnd: "dagger" },
   );
 }
 
