@@ -238,7 +238,10 @@ export const OPTION_DEFS = {
     group: "aws",
     targets: ["aws"],
     verbs: AWS_ALL,
-    pattern: { re: /^[a-zA-Z0-9_.-]{3,255}$/, hint: "a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -)" },
+    pattern: {
+      re: /^[a-zA-Z0-9_.-]{3,255}$/,
+      hint: "a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -); create one with `gray-deploy bootstrap --target aws --state-table NAME`",
+    },
     requiredFor: AWS_ALL.map((verb) => ({ verb, target: "aws" as const })),
     description:
       "The DynamoDB table holding rollout state and the lock (created by the Terraform module or `gray-deploy bootstrap`).",
