@@ -54,9 +54,11 @@ describe("a release failing 5% of payments on AWS", () => {
       expect(outcome?.outcome, `${outcome?.reason}\n${stderr}`).toBe("rolled-back");
       expect(code).toBe(3);
       // Judged on gray's own 5xx (the service's fault), not on load-balancer errors.
-      expect(outcome?.reason).toMatch(/error rate/);
+      expect(outcome?.reason).toMatch(/error rate|fails more often than stable/);
       expect(outcome?.reason).not.toMatch(/load-balancer/);
-      expect(outcome?.steps.map((s) => `${s.weight}:${s.verdict}`)).toEqual(["25:fail"]);
+      // Almost always at 25%; with ~100 requests per window a lucky quiet window can let it reach 50%.
+      const verdicts = outcome?.steps.map((s) => `${s.weight}:${s.verdict}`) ?? [];
+      expect(verdicts.at(-1)).toMatch(/^(25|50):fail$/);
 
       // Traffic is on stable, with stickiness off so the cookie cannot pin anyone to gray.
       expect(await forward(w)).toEqual({ stable: 100, gray: 0, stickiness: null });
