@@ -149,6 +149,12 @@ export function mapAwsError(e: unknown, operation: string, signal?: AbortSignal)
       fix: `grant the caller ${operation} (the Terraform module's pipeline policy, IaC/modules/gray-deployment/policy, lists every action gray-deploy needs), or pass --role-arn with a role that has it`,
     });
   }
+  if (code === "CredentialsProviderError") {
+    return new CredentialsError(`no AWS credentials found for ${operation}: ${message}`, {
+      cause: e,
+      fix: "provide AWS credentials through the standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, an instance or task role), or --role-arn with AWS_WEB_IDENTITY_TOKEN_FILE in CI",
+    });
+  }
   if (BAD_CREDENTIALS.has(code)) {
     return new CredentialsError(`AWS did not accept the credentials for ${operation} (${code}): ${message}`, {
       cause: e,

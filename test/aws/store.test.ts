@@ -3,6 +3,9 @@
  * the memory store (src/local/memory-store.ts), with real conditional writes and real concurrency.
  */
 
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   CreateTableCommand,
   DescribeContinuousBackupsCommand,
@@ -117,6 +120,46 @@ describe("bootstrap", () => {
     });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ created: true, table: "cli-made-table" });
+  });
+});
+
+describe("credentials from an assumed role", () => {
+  const ROLE = "arn:aws:iam::123456789012:role/gray-deploy-pipeline";
+
+  it("assumes --role-arn with a web-identity token file (CI OIDC), and with the default chain", async () => {
+    await bootstrap();
+    const dir = mkdtempSync(join(tmpdir(), "gray-oidc-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmFjbWUvZ3cifQ.c2lnbmF0dXJl");
+    const saved = { ...process.env };
+    try {
+      const oidc = createAwsApi({
+        region: emu().region,
+        endpoint: emu().endpoint,
+        roleArn: ROLE,
+        env: { AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile },
+      });
+      const table = await oidc.api.dynamo.describeTable({ TableName: STATE_TABLE });
+      expect(table.Table?.TableName).toBe(STATE_TABLE);
+      oidc.destroy();
+
+      // Without a token file the role is assumed with the standard chain's credentials.
+      process.env.AWS_ACCESS_KEY_ID = emu().credentials.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = emu().credentials.secretAccessKey;
+      const chained = createAwsApi({
+        region: emu().region,
+        endpoint: emu().endpoint,
+        roleArn: ROLE,
+        env: {},
+      });
+      expect((await chained.api.dynamo.describeTable({ TableName: STATE_TABLE })).Table?.TableName).toBe(
+        STATE_TABLE,
+      );
+      chained.destroy();
+    } finally {
+      process.env = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
