@@ -245,7 +245,7 @@ export class AwsFleet implements Fleet {
       this.#resolveTemplate(signal),
     ]);
     const facts: string[] = [];
-    const checked: Record<"stable" | "gray", { g: AutoScalingGroup; version: string }> = {} as never;
+    const checked = new Map<"stable" | "gray", { g: AutoScalingGroup; version: string }>();
     for (const [side, name, tg, otherTg] of [
       ["stable", o.stableAsg, o.stableTargetGroupArn, o.grayTargetGroupArn],
       ["gray", o.grayAsg, o.grayTargetGroupArn, o.stableTargetGroupArn],
@@ -276,9 +276,10 @@ export class AwsFleet implements Fleet {
       }
       const spec = this.#launchSpec(g, side);
       this.#checkTemplate(spec, template, name, field);
-      checked[side] = { g, version: spec.version };
+      checked.set(side, { g, version: spec.version });
     }
-    const stable = checked.stable;
+    const stable = checked.get("stable")!;
+    const gray = checked.get("gray")!;
     const capacity = stable.g.DesiredCapacity ?? 0;
     if (capacity < 1) {
       throw new PreflightError(`stable Auto Scaling group ${o.stableAsg} has no capacity (desired 0)`, {
@@ -330,10 +331,10 @@ export class AwsFleet implements Fleet {
         fix: "nothing to deploy: pass the new image with --image",
       });
     }
-    const grayInstances = (checked.gray.g.Instances ?? []).length;
+    const grayInstances = (gray.g.Instances ?? []).length;
     facts.push(
       `stable ${o.stableAsg}: ${capacity} instance(s) on ${where}, attached to ${o.stableTargetGroupArn}`,
-      `gray ${o.grayAsg}: ${grayInstances} instance(s) on version ${checked.gray.version}, attached to ${o.grayTargetGroupArn}`,
+      `gray ${o.grayAsg}: ${grayInstances} instance(s) on version ${gray.version}, attached to ${o.grayTargetGroupArn}`,
       `image reference ${found.ref} (${found.how}${found.spans.length > 1 ? `, ${found.spans.length} occurrences` : ""}) becomes ${release.image}${release.ami ? `; AMI ${currentAmi ?? "?"} becomes ${release.ami}` : ""}`,
       ...ecr,
     );
