@@ -485,6 +485,15 @@ export const OPTION_DEFS = {
     description:
       "Minimum gray requests in the promotion window before a step can pass; less is inconclusive.",
   },
+  evidenceEvents: {
+    kind: "integer",
+    group: "thresholds",
+    default: 10,
+    min: 0,
+    max: 10_000,
+    description:
+      "Evidence for the rollback limits: a window's error rate or p99 is judged once the limit means at least this many events in it (10: 500 requests at 2%, 1,000 for a p99); before that only an overwhelming excess (p < 0.1%) rolls back. 0 judges every window.",
+  },
   relativeSignificance: {
     kind: "rate",
     group: "thresholds",
@@ -492,7 +501,7 @@ export const OPTION_DEFS = {
     min: 1e-9,
     max: 0.2,
     description:
-      "Significance level of the test that gray's error rate is worse than stable's over the same window (a fail rolls back).",
+      "Significance level of the tests that gray is worse than stable over the same window, in error rate or in p95/p99 latency (a fail rolls back).",
   },
   relativeErrorMargin: {
     kind: "rate",
@@ -510,7 +519,7 @@ export const OPTION_DEFS = {
     min: 0,
     max: 0.99,
     description:
-      "Relative latency gate: gray's p95 may exceed stable's by this fraction (plus --latency-slack).",
+      "Relative latency gate: gray's p95 and p99 may exceed stable's by this fraction (plus --latency-slack).",
   },
   latencySlack: {
     kind: "duration",
@@ -519,7 +528,25 @@ export const OPTION_DEFS = {
     min: 0,
     max: 60_000,
     description:
-      "Relative latency gate: absolute allowance added to stable's p95 before gray is judged slower.",
+      "Relative latency gate: absolute allowance added to stable's p95 and p99 before gray is judged slower.",
+  },
+  sequentialAlpha: {
+    kind: "rate",
+    group: "thresholds",
+    default: "1%",
+    min: 0,
+    max: 0.2,
+    description:
+      "Sequential error-rate test: it compares all of gray's traffic since its first request with stable's at every observation and rolls back at most this share of releases no worse than --sequential-tolerance, over the whole rollout; 0 switches it off.",
+  },
+  sequentialTolerance: {
+    kind: "rate",
+    group: "thresholds",
+    default: "50%",
+    min: 0,
+    max: 10,
+    description:
+      "Sequential error-rate test: gray counts as bad only when its error rate is more than this much above stable's (50% = 1.5× stable's).",
   },
   // ── local environment ─────────────────────────────────────────────────────────────────────
   rps: {

@@ -12,7 +12,8 @@
  * Absent data is inconclusive, never pass.
  */
 import type { Thresholds } from "./policy.js";
-import { conditionalExcessPValue, wilsonLower } from "./stats.js";
+import { type Stratum, sequentialTest } from "./sequential.js";
+import { binomialUpperTail, conditionalExcessPValue, samplesAbove, tailProbability } from "./stats.js";
 import type { AlarmState, FleetHealth, Pool, VersionStats, WindowStats } from "./types.js";
 
 export type Verdict = "pass" | "inconclusive" | "fail";
@@ -24,6 +25,7 @@ export type GateName =
   | "error-rate"
   | "p99"
   | "relative-error-rate"
+  | "sequential-error-rate"
   | "relative-latency"
   | "evidence"
   | "promote-error-rate"
@@ -50,6 +52,11 @@ export interface Observation {
   readonly health: FleetHealth | null;
   /** Null when alarms could not be read; empty when none are configured. */
   readonly alarms: readonly AlarmState[] | null;
+  /**
+   * Gray's history for the sequential test: windows that all end where the rollback window ends and
+   * start at the cuts `historyWindows` chose, oldest first (absent or empty: not read).
+   */
+  readonly history?: readonly WindowStats[] | null;
   /** Measurement errors of this observation (a provider failure is data, not an exception). */
   readonly errors: readonly string[];
 }
@@ -65,6 +72,8 @@ export interface AnalysisInput {
   readonly baseline: VersionStats | null;
   /** Fraction of all requests the load balancer itself failed before gray got traffic (AWS only). */
   readonly lbErrorBaselineRate: number | null;
+  /** The subject's and the reference's counts since gray's first traffic, for the sequential test. */
+  readonly history?: readonly Stratum[] | null;
   readonly thresholds: Thresholds;
 }
 
@@ -117,6 +126,7 @@ export function analyse(input: AnalysisInput): Analysis {
   const ref = rb[other].requests > 0 ? rb[other] : input.baseline;
   const refLabel = rb[other].requests > 0 ? `${other} over the same window` : `${other}'s recorded baseline`;
   gates.push(relativeErrorGate(subj, ref, refLabel, t, subject));
+  gates.push(sequentialGate(input.history ?? null, input.baseline, t, subject));
   gates.push(relativeLatencyGate(subj, ref, refLabel, t, subject));
 
   const pr = obs.promotion[subject];
@@ -183,14 +193,18 @@ export function lbExcessErrors(w: WindowStats, baselineRate: number | null): num
 }
 
 /**
- * Enough evidence to fail on a rate above a limit: the minimum request count, or a failure rate so
- * high that even the 99.9% lower confidence bound is above the limit (a release failing every request
- * is stopped after a handful, not after a hundred).
+ * Enough evidence to fail on a rate above a limit: enough requests that the limit itself means at
+ * least --evidence-events failures (500 requests for 2% at 10; and the minimum request count), or so many
+ * failures that a rate at the limit would produce them with probability below 0.1% (exact binomial
+ * tail: a release failing every request is stopped after a handful). Fewer: a few unlucky failures
+ * among a few hundred requests would roll back a healthy release with a 0.5% baseline far too often
+ * (and a normal-approximation bound such as Wilson's calls 1 failure in 3 requests "above 2%" at
+ * 99.9%, which it is not).
  */
-function strongEvidenceAbove(errors: number, requests: number, limit: number, minRequests: number): boolean {
+function strongEvidenceAbove(errors: number, requests: number, limit: number, t: Thresholds): boolean {
   if (requests <= 0) return false;
-  if (requests >= minRequests) return true;
-  return wilsonLower(errors, requests, 0.999) > limit;
+  if (requests >= t.minRequests && requests * limit >= t.evidenceEvents) return true;
+  return binomialUpperTail(errors, requests, limit) < 0.001;
 }
 
 export function errorRateGate(
@@ -219,7 +233,7 @@ export function errorRateGate(
   }
   const lbNote = lbExcess > 0 ? ` (including ${lbExcess} load-balancer 5xx)` : "";
   if (r > t.rollbackErrorRate) {
-    if (strongEvidenceAbove(errors, s.requests, t.rollbackErrorRate, t.minRequests)) {
+    if (strongEvidenceAbove(errors, s.requests, t.rollbackErrorRate, t)) {
       // The seed's absolute gate always applies; when the other version is as bad, say so, because
       // the environment rather than the release may be at fault.
       const ro = other ? rate(other) : null;
@@ -237,7 +251,7 @@ export function errorRateGate(
     return {
       gate: "error-rate",
       verdict: "inconclusive",
-      reason: `${subject} error rate ${pct(r)} > ${pct(t.rollbackErrorRate)} on only ${s.requests} requests (fewer than ${t.minRequests})`,
+      reason: `${subject} error rate ${pct(r)} > ${pct(t.rollbackErrorRate)} on only ${s.requests} requests (judged from ${Math.max(t.minRequests, Math.ceil(t.evidenceEvents / t.rollbackErrorRate))})`,
       values,
     };
   }
@@ -247,6 +261,19 @@ export function errorRateGate(
     reason: `${subject} error rate ${pct(r)} ≤ ${pct(t.rollbackErrorRate)}${lbNote}`,
     values,
   };
+}
+
+/**
+ * Enough evidence that the share of requests slower than `limit` exceeds 1 − q, when the window's
+ * q-quantile is above `limit`: enough requests that the quantile has --evidence-events samples
+ * beyond it (1,000 for a p99 at 10; and the minimum request count), or so many samples above the limit (counted from the p95 when it is above the
+ * limit too) that a share of 1 − q would produce them with probability below 0.1%.
+ */
+function strongTailEvidence(s: VersionStats, limit: number, q: number, t: Thresholds): boolean {
+  const n = s.requests;
+  const above = Math.max(samplesAbove(n, q), s.p95Ms !== null && s.p95Ms > limit ? samplesAbove(n, 0.95) : 0);
+  if (n >= t.minRequests && n * (1 - q) >= t.evidenceEvents) return true;
+  return binomialUpperTail(above, n, 1 - q) < 0.001;
 }
 
 export function p99Gate(s: VersionStats, t: Thresholds, subject: Pool): GateResult {
@@ -260,7 +287,7 @@ export function p99Gate(s: VersionStats, t: Thresholds, subject: Pool): GateResu
     };
   }
   if (s.p99Ms > t.rollbackP99Ms) {
-    if (s.requests >= t.minRequests) {
+    if (strongTailEvidence(s, t.rollbackP99Ms, 0.99, t)) {
       return {
         gate: "p99",
         verdict: "fail",
@@ -271,7 +298,7 @@ export function p99Gate(s: VersionStats, t: Thresholds, subject: Pool): GateResu
     return {
       gate: "p99",
       verdict: "inconclusive",
-      reason: `${subject} p99 ${ms(s.p99Ms)} > ${ms(t.rollbackP99Ms)} on only ${s.requests} requests`,
+      reason: `${subject} p99 ${ms(s.p99Ms)} > ${ms(t.rollbackP99Ms)} on only ${s.requests} requests (judged from ${Math.max(t.minRequests, Math.ceil(t.evidenceEvents / 0.01))})`,
       values,
     };
   }
@@ -328,6 +355,16 @@ export function relativeErrorGate(
   };
 }
 
+/**
+ * Gray slower than the reference (stable over the same window, or its recorded baseline), tested
+ * rather than eyeballed. The null: gray's response time is at most (1 + tolerance) × the reference's
+ * plus the slack. Gray's p95 (p99) at v means at least 5% (1%) of its requests took longer than v
+ * (samplesAbove); under the null each does so with at most the reference's probability of exceeding
+ * (v − slack) / (1 + tolerance), read off its p95/p99 conservatively (tailProbability). A binomial
+ * tail below --relative-significance (halved: two quantiles are tested) fails the gate; gray above
+ * the plain limit (reference × (1 + tolerance) + slack) without that evidence is inconclusive, so
+ * the step does not advance on it.
+ */
 export function relativeLatencyGate(
   s: VersionStats,
   ref: VersionStats | null,
@@ -340,32 +377,116 @@ export function relativeLatencyGate(
       gate: "relative-latency",
       verdict: "pass",
       reason: "not applied: not enough reference latency data",
-      values: { p95Ms: s.p95Ms },
+      values: { p95Ms: s.p95Ms, p99Ms: s.p99Ms },
     };
   }
-  const limit = ref.p95Ms * (1 + t.latencyTolerance) + t.latencySlackMs;
-  const values = { p95Ms: s.p95Ms, referenceP95Ms: ref.p95Ms, limitMs: limit, requests: s.requests };
-  if (s.p95Ms === null || s.requests < t.minRequests) {
-    const note = s.p95Ms !== null && s.p95Ms > limit ? " (slower so far)" : "";
+  const limitOf = (v: number | null) => (v === null ? null : v * (1 + t.latencyTolerance) + t.latencySlackMs);
+  const values: Record<string, number | null> = {
+    p95Ms: s.p95Ms,
+    p99Ms: s.p99Ms,
+    referenceP95Ms: ref.p95Ms,
+    referenceP99Ms: ref.p99Ms,
+    limitP95Ms: limitOf(ref.p95Ms),
+    limitP99Ms: limitOf(ref.p99Ms),
+    requests: s.requests,
+  };
+  let slower: string | null = null;
+  for (const [name, q] of [
+    ["p95", 0.95],
+    ["p99", 0.99],
+  ] as const) {
+    const value = name === "p95" ? s.p95Ms : s.p99Ms;
+    const refValue = name === "p95" ? ref.p95Ms : ref.p99Ms;
+    const limit = limitOf(refValue);
+    if (value === null) continue;
+    const above = samplesAbove(s.requests, q);
+    const share = tailProbability((value - t.latencySlackMs) / (1 + t.latencyTolerance), ref);
+    const p = share >= 1 ? 1 : binomialUpperTail(above, s.requests, share);
+    values[`${name}PValue`] = p;
+    const what =
+      limit === null
+        ? `${subject} ${name} ${ms(value)}`
+        : `${subject} ${name} ${ms(value)} > ${refLabel} ${name} ${ms(refValue)} × ${1 + t.latencyTolerance} + ${ms(t.latencySlackMs)} = ${ms(limit)}`;
+    if (s.requests >= t.minRequests && p < t.relativeSignificance / 2) {
+      return {
+        gate: "relative-latency",
+        verdict: "fail",
+        reason: `${what}: ${above} of ${s.requests} requests took ${ms(value)} or more, p=${p.toPrecision(2)} < ${t.relativeSignificance}/2`,
+        values,
+      };
+    }
+    if (limit !== null && value > limit) slower ??= `${what}, not significant (p=${p.toPrecision(2)})`;
+  }
+  if (slower !== null) return { gate: "relative-latency", verdict: "inconclusive", reason: slower, values };
+  return {
+    gate: "relative-latency",
+    verdict: "pass",
+    reason: `${subject} p95 ${ms(s.p95Ms)} and p99 ${ms(s.p99Ms)} not significantly slower than ${refLabel} (p95 ${ms(ref.p95Ms)}, p99 ${ms(ref.p99Ms)}) beyond × ${1 + t.latencyTolerance} + ${ms(t.latencySlackMs)}`,
+    values,
+  };
+}
+
+/**
+ * The sequential error-rate test (sequential.ts) on gray's history since its first traffic: rolls
+ * back as soon as the evidence that gray fails more often than stable (beyond the tolerance) passes
+ * 1/α, with α the false-rollback budget of the whole rollout. Not applied to the way back after
+ * promotion, where no history is read.
+ */
+export function sequentialGate(
+  history: readonly Stratum[] | null,
+  baseline: VersionStats | null,
+  t: Thresholds,
+  subject: Pool,
+): GateResult {
+  if (t.sequentialAlpha <= 0) {
     return {
-      gate: "relative-latency",
-      verdict: s.p95Ms !== null && s.p95Ms > limit ? "inconclusive" : "pass",
-      reason: `not enough ${subject} requests to compare latency (${s.requests} < ${t.minRequests})${note}`,
-      values,
+      gate: "sequential-error-rate",
+      verdict: "pass",
+      reason: "not applied: switched off",
+      values: {},
     };
   }
-  if (s.p95Ms > limit) {
+  if (history === null || history.length === 0) {
     return {
-      gate: "relative-latency",
+      gate: "sequential-error-rate",
+      verdict: "pass",
+      reason: `not applied: no ${subject} history yet`,
+      values: {},
+    };
+  }
+  const r = sequentialTest(
+    history,
+    { alpha: t.sequentialAlpha, tolerance: t.sequentialTolerance, fallbackMargin: t.relativeErrorMargin },
+    baseline ? { errors: baseline.errors, requests: baseline.requests } : null,
+  );
+  const values = {
+    log10Evidence: Number((r.logStatistic / Math.LN10).toFixed(3)),
+    log10Threshold: Number((r.logThreshold / Math.LN10).toFixed(3)),
+    since: r.since,
+    ratio: r.ratio,
+    requests: r.requests,
+    errors: r.errors,
+    referenceRequests: r.refRequests,
+    referenceErrors: r.refErrors,
+    fallbackRate: r.fallbackRate,
+    alpha: t.sequentialAlpha,
+    tolerance: t.sequentialTolerance,
+  };
+  const since = r.since === null ? "" : ` since ${new Date(r.since).toISOString()}`;
+  const counts = `${r.errors} of ${r.requests} requests vs stable's ${r.refErrors} of ${r.refRequests}`;
+  const evidence = `evidence 10^${values.log10Evidence.toFixed(1)}, threshold 10^${values.log10Threshold.toFixed(1)}`;
+  if (r.reject) {
+    return {
+      gate: "sequential-error-rate",
       verdict: "fail",
-      reason: `${subject} p95 ${ms(s.p95Ms)} > ${refLabel} p95 ${ms(ref.p95Ms)} × ${1 + t.latencyTolerance} + ${ms(t.latencySlackMs)} = ${ms(limit)}`,
+      reason: `${subject} fails more often than stable × ${1 + t.sequentialTolerance}${since} (${counts}; sequential test: ${evidence})`,
       values,
     };
   }
   return {
-    gate: "relative-latency",
+    gate: "sequential-error-rate",
     verdict: "pass",
-    reason: `${subject} p95 ${ms(s.p95Ms)} within ${ms(limit)} of ${refLabel}`,
+    reason: `${subject} not shown to fail more often than stable × ${1 + t.sequentialTolerance} (${evidence})`,
     values,
   };
 }

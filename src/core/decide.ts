@@ -5,6 +5,7 @@
 import { StateError } from "../contract/errors.js";
 import { formatDuration } from "../contract/units.js";
 import { type Analysis, analyse, failing, type GateResult, type Observation, summarise } from "./analysis.js";
+import { type HistoryPlan, historyCuts, type Stratum, strataFromSuffixes } from "./sequential.js";
 import {
   forwardWeights,
   gateOfStep,
@@ -65,6 +66,66 @@ export function observationWindows(
   };
 }
 
+/**
+ * When to look next: at the latest moment new metric data lands (windows move every period, the
+ * metrics delay after each period ends) that is no later than one interval from now; when none
+ * lands that soon, one interval from now (target health and alarms are still watched that often).
+ * Looking exactly when data lands, not up to an interval after, is free time against a bad release.
+ */
+export function nextLookAt(plan: RolloutState["plan"], now: number): number {
+  const period = plan.metricPeriodMs;
+  const landed =
+    Math.floor((now + plan.intervalMs - plan.metricsDelayMs) / period) * period + plan.metricsDelayMs;
+  return landed > now ? landed : now + plan.intervalMs;
+}
+
+/** How the sequential test cuts gray's history, from the plan. */
+export function historyPlan(plan: RolloutState["plan"]): HistoryPlan {
+  const period = plan.metricPeriodMs;
+  return {
+    periodMs: period,
+    gridMs: Math.max(period, Math.ceil(plan.rollbackWindowMs / 5 / period) * period),
+    lookbackMs: 2 * plan.rollbackWindowMs,
+    horizonMs: plan.steps.length * plan.maxBakeMs,
+  };
+}
+
+function forwardStepStarts(s: RolloutState): number[] {
+  return s.steps.filter((r) => r.kind === "forward").map((r) => r.startedAt);
+}
+
+/**
+ * The extra windows an observation reads for the sequential test while gray is under judgement on
+ * the way up: all end where the rollback window ends, each starts at a cut (historyCuts), oldest
+ * first. Empty when the test is off or there is no history.
+ */
+export function historyWindows(s: RolloutState, now: number): TimeWindow[] {
+  if (s.phase !== "shifting" || s.plan.thresholds.sequentialAlpha <= 0) return [];
+  const end = observationWindows(s.plan, now).rollback.end;
+  return historyCuts(historyPlan(s.plan), forwardStepStarts(s), end).map((c) => ({ start: c.start, end }));
+}
+
+/** The sequential test's strata from an observation's history windows (null when they do not fit). */
+export function historyStrata(s: RolloutState, obs: Observation): Stratum[] | null {
+  const h = obs.history;
+  if (!h || h.length === 0) return null;
+  const end = h[0]!.end;
+  const cuts = historyCuts(historyPlan(s.plan), forwardStepStarts(s), end);
+  if (cuts.length !== h.length || cuts.some((c, i) => c.start !== h[i]!.start || h[i]!.end !== end))
+    return null;
+  return strataFromSuffixes(
+    h.map((w) => ({
+      start: w.start,
+      end: w.end,
+      requests: w.gray.requests,
+      errors: w.gray.errors,
+      refRequests: w.stable.requests,
+      refErrors: w.stable.errors,
+    })),
+    cuts,
+  );
+}
+
 /** The pool under judgement in the current phase. */
 export function subjectOf(s: RolloutState): Pool {
   return s.phase === "returning" || (s.phase === "paused" && s.stableRefreshed) ? "stable" : "gray";
@@ -81,6 +142,7 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
     observation: subject === "stable" ? { ...obs, promotion: obs.rollback } : obs,
     baseline: s.baseline?.pool === other ? s.baseline.stats : null,
     lbErrorBaselineRate: s.lbErrorBaselineRate,
+    history: subject === "gray" ? historyStrata(s, obs) : null,
     thresholds: s.plan.thresholds,
   });
 }
@@ -95,7 +157,13 @@ export function absorbObservation(s: RolloutState, obs: Observation): RolloutSta
   const rb = obs.rollback;
   if (rb !== null) {
     const other: Pool = subjectOf(s) === "gray" ? "stable" : "gray";
-    if (rb[other].requests > 0 && (s.phase === "shifting" || s.phase === "returning")) {
+    // Only while the weights send the reference traffic: at 100% its windows thin out to the last
+    // few periods before the switch, whose percentiles are those of a handful of requests.
+    if (
+      rb[other].requests > 0 &&
+      s.weights[other] > 0 &&
+      (s.phase === "shifting" || s.phase === "returning")
+    ) {
       next = { ...next, baseline: { pool: other, stats: rb[other], at: obs.at } };
     }
     if (s.weights.gray === 0 && s.phase !== "returning" && rb.lbErrors !== null) {
@@ -110,7 +178,7 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
   const plan = s.plan;
   const wait = (reason: string, evidence: readonly GateResult[] = []): Decision => ({
     kind: "wait",
-    until: now + plan.intervalMs,
+    until: nextLookAt(plan, now),
     reason,
     evidence,
   });

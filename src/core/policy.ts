@@ -17,6 +17,8 @@ export interface Thresholds {
   readonly promoteP95Ms: number;
   /** Minimum gray requests in the promotion window before a step may pass. */
   readonly minRequests: number;
+  /** A rollback limit is judged once the window's requests make it at least this many events. */
+  readonly evidenceEvents: number;
   /** Significance of the one-sided test "gray's error rate is worse than stable's". */
   readonly relativeSignificance: number;
   /** Gray must be worse than stable by more than this (absolute error rate) to fail the relative gate. */
@@ -25,6 +27,10 @@ export interface Thresholds {
   readonly latencyTolerance: number;
   /** …plus this many milliseconds. */
   readonly latencySlackMs: number;
+  /** False-rollback budget of the sequential error-rate test over a whole rollout; 0: off. */
+  readonly sequentialAlpha: number;
+  /** The sequential test's null: gray's error rate at most (1 + this) × stable's. */
+  readonly sequentialTolerance: number;
 }
 
 export interface Policy {
@@ -86,10 +92,13 @@ export function policyFromOptions(o: Options): Policy {
       promoteErrorRate: o.promoteErrorRate,
       promoteP95Ms: o.promoteP95,
       minRequests: o.minRequests,
+      evidenceEvents: o.evidenceEvents,
       relativeSignificance: o.relativeSignificance,
       relativeErrorMargin: o.relativeErrorMargin,
       latencyTolerance: o.latencyTolerance,
       latencySlackMs: o.latencySlack,
+      sequentialAlpha: o.sequentialAlpha,
+      sequentialTolerance: o.sequentialTolerance,
     },
   };
 }

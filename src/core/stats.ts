@@ -31,27 +31,30 @@ export function binomialLogPmf(k: number, n: number, p: number): number {
 
 /**
  * P(X ≥ k) for X ~ Binomial(n, p), summed from the smaller tail so it stays accurate for the tiny
- * p-values the gates compare against (1e-3 and below).
+ * p-values the gates compare against (1e-3 and below). One log-pmf, then the ratio of consecutive
+ * terms: cheap enough to run on every window at every look.
  */
 export function binomialUpperTail(k: number, n: number, p: number): number {
   if (k <= 0) return 1;
   if (k > n) return 0;
-  const mean = n * p;
-  if (k > mean) {
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  const r = p / (1 - p);
+  if (k > n * p) {
     // Sum the upper tail directly; terms fall off quickly past the mean.
-    let sum = 0;
-    for (let i = k; i <= n; i++) {
-      const term = Math.exp(binomialLogPmf(i, n, p));
+    let term = Math.exp(binomialLogPmf(k, n, p));
+    let sum = term;
+    for (let i = k; i < n && term > sum * 1e-17; i++) {
+      term *= ((n - i) / (i + 1)) * r;
       sum += term;
-      if (term < sum * 1e-16) break;
     }
     return Math.min(1, sum);
   }
-  let lower = 0;
-  for (let i = k - 1; i >= 0; i--) {
-    const term = Math.exp(binomialLogPmf(i, n, p));
+  let term = Math.exp(binomialLogPmf(k - 1, n, p));
+  let lower = term;
+  for (let i = k - 1; i > 0 && term > lower * 1e-17; i--) {
+    term *= i / (n - i + 1) / r;
     lower += term;
-    if (term < lower * 1e-16) break;
   }
   return Math.max(0, 1 - lower);
 }
@@ -124,4 +127,33 @@ export function conditionalExcessPValue(
   const pA = Math.min(pB + margin, 1);
   const q = (requestsA * pA) / (requestsA * pA + requestsB * pB);
   return binomialUpperTail(errorsA, total, q);
+}
+
+/**
+ * How many of `n` samples lie above a window's q-quantile at least, when that quantile is the sample
+ * of rank ceil(q·n): every sample ranked after it.
+ */
+export function samplesAbove(n: number, q: number): number {
+  if (n <= 0) return 0;
+  return n - Math.max(1, Math.ceil(q * n)) + 1;
+}
+
+/**
+ * The probability that one request of a reference distribution takes longer than `x`, read off the
+ * reference's p95 and p99 (from `requests` samples) conservatively, i.e. erring towards "slow requests
+ * are common": log-linear between 5% at the p95 and 1% at the p99, and beyond the p99 a power-law
+ * tail of index 1 (0.01 × p99/x), heavier than response-time tails are in practice. The p99 is used
+ * only when at least 1,000 samples stand behind it (ten beyond it); otherwise the p95 with the same
+ * heavy tail. Below the p95 (or without data): 1, no evidence either way.
+ */
+export function tailProbability(
+  x: number,
+  ref: { p95Ms: number | null; p99Ms: number | null; requests: number },
+): number {
+  const p95 = ref.p95Ms;
+  if (p95 === null || !(p95 > 0) || !(x > p95) || ref.requests < 200) return x === p95 ? 0.05 : 1;
+  const p99 = ref.requests >= 1000 && ref.p99Ms !== null && ref.p99Ms > p95 ? ref.p99Ms : null;
+  if (p99 === null) return Math.min(0.05, (0.05 * p95) / x);
+  if (x >= p99) return (0.01 * p99) / x;
+  return 0.05 * 5 ** (-Math.log(x / p95) / Math.log(p99 / p95));
 }

@@ -20,7 +20,14 @@ import {
 import type { Outcome } from "../contract/outcome.js";
 import { formatDuration } from "../contract/units.js";
 import type { Observation } from "../core/analysis.js";
-import { absorbObservation, analyseStep, type Decision, decide, observationWindows } from "../core/decide.js";
+import {
+  absorbObservation,
+  analyseStep,
+  type Decision,
+  decide,
+  historyWindows,
+  observationWindows,
+} from "../core/decide.js";
 import { grayCapacity } from "../core/policy.js";
 import {
   addWarning,
@@ -516,9 +523,10 @@ export class RolloutRun {
     const now = this.now();
     const plan = this.state.plan;
     const windows = observationWindows(plan, now);
+    const history = historyWindows(this.state, now);
     const signal = this.ctx.signal;
     const [metrics, health, alarms] = await Promise.allSettled([
-      this.ports.metrics.read([windows.rollback, windows.promotion], signal),
+      this.ports.metrics.read([windows.rollback, windows.promotion, ...history], signal),
       this.ports.router.targetHealth(signal),
       plan.alarms.length > 0 && this.ports.metrics.alarms
         ? this.ports.metrics.alarms(plan.alarms, signal)
@@ -535,6 +543,7 @@ export class RolloutRun {
       at: now,
       rollback: m?.[0] ?? null,
       promotion: m?.[1] ?? null,
+      history: m ? m.slice(2) : null,
       health: health.status === "fulfilled" ? health.value : null,
       alarms: alarms.status === "fulfilled" ? alarms.value : null,
       errors,

@@ -7,11 +7,15 @@ import {
   type Observation,
   type Verdict,
 } from "../../src/core/analysis.js";
-import { grayCapacity, policyFromOptions } from "../../src/core/policy.js";
+import { grayCapacity, policyFromOptions, type Thresholds } from "../../src/core/policy.js";
+import type { Stratum } from "../../src/core/sequential.js";
 import {
+  binomialLogPmf,
   binomialUpperTail,
   conditionalExcessPValue,
   normalQuantile,
+  samplesAbove,
+  tailProbability,
   wilsonLower,
 } from "../../src/core/stats.js";
 import type { VersionStats, WindowStats } from "../../src/core/types.js";
@@ -66,8 +70,10 @@ const run = (
   observation: Observation,
   baseline: VersionStats | null = null,
   lbRate: number | null = null,
+  thresholds: Thresholds = T,
+  history: Stratum[] | null = null,
 ): Analysis =>
-  analyse({ subject: "gray", observation, baseline, lbErrorBaselineRate: lbRate, thresholds: T });
+  analyse({ subject: "gray", observation, baseline, lbErrorBaselineRate: lbRate, history, thresholds });
 
 const gate = (a: Analysis, name: GateName): Verdict | undefined =>
   a.gates.find((g) => g.gate === name)?.verdict;
@@ -118,6 +124,37 @@ describe("evidence", () => {
   it("a release failing every request is stopped after a handful, not after the minimum count", () => {
     const a = run(obs({ gray: stats(8, 8) }));
     expect(gate(a, "error-rate")).toBe("fail");
+  });
+
+  // The 2% limit is judged once it means --evidence-events (10) failures: 500 requests. Before,
+  // only an excess a 2% rate would produce with probability below 0.1% (exact binomial tail).
+  it.each<[string, number, number, Verdict]>([
+    ["3 failures in 100 requests (3%): a healthy 0.5% service does that too often", 100, 3, "inconclusive"],
+    ["12 failures in 300 requests (4%)", 300, 12, "inconclusive"],
+    ["11 failures in 500 requests (2.2%): judged, above the limit", 500, 11, "fail"],
+    ["1 failure in 3 requests: far from significant (Wilson's bound said otherwise)", 3, 1, "inconclusive"],
+    ["25 failures in 100 requests: overwhelming", 100, 25, "fail"],
+  ])("%s → %s", (_name, requests, errors, verdict) => {
+    expect(gate(run(obs({ gray: stats(requests, errors) })), "error-rate")).toBe(verdict);
+  });
+
+  it("with --evidence-events 0 the limit is judged on any window (the seed's rule literally)", () => {
+    const literal = { ...T, evidenceEvents: 0, minRequests: 1 };
+    expect(gate(run(obs({ gray: stats(100, 3) }), null, null, literal), "error-rate")).toBe("fail");
+    expect(gate(run(obs({ gray: stats(3, 1) }), null, null, literal), "error-rate")).toBe("fail");
+    expect(gate(run(obs({ gray: stats(300, 0, 100, 2500) }), null, null, literal), "p99")).toBe("fail");
+  });
+
+  it.each<[string, VersionStats, Verdict]>([
+    ["p99 2.5 s on 300 requests: 3 slow requests are not a p99", stats(300, 0, 200, 2500), "inconclusive"],
+    ["p99 2.5 s on 1,000 requests: judged", stats(1000, 0, 200, 2500), "fail"],
+    [
+      "p95 and p99 above 2 s on 300 requests: 15 slow requests are evidence",
+      stats(300, 0, 2100, 2500),
+      "fail",
+    ],
+  ])("%s → %s", (_name, gray, verdict) => {
+    expect(gate(run(obs({ gray })), "p99")).toBe(verdict);
   });
 
   it("metrics that could not be read are inconclusive, with the reason", () => {
@@ -192,6 +229,43 @@ describe("relative gates", () => {
     expect(gate(a, "relative-latency")).toBe("pass");
   });
 
+  it.each<[string, VersionStats, VersionStats, Verdict]>([
+    // p99 550 ms → 1.6 s: only the slowest 2% got slower; 5,000 requests make that certain.
+    [
+      "a p99-only regression with enough requests fails",
+      stats(5000, 0, 230, 1600),
+      stats(95_000, 0, 200, 550),
+      "fail",
+    ],
+    [
+      "the same p99 on 300 requests is only a hint",
+      stats(300, 0, 230, 1600),
+      stats(5700, 0, 200, 550),
+      "inconclusive",
+    ],
+    [
+      "+200 ms on every request, 6,000 requests",
+      stats(6000, 0, 420, 760),
+      stats(114_000, 0, 200, 550),
+      "fail",
+    ],
+    [
+      "+200 ms on 1,500 requests: above the limit, not yet significant",
+      stats(1500, 0, 420, 760),
+      stats(28_500, 0, 200, 550),
+      "inconclusive",
+    ],
+    ["a noisy p99 within the tolerance passes", stats(300, 0, 210, 800), stats(5700, 0, 200, 550), "pass"],
+    [
+      "a reference p99 from too few requests is not extrapolated",
+      stats(3000, 0, 230, 1600),
+      stats(500, 0, 200, 550),
+      "inconclusive",
+    ],
+  ])("%s → %s", (_name, gray, stable, verdict) => {
+    expect(gate(run(obs({ gray, stable })), "relative-latency")).toBe(verdict);
+  });
+
   it("at 100%, with no stable traffic, the relative gates use the recorded baseline", () => {
     const baseline = stats(40_000, 40, 20, 40);
     const worse = run(obs({ gray: stats(4000, 60), stable: stats(0, 0) }), baseline);
@@ -208,6 +282,46 @@ describe("relative gates", () => {
     expect(gate(run(o, null, 0), "error-rate")).toBe("fail");
     // The same 40 are the load balancer's usual 0.2%: nothing extra.
     expect(gate(run(o, null, 0.002), "error-rate")).toBe("pass");
+  });
+});
+
+describe("sequential error-rate gate", () => {
+  const st = (
+    requests: number,
+    errors: number,
+    refRequests: number,
+    refErrors: number,
+    prior: number,
+  ): Stratum => ({
+    start: 0,
+    end: 60_000,
+    requests,
+    errors,
+    refRequests,
+    refErrors,
+    prior,
+  });
+
+  it("fails on gray's history even when the rollback window alone says nothing yet", () => {
+    // 32 failures in 600 gray requests against stable's 34 in 11,400: 5% against 0.3%.
+    const a = run(obs({ gray: stats(60, 3), stable: stats(1140, 3) }), null, null, T, [
+      st(600, 32, 11_400, 34, 1),
+    ]);
+    expect(gate(a, "error-rate")).toBe("inconclusive");
+    expect(gate(a, "sequential-error-rate")).toBe("fail");
+    expect(a.verdict).toBe("fail");
+    expect(a.gates.find((g) => g.gate === "sequential-error-rate")?.reason).toMatch(
+      /gray fails more often than stable × 1.5 since .*32 of 600 requests vs stable's 34 of 11400/,
+    );
+  });
+
+  it.each<[string, Stratum[] | null, Thresholds, Verdict]>([
+    ["a healthy history passes", [st(6000, 18, 114_000, 342, 1)], T, "pass"],
+    ["no history yet: not applied", null, T, "pass"],
+    ["switched off (α 0): not applied", [st(600, 32, 11_400, 34, 1)], { ...T, sequentialAlpha: 0 }, "pass"],
+  ])("%s", (_name, history, thresholds, verdict) => {
+    const a = run(obs({ gray: stats(1000, 1) }), null, null, thresholds, history);
+    expect(gate(a, "sequential-error-rate")).toBe(verdict);
   });
 });
 
@@ -241,6 +355,54 @@ describe("statistics", () => {
     expect(normalQuantile(0.999)).toBeCloseTo(3.090232, 5);
     expect(wilsonLower(0, 100, 0.95)).toBe(0);
     expect(wilsonLower(50, 100, 0.975)).toBeCloseTo(0.4038, 3);
+  });
+
+  it("binomial tails by recurrence agree with the direct sum", () => {
+    for (const [k, n, p] of [
+      [3, 100, 0.005],
+      [30, 3000, 0.0048],
+      [151, 3000, 0.05],
+      [600, 20_000, 0.03],
+      [2, 10, 0.4],
+    ] as const) {
+      let direct = 0;
+      for (let i = k; i <= n; i++) direct += Math.exp(binomialLogPmf(i, n, p));
+      expect(binomialUpperTail(k, n, p)).toBeCloseTo(Math.min(1, direct), 10);
+    }
+  });
+
+  it.each([
+    [1000, 0.99, 11],
+    [300, 0.99, 4],
+    [100, 0.95, 6],
+    [1, 0.99, 1],
+    [0, 0.99, 0],
+  ])("%i samples: at least this many above the %f quantile", (n, q, above) => {
+    expect(samplesAbove(n, q)).toBe(above);
+  });
+
+  it.each<[string, number, { p95Ms: number | null; p99Ms: number | null; requests: number }, number]>([
+    ["at the p95", 200, { p95Ms: 200, p99Ms: 550, requests: 20_000 }, 0.05],
+    ["at the p99", 550, { p95Ms: 200, p99Ms: 550, requests: 20_000 }, 0.01],
+    ["beyond the p99: index-1 power law", 1100, { p95Ms: 200, p99Ms: 550, requests: 20_000 }, 0.005],
+    [
+      "between: log-linear",
+      Math.sqrt(200 * 550),
+      { p95Ms: 200, p99Ms: 550, requests: 20_000 },
+      Math.sqrt(0.05 * 0.01),
+    ],
+    ["p99 of too few requests: from the p95", 1000, { p95Ms: 200, p99Ms: 550, requests: 500 }, 0.01],
+    ["below the p95: no evidence", 150, { p95Ms: 200, p99Ms: 550, requests: 20_000 }, 1],
+    ["too little reference data", 1000, { p95Ms: 200, p99Ms: 550, requests: 100 }, 1],
+  ])("tail probability %s", (_name, x, ref, expected) => {
+    expect(tailProbability(x, ref)).toBeCloseTo(expected, 10);
+  });
+
+  it("the tail probability errs towards slow requests being common for real response-time tails", () => {
+    // The benchmark's healthy distribution: log-normal body, 3% Pareto(250 ms, 1.6) tail.
+    const sf = (x: number) => 0.03 * (250 / x) ** 1.6;
+    const ref = { p95Ms: 200, p99Ms: 250 * (0.03 / 0.01) ** (1 / 1.6), requests: 50_000 };
+    for (const x of [800, 1200, 3000, 10_000]) expect(tailProbability(x, ref)).toBeGreaterThanOrEqual(sf(x));
   });
 
   it("the conditional test is not significant for equal rates and significant for a real difference", () => {

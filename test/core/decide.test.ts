@@ -2,7 +2,15 @@ import { describe, expect, it } from "vitest";
 import { StateError } from "../../src/contract/errors.js";
 import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
 import type { Observation } from "../../src/core/analysis.js";
-import { type Decision, decide, observationWindows } from "../../src/core/decide.js";
+import {
+  absorbObservation,
+  type Decision,
+  decide,
+  historyStrata,
+  historyWindows,
+  nextLookAt,
+  observationWindows,
+} from "../../src/core/decide.js";
 import { policyFromOptions } from "../../src/core/policy.js";
 import {
   canTransition,
@@ -231,6 +239,119 @@ describe("decide", () => {
     expect(new Date(w.rollback.end).toISOString()).toBe("2026-01-01T12:08:00.000Z");
     expect(w.rollback.end - w.rollback.start).toBe(5 * 60_000);
     expect(w.promotion.end - w.promotion.start).toBe(10 * 60_000);
+  });
+});
+
+describe("when to look, and what history to read", () => {
+  const planOf = (raw: RawOptions) =>
+    policyFromOptions(resolveOptions({ target: "local", ...raw }, { verb: "deploy-gray" }));
+  const cw = {
+    interval: "30s",
+    metricPeriod: "60s",
+    metricsDelay: "2m",
+    bake: "12m",
+    maxBake: "30m",
+    rollbackWindow: "5m",
+    promotionWindow: "10m",
+    returnBake: "7m",
+  };
+  const M = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+  it.each<[string, RawOptions, number, number]>([
+    // CloudWatch-like: data lands at every minute + 2 min; looks at 30 s, or when data lands first.
+    ["30 s interval, minute data landing in 10 s: look when it lands", cw, M + 50_000, M + 60_000],
+    ["30 s interval, no data within 30 s: one interval", cw, M + 5_000, M + 35_000],
+    [
+      "period = interval: every landing",
+      { ...cw, interval: "5s", metricPeriod: "5s", metricsDelay: "5s" },
+      M + 2_000,
+      M + 5_000,
+    ],
+    // The seed's rule looks each minute over 5 s data: the last landing within the minute.
+    [
+      "60 s interval over 5 s data: each minute, on a landing",
+      { ...cw, interval: "60s", metricPeriod: "5s", metricsDelay: "5s" },
+      M + 2_000,
+      M + 60_000,
+    ],
+    ["local: each second", {}, M, M + 1_000],
+  ])("%s", (_name, raw, now, expected) => {
+    expect(nextLookAt(planOf(raw), now)).toBe(expected);
+  });
+
+  it("reads gray's history from its first step to the rollback window's end, only on the way up", () => {
+    const { s } = stateAt({
+      step: 1,
+      raw: cw,
+      patch: {
+        stepStartedAt: M + 12 * 60_000 + 20_000,
+        steps: [
+          {
+            kind: "forward",
+            weight: 5,
+            startedAt: M + 7_000,
+            endedAt: M + 12 * 60_000 + 20_000,
+            verdict: "pass",
+          },
+          {
+            kind: "forward",
+            weight: 25,
+            startedAt: M + 12 * 60_000 + 20_000,
+            endedAt: null,
+            verdict: "pending",
+          },
+        ],
+      },
+    });
+    const now = M + 20 * 60_000 + 10_000;
+    const end = observationWindows(s.plan, now).rollback.end;
+    const h = historyWindows(s, now);
+    expect(h.every((w) => w.end === end)).toBe(true);
+    expect(h[0]!.start).toBe(M);
+    expect(h.map((w) => w.start)).toContain(M + 12 * 60_000); // the 25% step's first (partial) period
+    expect(h.map((w) => w.start)).toContain(M + 13 * 60_000);
+    expect(new Set(h.map((w) => w.start)).size).toBe(h.length);
+    expect(historyWindows({ ...s, phase: "returning" }, now)).toEqual([]);
+    expect(
+      historyWindows(
+        { ...s, plan: { ...s.plan, thresholds: { ...s.plan.thresholds, sequentialAlpha: 0 } } },
+        now,
+      ),
+    ).toEqual([]);
+  });
+
+  it("a sequential failure on the history rolls back at once, mid-bake", () => {
+    const { s } = stateAt({
+      raw: cw,
+      patch: {
+        stepStartedAt: M,
+        steps: [{ kind: "forward", weight: 5, startedAt: M, endedAt: null, verdict: "pending" }],
+      },
+    });
+    const now = M + 5 * 60_000;
+    const windows = historyWindows(s, now);
+    const bad: VersionStats = { requests: 600, errors: 32, p95Ms: 50, p99Ms: 90, hasData: true };
+    const ref: VersionStats = { requests: 11_400, errors: 34, p95Ms: 50, p99Ms: 90, hasData: true };
+    const o = observe(s, now, { ...bad, requests: 60, errors: 2 }, { ...ref, requests: 1140, errors: 3 });
+    const history = windows.map((w) => ({ ...w, gray: bad, stable: ref, lbErrors: null }));
+    // One window per cut, all the same counts: only the oldest stratum holds data.
+    const withHistory: Observation = { ...o, history };
+    expect(historyStrata(s, withHistory)?.filter((x) => x.requests > 0)).toHaveLength(1);
+    const d = decide(s, withHistory, now);
+    expect(d.kind).toBe("rollback");
+    expect(d.reason).toMatch(/fails more often than stable/);
+    // History windows that do not match the state's cuts are ignored, not misread.
+    expect(historyStrata(s, { ...o, history: history.slice(1) })).toBeNull();
+  });
+
+  it("keeps the reference's baseline from when it still had traffic", () => {
+    const { s, now } = stateAt({ step: 3, elapsed: 60_000 });
+    const before = { pool: "stable" as const, stats: good(20_000), at: T0 };
+    const o = observe({ ...s, weights: { stable: 0, gray: 100 } }, now, good(1000), good(50));
+    const at100 = absorbObservation({ ...s, weights: { stable: 0, gray: 100 }, baseline: before }, o);
+    expect(at100.baseline).toBe(before);
+    const at50 = absorbObservation({ ...s, weights: { stable: 50, gray: 50 }, baseline: before }, o);
+    expect(at50.baseline?.stats.requests).toBe(50);
   });
 });
 
