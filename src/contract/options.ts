@@ -542,11 +542,11 @@ export const OPTION_DEFS = {
   sequentialTolerance: {
     kind: "rate",
     group: "thresholds",
-    default: "50%",
+    default: "25%",
     min: 0,
     max: 10,
     description:
-      "Sequential error-rate test: gray counts as bad only when its error rate is more than this much above stable's (50% = 1.5× stable's).",
+      "Sequential error-rate test: gray counts as bad only when its error rate is more than this much above stable's (25% = 1.25× stable's).",
   },
   // ── local environment ─────────────────────────────────────────────────────────────────────
   rps: {

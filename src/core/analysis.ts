@@ -74,6 +74,11 @@ export interface AnalysisInput {
   readonly lbErrorBaselineRate: number | null;
   /** The subject's and the reference's counts since gray's first traffic, for the sequential test. */
   readonly history?: readonly Stratum[] | null;
+  /**
+   * The part of the rollback window inside the current step, for the relative gates (absent: the
+   * rollback window itself, when the step began before it).
+   */
+  readonly comparison?: WindowStats | null;
   readonly thresholds: Thresholds;
 }
 
@@ -123,11 +128,14 @@ export function analyse(input: AnalysisInput): Analysis {
   gates.push(errorRateGate(subj, lbExcess, t, subject, rb[other]));
   gates.push(p99Gate(subj, t, subject));
 
-  const ref = rb[other].requests > 0 ? rb[other] : input.baseline;
-  const refLabel = rb[other].requests > 0 ? `${other} over the same window` : `${other}'s recorded baseline`;
-  gates.push(relativeErrorGate(subj, ref, refLabel, t, subject));
+  // Relative gates compare the two pools where the weights did not change, or a shared degradation
+  // in the newer part of a window straddling a step (where gray's share is larger) blames gray.
+  const cmp = input.comparison ?? rb;
+  const ref = cmp[other].requests > 0 ? cmp[other] : input.baseline;
+  const refLabel = cmp[other].requests > 0 ? `${other} over the same window` : `${other}'s recorded baseline`;
+  gates.push(relativeErrorGate(cmp[subject], ref, refLabel, t, subject));
   gates.push(sequentialGate(input.history ?? null, input.baseline, t, subject));
-  gates.push(relativeLatencyGate(subj, ref, refLabel, t, subject));
+  gates.push(relativeLatencyGate(cmp[subject], ref, refLabel, t, subject));
 
   const pr = obs.promotion[subject];
   const otherPr = obs.promotion[other];

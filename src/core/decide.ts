@@ -15,7 +15,7 @@ import {
   type RolloutState,
   returnWeights,
 } from "./state.js";
-import type { Pool, TimeWindow, Weights } from "./types.js";
+import type { Pool, TimeWindow, Weights, WindowStats } from "./types.js";
 
 export type Decision =
   | {
@@ -86,7 +86,7 @@ export function historyPlan(plan: RolloutState["plan"]): HistoryPlan {
     periodMs: period,
     gridMs: Math.max(period, Math.ceil(plan.rollbackWindowMs / 5 / period) * period),
     lookbackMs: 2 * plan.rollbackWindowMs,
-    horizonMs: plan.steps.length * plan.maxBakeMs,
+    horizonMs: plan.steps.length * plan.bakeMs + (plan.maxBakeMs - plan.bakeMs),
   };
 }
 
@@ -126,6 +126,18 @@ export function historyStrata(s: RolloutState, obs: Observation): Stratum[] | nu
   );
 }
 
+/**
+ * The history window that covers the current step only (its first complete period on), when the
+ * step began inside the rollback window; null when the rollback window lies within the step.
+ */
+export function currentStepWindow(s: RolloutState, obs: Observation): WindowStats | null {
+  const h = obs.history;
+  const rb = obs.rollback;
+  if (!h || h.length === 0 || rb === null || s.stepStartedAt === null) return null;
+  const inStep = h.find((w) => w.start >= s.stepStartedAt!);
+  return inStep !== undefined && inStep.start > rb.start ? inStep : null;
+}
+
 /** The pool under judgement in the current phase. */
 export function subjectOf(s: RolloutState): Pool {
   return s.phase === "returning" || (s.phase === "paused" && s.stableRefreshed) ? "stable" : "gray";
@@ -143,6 +155,7 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
     baseline: s.baseline?.pool === other ? s.baseline.stats : null,
     lbErrorBaselineRate: s.lbErrorBaselineRate,
     history: subject === "gray" ? historyStrata(s, obs) : null,
+    comparison: subject === "gray" ? currentStepWindow(s, obs) : null,
     thresholds: s.plan.thresholds,
   });
 }

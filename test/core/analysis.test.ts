@@ -311,7 +311,7 @@ describe("sequential error-rate gate", () => {
     expect(gate(a, "sequential-error-rate")).toBe("fail");
     expect(a.verdict).toBe("fail");
     expect(a.gates.find((g) => g.gate === "sequential-error-rate")?.reason).toMatch(
-      /gray fails more often than stable × 1.5 since .*32 of 600 requests vs stable's 34 of 11400/,
+      /gray fails more often than stable × 1.25 since .*32 of 600 requests vs stable's 34 of 11400/,
     );
   });
 

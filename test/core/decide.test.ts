@@ -4,6 +4,7 @@ import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
 import type { Observation } from "../../src/core/analysis.js";
 import {
   absorbObservation,
+  currentStepWindow,
   type Decision,
   decide,
   historyStrata,
@@ -342,6 +343,55 @@ describe("when to look, and what history to read", () => {
     expect(d.reason).toMatch(/fails more often than stable/);
     // History windows that do not match the state's cuts are ignored, not misread.
     expect(historyStrata(s, { ...o, history: history.slice(1) })).toBeNull();
+  });
+
+  it("compares the pools over the current step only while the rollback window straddles the step's start", () => {
+    // A shared degradation in the last 2 minutes, where gray has 25% instead of 5%: over the whole
+    // rollback window gray looks 3× worse than stable; within the step they are alike.
+    const stepStart = M + 12 * 60_000 + 20_000;
+    const { s } = stateAt({
+      step: 1,
+      raw: cw,
+      patch: {
+        stepStartedAt: stepStart,
+        steps: [
+          { kind: "forward", weight: 5, startedAt: M, endedAt: stepStart, verdict: "pass" },
+          { kind: "forward", weight: 25, startedAt: stepStart, endedAt: null, verdict: "pending" },
+        ],
+      },
+    });
+    const now = M + 17 * 60_000 + 5_000;
+    const stats = (requests: number, errors: number): VersionStats => ({
+      requests,
+      errors,
+      p95Ms: 50,
+      p99Ms: 90,
+      hasData: true,
+    });
+    const o = observe(s, now, stats(3000, 60), stats(27_000, 180));
+    const history = historyWindows(s, now).map((w) =>
+      w.start >= stepStart
+        ? { ...w, gray: stats(2400, 58), stable: stats(7200, 170), lbErrors: null }
+        : { ...w, gray: stats(3000, 60), stable: stats(27_000, 180), lbErrors: null },
+    );
+    const inStep = currentStepWindow(s, { ...o, history });
+    expect(inStep?.start).toBe(M + 13 * 60_000);
+    const d = decide(s, { ...o, history }, now);
+    expect(d.evidence.find((g) => g.gate === "relative-error-rate")?.values.referenceRequests).toBe(7200);
+    expect(d.kind).not.toBe("rollback");
+    // Once the rollback window lies inside the step, it is the comparison.
+    const later = M + 20 * 60_000;
+    expect(
+      currentStepWindow(s, {
+        ...observe(s, later, stats(3000, 6)),
+        history: historyWindows(s, later).map((w) => ({
+          ...w,
+          gray: stats(1, 0),
+          stable: stats(1, 0),
+          lbErrors: null,
+        })),
+      }),
+    ).toBeNull();
   });
 
   it("keeps the reference's baseline from when it still had traffic", () => {
