@@ -525,12 +525,15 @@ export class RolloutRun {
     const windows = observationWindows(plan, now);
     const history = historyWindows(this.state, now);
     const signal = this.ctx.signal;
-    const [metrics, health, alarms] = await Promise.allSettled([
-      this.ports.metrics.read([windows.rollback, windows.promotion, ...history], signal),
+    // History (the sequential test's windows, all ending where the rollback window ends) is a read
+    // of its own, so its many window lengths never change how the gates' windows are answered.
+    const [metrics, health, alarms, past] = await Promise.allSettled([
+      this.ports.metrics.read([windows.rollback, windows.promotion], signal),
       this.ports.router.targetHealth(signal),
       plan.alarms.length > 0 && this.ports.metrics.alarms
         ? this.ports.metrics.alarms(plan.alarms, signal)
         : Promise.resolve([]),
+      history.length > 0 ? this.ports.metrics.read(history, signal) : Promise.resolve([]),
     ]);
     if (signal?.aborted) throw new AbortedError("interrupted: rolling back");
     const errors: string[] = [];
@@ -538,12 +541,13 @@ export class RolloutRun {
     if (metrics.status === "rejected") errors.push(`metrics: ${why(metrics)}`);
     if (health.status === "rejected") errors.push(`target health: ${why(health)}`);
     if (alarms.status === "rejected") errors.push(`alarms: ${why(alarms)}`);
+    if (past.status === "rejected") errors.push(`metrics history: ${why(past)}`);
     const m = metrics.status === "fulfilled" ? metrics.value : null;
     const observation: Observation = {
       at: now,
       rollback: m?.[0] ?? null,
       promotion: m?.[1] ?? null,
-      history: m ? m.slice(2) : null,
+      history: past.status === "fulfilled" ? past.value : null,
       health: health.status === "fulfilled" ? health.value : null,
       alarms: alarms.status === "fulfilled" ? alarms.value : null,
       errors,
