@@ -5,7 +5,9 @@ export default defineConfig({
   resolve: {
     alias: {
       // The Dagger runtime generates ./sdk; tests use the published SDK installed under an alias.
-      "@dagger.io/dagger": fileURLToPath(new URL("./node_modules/dagger-sdk/dist/src/index.js", import.meta.url)),
+      "@dagger.io/dagger": fileURLToPath(
+        new URL("./node_modules/dagger-sdk/dist/src/index.js", import.meta.url),
+      ),
     },
   },
   test: {

@@ -297,15 +297,21 @@ export class GrayDeploy {
     /** Minimum gray requests in the promotion window before a step can pass; less is inconclusive. */
     minRequests = 100,
     /**
-     * Significance level of the test that gray's error rate is worse than stable's over the same
-     * window (a fail rolls back).
+     * Evidence for the rollback limits: a window's error rate or p99 is judged once the limit means at
+     * least this many events in it (10: 500 requests at 2%, 1,000 for a p99); before that only an
+     * overwhelming excess (p < 0.1%) rolls back. 0 judges every window.
+     */
+    evidenceEvents = 10,
+    /**
+     * Significance level of the tests that gray is worse than stable over the same window, in error
+     * rate or in p95/p99 latency (a fail rolls back).
      */
     relativeSignificance = "0.1%",
     /** Gray must be worse than stable by more than this (in error rate) before the relative gate fails. */
     relativeErrorMargin = "0.5%",
-    /** Relative latency gate: gray's p95 may exceed stable's by this fraction (plus --latency-slack). */
+    /** Relative latency gate: gray's p95 and p99 may exceed stable's by this fraction (plus --latency-slack). */
     latencyTolerance = "50%",
-    /** Relative latency gate: absolute allowance added to stable's p95 before gray is judged slower. */
+    /** Relative latency gate: absolute allowance added to stable's p95 and p99 before gray is judged slower. */
     latencySlack = "50ms",
     /**
      * Sequential error-rate test: it compares all of gray's traffic since its first request with
@@ -315,9 +321,9 @@ export class GrayDeploy {
     sequentialAlpha = "1%",
     /**
      * Sequential error-rate test: gray counts as bad only when its error rate is more than this much
-     * above stable's (50% = 1.5× stable's).
+     * above stable's (25% = 1.25× stable's).
      */
-    sequentialTolerance = "50%",
+    sequentialTolerance = "25%",
     /**
      * Load generated through the local load balancer during the rollout. Unit: requests/s. Local
      * target only.
@@ -418,6 +424,7 @@ export class GrayDeploy {
         promoteErrorRate,
         promoteP95,
         minRequests,
+        evidenceEvents,
         relativeSignificance,
         relativeErrorMargin,
         latencyTolerance,
@@ -942,15 +949,21 @@ export class GrayDeploy {
     /** Minimum gray requests in the promotion window before a step can pass; less is inconclusive. */
     minRequests = 100,
     /**
-     * Significance level of the test that gray's error rate is worse than stable's over the same
-     * window (a fail rolls back).
+     * Evidence for the rollback limits: a window's error rate or p99 is judged once the limit means at
+     * least this many events in it (10: 500 requests at 2%, 1,000 for a p99); before that only an
+     * overwhelming excess (p < 0.1%) rolls back. 0 judges every window.
+     */
+    evidenceEvents = 10,
+    /**
+     * Significance level of the tests that gray is worse than stable over the same window, in error
+     * rate or in p95/p99 latency (a fail rolls back).
      */
     relativeSignificance = "0.1%",
     /** Gray must be worse than stable by more than this (in error rate) before the relative gate fails. */
     relativeErrorMargin = "0.5%",
-    /** Relative latency gate: gray's p95 may exceed stable's by this fraction (plus --latency-slack). */
+    /** Relative latency gate: gray's p95 and p99 may exceed stable's by this fraction (plus --latency-slack). */
     latencyTolerance = "50%",
-    /** Relative latency gate: absolute allowance added to stable's p95 before gray is judged slower. */
+    /** Relative latency gate: absolute allowance added to stable's p95 and p99 before gray is judged slower. */
     latencySlack = "50ms",
     /**
      * Sequential error-rate test: it compares all of gray's traffic since its first request with
@@ -960,9 +973,9 @@ export class GrayDeploy {
     sequentialAlpha = "1%",
     /**
      * Sequential error-rate test: gray counts as bad only when its error rate is more than this much
-     * above stable's (50% = 1.5× stable's).
+     * above stable's (25% = 1.25× stable's).
      */
-    sequentialTolerance = "50%",
+    sequentialTolerance = "25%",
     /**
      * Load generated through the local load balancer during the rollout. Unit: requests/s. Local
      * target only.
@@ -1044,6 +1057,7 @@ export class GrayDeploy {
         promoteErrorRate,
         promoteP95,
         minRequests,
+        evidenceEvents,
         relativeSignificance,
         relativeErrorMargin,
         latencyTolerance,
