@@ -185,7 +185,10 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
       io.stdout.write(json ? `${JSON.stringify(result)}\n` : `${result.message}\n`);
       return 0;
     } catch (e) {
-      return finish(refusedOutcome(toGrayDeployError(e), { target: "aws", kind: "failed" }), io, json);
+      const err = toGrayDeployError(e);
+      // Bad input, missing credentials or a mismatching table change nothing: exit 2, like every verb.
+      const refusal = ["INVALID_INPUT", "PREFLIGHT_FAILED", "CREDENTIALS"].includes(err.code);
+      return finish(refusedOutcome(err, { target: "aws", kind: refusal ? "refused" : "failed" }), io, json);
     }
   }
 

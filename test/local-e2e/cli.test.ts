@@ -115,7 +115,7 @@ async function noneLeft(r: Run): Promise<void> {
   expect(left).toEqual([]);
 }
 
-describe("gray-deploy CLI on the local target", () => {
+describe("gray-deploy CLI on the local target", { timeout: 120_000 }, () => {
   it("Ctrl-C mid-bake aborts safely: stable 100%, exit 5, no process left", async () => {
     const r = run(["deploy-gray", "--target", "local", "--json", ...FAST_FLAGS]);
     await waitFor(r, /forward step: stable 95% \/ gray 5% \(verified\)/);

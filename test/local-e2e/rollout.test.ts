@@ -51,7 +51,7 @@ async function rollout(extra: RawOptions, base: RawOptions = { target: "local" }
 
 const forward = (o: Outcome) => o.steps.filter((s) => s.kind === "forward").map((s) => s.weight);
 
-describe("local target: full rollouts with real traffic", () => {
+describe("local target: full rollouts with real traffic", { timeout: 180_000 }, () => {
   it("promotes a healthy release; the clients saw no failed request", async () => {
     const { outcome, load } = await rollout({}, FAST);
     expect(outcome.outcome).toBe("promoted");
