@@ -43,7 +43,7 @@ import {
 } from "../core/state.js";
 import type { Weights } from "../core/types.js";
 import type { Clock, OwnerInfo, Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
-import type { EngineEvent, EventListener } from "./events.js";
+import { type EngineEvent, type EventListener, fanOut } from "./events.js";
 import { outcomeFromState } from "./outcome.js";
 
 export interface EngineContext {
@@ -96,7 +96,9 @@ export class RolloutRun {
     this.revision = stored.revision;
     this.ports = ports;
     this.ctx = ctx;
-    this.emit = ctx.onEvent ?? (() => {});
+    // A listener that throws (a broken printer, report or notifier) must never break a rollout, least
+    // of all a rollback: every listener runs isolated.
+    this.emit = fanOut(ctx.onEvent);
   }
 
   get current(): RolloutState {

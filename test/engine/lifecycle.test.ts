@@ -333,4 +333,16 @@ describe("engine lifecycle", () => {
     const last = world.calls.filter((c) => c.startsWith("router.setWeights")).at(-1);
     expect(last).toBe("router.setWeights 100/0 off");
   });
+
+  it("a listener that throws never breaks a rollout or its rollback", async () => {
+    const { world, options, ctx } = setup({ errorRate: (v) => (v.startsWith("v2") ? 0.2 : 0) });
+    const outcome = await deployGray(options, world, {
+      ...ctx,
+      onEvent: () => {
+        throw new Error("broken progress printer");
+      },
+    });
+    expect(outcome.outcome).toBe("rolled-back");
+    expect(world.router.weights).toEqual({ stable: 100, gray: 0 });
+  });
 });
