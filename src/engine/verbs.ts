@@ -18,6 +18,7 @@ import { grayCapacity, type Policy, policyFromOptions } from "../core/policy.js"
 import { isTerminal, newRollout, type RolloutState } from "../core/state.js";
 import type { Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
 import { type EngineContext, RolloutRun } from "./engine.js";
+import { fanOut } from "./events.js";
 import { outcomeFromState, refusedOutcome } from "./outcome.js";
 
 export interface VerbContext extends EngineContext {
@@ -368,5 +369,5 @@ export async function plan(
 }
 
 function log(ctx: VerbContext, level: "info" | "warn" | "error", message: string): void {
-  ctx.onEvent?.({ type: "log", at: ctx.clock.now(), level, message });
+  fanOut(ctx.onEvent)({ type: "log", at: ctx.clock.now(), level, message });
 }
