@@ -202,10 +202,11 @@ export class RolloutRun {
 
   /**
    * Rolls back now, whatever phase the rollout is in (operator abort, guard, --supersede). The caller
-   * has already recorded `abortRequested` and taken the rollout over.
+   * has already recorded `abortRequested` and taken the rollout over. An operator's abort ends
+   * `aborted`; the guard's ends `rolled-back` (cause `guard`: a rollback criterion tripped).
    */
-  async abort(reason: string): Promise<Outcome> {
-    return this.guarded(() => this.rollback("abort", reason, null));
+  async abort(reason: string, cause: "abort" | "guard" = "abort"): Promise<Outcome> {
+    return this.guarded(() => this.rollback(cause, reason, null));
   }
 
   private async guarded(body: () => Promise<Outcome>): Promise<Outcome> {
@@ -216,10 +217,12 @@ export class RolloutRun {
     } catch (e) {
       if (e instanceof LostRollout) {
         const s = e.stored?.state ?? this.state;
+        // The guard's rollback is a rollback (the release tripped a rollback alarm), not an abort.
+        const byGuard = s.abortRequested !== null && s.rollbackCause === "guard";
         const outcome = outcomeFromState(s, {
-          outcome: s.abortRequested ? "aborted" : undefined,
+          outcome: s.abortRequested ? (byGuard ? "rolled-back" : "aborted") : undefined,
           reason: s.abortRequested
-            ? `aborted by ${s.abortRequested.by} from another process: ${s.abortRequested.reason}`
+            ? `${byGuard ? "rolled back" : "aborted"} by ${s.abortRequested.by} from another process: ${s.abortRequested.reason}`
             : `another process took the rollout over (phase ${s.phase})`,
         });
         this.log("warn", outcome.reason);
@@ -364,7 +367,11 @@ export class RolloutRun {
         await this.save();
         return null;
       case "rollback":
-        return this.rollback(this.state.abortRequested ? "abort" : "analysis", d.reason, null);
+        return this.rollback(
+          this.state.abortRequested ? (this.state.rollbackCause === "guard" ? "guard" : "abort") : "analysis",
+          d.reason,
+          null,
+        );
       case "done":
         this.setState(endStep(this.state, "pass", this.now()));
         this.go("finishing");

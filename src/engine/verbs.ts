@@ -209,12 +209,15 @@ export async function promote(
  * one another process is running (that process notices at its next write and stops), and on a
  * rollout whose rollback failed.
  */
-export async function abort(
-  o: Options,
-  ports: Ports,
-  ctx: VerbContext,
-  input: ControlInput,
-): Promise<Outcome> {
+export interface AbortInput extends ControlInput {
+  /**
+   * `abort` (an operator, --supersede: the rollout ends `aborted`) or `guard` (the guard outside the
+   * pipeline: a rollback criterion tripped, so it ends `rolled-back`). Default `abort`.
+   */
+  readonly cause?: "abort" | "guard";
+}
+
+export async function abort(o: Options, ports: Ports, ctx: VerbContext, input: AbortInput): Promise<Outcome> {
   const scope = rolloutScope(o);
   try {
     return await abortStored(await loadUnended(ports, scope, "abort"), ports, ctx, input);
@@ -229,15 +232,18 @@ async function abortStored(
   stored: StoredRollout,
   ports: Ports,
   ctx: VerbContext,
-  input: ControlInput,
+  input: AbortInput,
 ): Promise<Outcome> {
   const reason = input.reason ?? "operator abort";
+  const cause = input.cause ?? "abort";
   let current = stored;
   // Another process may write between our read and our write: retry on the fresh revision.
   for (let attempt = 0; attempt < 5; attempt++) {
     const s: RolloutState = {
       ...current.state,
       abortRequested: { by: input.by, at: ctx.clock.now(), reason },
+      // Recorded with the request, so the process that loses the rollout reports the right outcome.
+      rollbackCause: cause,
     };
     try {
       const taken = await ports.store.save(
@@ -247,7 +253,7 @@ async function abortStored(
         s.plan.lockLeaseMs,
         ctx.clock.now(),
       );
-      return await new RolloutRun(taken, ports, ctx).abort(`by ${input.by}: ${reason}`);
+      return await new RolloutRun(taken, ports, ctx).abort(`by ${input.by}: ${reason}`, cause);
     } catch (e) {
       if (!(e instanceof StateError)) throw e;
       const fresh = await ports.store.load(stored.state.scope);
