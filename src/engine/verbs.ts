@@ -228,6 +228,20 @@ export async function abort(o: Options, ports: Ports, ctx: VerbContext, input: A
   }
 }
 
+/**
+ * Another live process already asked for this rollout's rollback and is running it: a second abort
+ * (two guard invocations at once, an operator and the guard) must not take it over and run it again.
+ */
+function abortInProgress(stored: StoredRollout, ctx: VerbContext): StateError | null {
+  const asked = stored.state.abortRequested;
+  if (asked === null || stored.owner === null || stored.owner.id === ctx.owner.id) return null;
+  if (leaseExpired(stored, ctx.clock.now())) return null;
+  return new StateError(
+    `rollout ${stored.state.id} is already being rolled back by ${asked.by} (${stored.owner.host} pid ${stored.owner.pid}, asked at ${new Date(asked.at).toISOString()}: ${asked.reason})`,
+    { fix: "nothing to do: `gray-deploy status` shows when it ends" },
+  );
+}
+
 async function abortStored(
   stored: StoredRollout,
   ports: Ports,
@@ -239,6 +253,8 @@ async function abortStored(
   let current = stored;
   // Another process may write between our read and our write: retry on the fresh revision.
   for (let attempt = 0; attempt < 5; attempt++) {
+    const busy = abortInProgress(current, ctx);
+    if (busy !== null) throw busy;
     const s: RolloutState = {
       ...current.state,
       abortRequested: { by: input.by, at: ctx.clock.now(), reason },

@@ -77,4 +77,36 @@ describe("a guard rollback through the abort verb", () => {
     expect(world.router.weights).toEqual({ stable: 100, gray: 0 });
     expect(stableWrites(world)).toBe(1);
   });
+
+  it("two guards at once: exactly one runs the rollback, the other is told it is in progress", async () => {
+    const { world, options, ctx } = setup({}, { approveBefore: "25" });
+    await deployGray(options, world, ctx);
+    const [one, two] = await Promise.all([
+      abort(options, world, { ...ctx, owner: GUARD }, guardInput),
+      abort(options, world, { ...ctx, owner: GUARD2 }, guardInput),
+    ]);
+    const outcomes = [one.outcome, two.outcome].sort();
+    expect(outcomes).toEqual(["refused", "rolled-back"]);
+    const refused = one.outcome === "refused" ? one : two;
+    expect(refused.error?.code).toBe("INVALID_STATE");
+    expect(refused.reason).toMatch(/already being rolled back by guard \(lambda pid 7,/);
+    expect(stableWrites(world)).toBe(1);
+    expect((await world.store.load("local"))!.state.phase).toBe("rolled-back");
+  });
+
+  it("an operator's abort while the guard's rollback runs does not take it over", async () => {
+    const { world, options, ctx, clock } = setup({ drainDelayMs: 30_000 }, { approveBefore: "25" });
+    await deployGray(options, world, ctx);
+    const guard = abort(options, world, { ...ctx, owner: GUARD }, guardInput);
+    // The guard drains gray for 30 s after restoring stable: the operator comes in during the drain.
+    let operator: Promise<Outcome> | undefined;
+    clock.at(clock.now() + 10_000, () => {
+      operator = abort(options, world, { ...ctx, owner: { ...OWNER, id: "oncall" } }, { by: "oncall" });
+    });
+    expect((await guard).outcome).toBe("rolled-back");
+    const op = await operator!;
+    expect(op.outcome).toBe("refused");
+    expect(op.reason).toMatch(/already being rolled back by guard/);
+    expect(stableWrites(world)).toBe(1);
+  });
 });
