@@ -1,0 +1,529 @@
+/**
+ * Parsing and validation of gate declarations: the `gates` option (config file key `gates`, a list;
+ * `--gates` with a JSON object or list, repeatable; Dagger `gates`, a string holding the same JSON).
+ *
+ * A declaration, as written (YAML):
+ *
+ * ```yaml
+ * gates:
+ *   - name: pix-declines               # reported as custom:pix-declines
+ *     source: cloudwatch               # or zabbix
+ *     namespace: TecPag/Payments
+ *     numerator: PaymentsDeclined      # a rate: Sum(numerator) ÷ Sum(denominator) per version…
+ *     denominator: PaymentsAttempted
+ *     dimensions: { AutoScalingGroupName: "{asg}", Method: pix }   # …{asg} is each version's ASG
+ *     test: { margin: 0.5% }           # rule: gray worse than stable by more than 0.5 points (tested)
+ *     minSamples: 200                  # fewer attempts in the window: inconclusive
+ *   - name: settlement-latency
+ *     source: cloudwatch
+ *     namespace: TecPag/Payments
+ *     metricName: SettlementLatency
+ *     statistic: p99
+ *     dimensions: { TargetGroup: "{targetGroup}" }
+ *     max: 800                         # rule: an absolute limit on gray's value
+ *   - name: pix-declines-zabbix
+ *     source: zabbix
+ *     numeratorKey: payments.declined
+ *     denominatorKey: payments.attempted
+ *     hosts: { tag: asg }              # hosts tagged asg=<each version's ASG> (the default)
+ *     ratio: { tolerance: 50% }        # rule: at most stable's value × 1.5
+ * ```
+ *
+ * Every problem is reported at once, each naming the gate and the field:
+ * `--gates[1].metricName: required (gate "settlement-latency")`.
+ */
+import { parseRate } from "../contract/units.js";
+import {
+  CLOUDWATCH_STATISTICS,
+  type GateMetric,
+  type GateRule,
+  type GateSpec,
+  type GateWindowName,
+  PLACEHOLDERS,
+  type ZabbixHostTemplate,
+} from "./types.js";
+
+export interface GateIssue {
+  /** Relative to the option: `[1].metricName`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export type ParsedGates =
+  | { readonly ok: true; readonly value: readonly GateSpec[] }
+  | { readonly ok: false; readonly issues: readonly GateIssue[] };
+
+export const MAX_GATES = 20;
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const PERCENTILE = /^p(100|\d{1,2}(\.\d{1,2})?)$/;
+const ZABBIX_AGGREGATIONS = ["sum", "avg", "min", "max", "last", "count"] as const;
+const RULES = ["max", "min", "ratio", "test"] as const;
+
+const COMMON = ["name", "source", "window", "minSamples", "maxErrors", ...RULES] as const;
+const CLOUDWATCH_FIELDS = ["namespace", "metricName", "statistic", "numerator", "denominator", "dimensions"];
+const ZABBIX_FIELDS = ["key", "aggregation", "numeratorKey", "denominatorKey", "hosts"];
+
+/** Defaults: a rate needs 100 in its denominator before a verdict; a value one datapoint. */
+export const DEFAULT_MIN_SAMPLES = { rate: 100, value: 1 } as const;
+export const DEFAULT_MAX_ERRORS = 3;
+export const DEFAULT_TEST_MARGIN = 0.005;
+
+/** Turns what a front end or a config file holds into a list of raw declarations. */
+function declarations(raw: unknown, issues: GateIssue[]): unknown[] {
+  const fromJson = (text: string, where: string): unknown[] => {
+    try {
+      const v: unknown = JSON.parse(text);
+      return Array.isArray(v) ? v : [v];
+    } catch (e) {
+      issues.push({
+        path: where,
+        message: `is not valid JSON (${e instanceof Error ? e.message : String(e)}): pass a gate object or a list of them`,
+      });
+      return [];
+    }
+  };
+  if (typeof raw === "string") return fromJson(raw, "");
+  if (Array.isArray(raw)) {
+    // A repeated CLI flag gives one JSON text per occurrence; a config file gives the objects.
+    return raw.flatMap((item, i) => (typeof item === "string" ? fromJson(item, `[${i}]`) : [item]));
+  }
+  if (raw !== null && typeof raw === "object") return [raw];
+  issues.push({ path: "", message: "expected a list of gate declarations (objects), or their JSON" });
+  return [];
+}
+
+export function parseGates(raw: unknown): ParsedGates {
+  const issues: GateIssue[] = [];
+  const list = declarations(raw, issues);
+  if (list.length > MAX_GATES) {
+    issues.push({ path: "", message: `${list.length} gates declared; at most ${MAX_GATES}` });
+  }
+  const gates: GateSpec[] = [];
+  const seen = new Map<string, number>();
+  list.forEach((item, i) => {
+    const g = parseGate(item, i, issues);
+    if (g === null) return;
+    const first = seen.get(g.name);
+    if (first !== undefined) {
+      issues.push({
+        path: `[${i}].name`,
+        message: `"${g.name}" is already the name of gates[${first}]: names must be unique`,
+      });
+    } else seen.set(g.name, i);
+    gates.push(g);
+  });
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, value: gates };
+}
+
+function parseGate(item: unknown, i: number, issues: GateIssue[]): GateSpec | null {
+  if (item === null || typeof item !== "object" || Array.isArray(item)) {
+    issues.push({ path: `[${i}]`, message: "expected a gate declaration (an object with name, source, …)" });
+    return null;
+  }
+  const o = item as Record<string, unknown>;
+  const label = typeof o.name === "string" && o.name !== "" ? ` (gate "${o.name}")` : "";
+  const before = issues.length;
+  const issue = (field: string, message: string) =>
+    issues.push({ path: `[${i}]${field ? `.${field}` : ""}`, message: `${message}${label}` });
+
+  const name = o.name;
+  if (name === undefined) issue("name", "required");
+  else if (typeof name !== "string" || !NAME.test(name)) {
+    issue("name", "must be lower-case letters, digits and dashes (at most 63), e.g. pix-declines");
+  }
+  const source = o.source;
+  if (source === undefined) issue("source", "required: cloudwatch or zabbix");
+  else if (source !== "cloudwatch" && source !== "zabbix") {
+    issue("source", `${JSON.stringify(source)} is not cloudwatch or zabbix`);
+  }
+  const own = source === "zabbix" ? ZABBIX_FIELDS : CLOUDWATCH_FIELDS;
+  const foreign = source === "zabbix" ? CLOUDWATCH_FIELDS : ZABBIX_FIELDS;
+  for (const key of Object.keys(o)) {
+    if ((COMMON as readonly string[]).includes(key) || own.includes(key)) continue;
+    if (foreign.includes(key) && (source === "cloudwatch" || source === "zabbix")) {
+      issue(key, `applies to source ${source === "zabbix" ? "cloudwatch" : "zabbix"} only`);
+    } else issue(key, "unknown field");
+  }
+
+  let window: GateWindowName = "rollback";
+  if (o.window !== undefined) {
+    if (o.window === "rollback" || o.window === "promotion") window = o.window;
+    else issue("window", `${JSON.stringify(o.window)} is not rollback or promotion`);
+  }
+
+  let metric: GateMetric | null = null;
+  if (source === "cloudwatch") metric = cloudWatchMetric(o, issue);
+  else if (source === "zabbix") metric = zabbixMetric(o, issue);
+
+  const isRate = metric?.kind === "rate";
+  const rules = RULES.filter((r) => o[r] !== undefined);
+  let rule: GateRule | null = null;
+  if (rules.length === 0) issue("", "needs a rule: one of max, min, ratio, test");
+  else if (rules.length > 1) {
+    issue(rules[1]!, `one rule per gate, but ${rules.join(" and ")} are given: declare another gate`);
+  } else if (metric !== null) rule = parseRule(rules[0]!, o[rules[0]!], isRate, issue);
+
+  const minSamples = integer(o.minSamples, isRate ? DEFAULT_MIN_SAMPLES.rate : DEFAULT_MIN_SAMPLES.value, {
+    min: 1,
+    max: 1e12,
+    field: "minSamples",
+    issue,
+  });
+  const maxErrors = integer(o.maxErrors, DEFAULT_MAX_ERRORS, {
+    min: 1,
+    max: 1000,
+    field: "maxErrors",
+    issue,
+  });
+
+  if (issues.length > before || metric === null || rule === null) return null;
+  return { name: name as string, metric, rule, window, minSamples, maxErrors };
+}
+
+type IssueFn = (field: string, message: string) => void;
+
+function requiredString(o: Record<string, unknown>, field: string, issue: IssueFn): string | null {
+  const v = o[field];
+  if (v === undefined) {
+    issue(field, "required");
+    return null;
+  }
+  if (typeof v !== "string" || v.trim() === "") {
+    issue(field, "must be a non-empty string");
+    return null;
+  }
+  return v.trim();
+}
+
+/** `{asg}`-style placeholders in `text` that are not allowed here. */
+function badPlaceholders(text: string, allowed: readonly string[]): string[] {
+  return [...text.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]!).filter((p) => !allowed.includes(p));
+}
+
+function placeholderIssue(field: string, text: string, allowed: readonly string[], issue: IssueFn): void {
+  const bad = badPlaceholders(text, allowed);
+  if (bad.length > 0) {
+    issue(
+      field,
+      `unknown placeholder ${bad.map((b) => `{${b}}`).join(", ")}: use ${allowed.map((a) => `{${a}}`).join(", ")}`,
+    );
+  }
+}
+
+function cloudWatchMetric(o: Record<string, unknown>, issue: IssueFn): GateMetric | null {
+  const namespace = requiredString(o, "namespace", issue);
+  const dimensions: Record<string, string> = {};
+  if (o.dimensions !== undefined) {
+    if (o.dimensions === null || typeof o.dimensions !== "object" || Array.isArray(o.dimensions)) {
+      issue(
+        "dimensions",
+        "must be a mapping of dimension names to values, e.g. { AutoScalingGroupName: '{asg}' }",
+      );
+    } else {
+      const entries = Object.entries(o.dimensions as Record<string, unknown>);
+      if (entries.length > 30) issue("dimensions", "CloudWatch allows at most 30 dimensions");
+      for (const [k, v] of entries) {
+        if (typeof v !== "string" || v === "") {
+          issue(`dimensions.${k}`, "must be a non-empty string");
+          continue;
+        }
+        placeholderIssue(`dimensions.${k}`, v, PLACEHOLDERS, issue);
+        dimensions[k] = v;
+      }
+    }
+  }
+  if (!Object.values(dimensions).some((v) => /\{(asg|targetGroup|version)\}/.test(v))) {
+    issue(
+      "dimensions",
+      "must tell the versions apart: a dimension holding {asg}, {targetGroup} or {version} (e.g. { AutoScalingGroupName: '{asg}' })",
+    );
+  }
+  const hasValue = o.metricName !== undefined;
+  const hasRate = o.numerator !== undefined || o.denominator !== undefined;
+  if (hasValue && hasRate) {
+    issue("metricName", "give either metricName (a value) or numerator and denominator (a rate), not both");
+    return null;
+  }
+  if (!hasValue && !hasRate) {
+    issue("metricName", "required (or numerator and denominator for a rate)");
+    return null;
+  }
+  if (hasRate) {
+    if (o.statistic !== undefined)
+      issue("statistic", "a rate sums its numerator and denominator: drop statistic");
+    const numerator = requiredString(o, "numerator", issue);
+    const denominator = requiredString(o, "denominator", issue);
+    if (namespace === null || numerator === null || denominator === null) return null;
+    return { source: "cloudwatch", kind: "rate", namespace, numerator, denominator, dimensions };
+  }
+  const metricName = requiredString(o, "metricName", issue);
+  let statistic = "Average";
+  if (o.statistic !== undefined) {
+    const s = o.statistic;
+    if (
+      typeof s !== "string" ||
+      !((CLOUDWATCH_STATISTICS as readonly string[]).includes(s) || PERCENTILE.test(s))
+    ) {
+      issue(
+        "statistic",
+        `${JSON.stringify(s)} is not one of ${CLOUDWATCH_STATISTICS.join(", ")} or a percentile such as p99`,
+      );
+    } else statistic = s;
+  }
+  if (namespace === null || metricName === null) return null;
+  return { source: "cloudwatch", kind: "value", namespace, metricName, dimensions, statistic };
+}
+
+function hostTemplate(raw: unknown, field: string, issue: IssueFn): ZabbixHostTemplate | null {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    issue(field, "must be { groups: [...], tags: { name: value } } (or { tag: asg })");
+    return null;
+  }
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!["groups", "tags", "tag"].includes(k)) issue(`${field}.${k}`, "unknown field");
+  const t: { groups?: string[]; tags?: { tag: string; value: string }[] } = {};
+  if (o.tag !== undefined) {
+    if (typeof o.tag !== "string" || o.tag === "") issue(`${field}.tag`, "must be a tag name, e.g. asg");
+    else t.tags = [{ tag: o.tag, value: "{asg}" }];
+  }
+  if (o.groups !== undefined) {
+    if (!Array.isArray(o.groups) || o.groups.some((g) => typeof g !== "string" || g === "")) {
+      issue(`${field}.groups`, "must be a list of host group names");
+    } else {
+      for (const [j, g] of (o.groups as string[]).entries()) {
+        placeholderIssue(`${field}.groups[${j}]`, g, ["asg"], issue);
+      }
+      t.groups = o.groups as string[];
+    }
+  }
+  if (o.tags !== undefined) {
+    const list = Array.isArray(o.tags)
+      ? o.tags
+      : o.tags !== null && typeof o.tags === "object"
+        ? Object.entries(o.tags as Record<string, unknown>).map(([tag, value]) => ({ tag, value }))
+        : null;
+    if (
+      list === null ||
+      list.some((x) => typeof x?.tag !== "string" || x.tag === "" || typeof x.value !== "string")
+    ) {
+      issue(`${field}.tags`, "must map tag names to values, e.g. { asg: '{asg}' }");
+    } else {
+      for (const x of list as { tag: string; value: string }[]) {
+        placeholderIssue(`${field}.tags.${x.tag}`, x.value, ["asg"], issue);
+      }
+      t.tags = [...(t.tags ?? []), ...(list as { tag: string; value: string }[])];
+    }
+  }
+  if ((t.groups?.length ?? 0) + (t.tags?.length ?? 0) === 0) {
+    issue(field, "selects no hosts: give groups and/or tags");
+    return null;
+  }
+  return t;
+}
+
+function zabbixMetric(o: Record<string, unknown>, issue: IssueFn): GateMetric | null {
+  let hosts: Record<"stable" | "gray", ZabbixHostTemplate> | null;
+  const h = o.hosts;
+  if (h === undefined) {
+    const byAsg: ZabbixHostTemplate = { tags: [{ tag: "asg", value: "{asg}" }] };
+    hosts = { stable: byAsg, gray: byAsg };
+  } else if (h !== null && typeof h === "object" && ("stable" in h || "gray" in h)) {
+    const per = h as Record<string, unknown>;
+    for (const k of Object.keys(per))
+      if (k !== "stable" && k !== "gray") issue(`hosts.${k}`, "unknown field");
+    if (per.stable === undefined) issue("hosts.stable", "required when hosts.gray is given");
+    if (per.gray === undefined) issue("hosts.gray", "required when hosts.stable is given");
+    const stable = per.stable === undefined ? null : hostTemplate(per.stable, "hosts.stable", issue);
+    const gray = per.gray === undefined ? null : hostTemplate(per.gray, "hosts.gray", issue);
+    hosts = stable && gray ? { stable, gray } : null;
+    if (
+      stable &&
+      gray &&
+      JSON.stringify(stable) === JSON.stringify(gray) &&
+      !JSON.stringify(stable).includes("{asg}")
+    ) {
+      issue("hosts", "selects the same hosts for stable and gray: use {asg} or different groups/tags");
+    }
+  } else {
+    const t = hostTemplate(h, "hosts", issue);
+    if (t !== null && !JSON.stringify(t).includes("{asg}")) {
+      issue("hosts", "one selector for both versions must hold {asg} (or give hosts.stable and hosts.gray)");
+    }
+    hosts = t ? { stable: t, gray: t } : null;
+  }
+
+  const hasValue = o.key !== undefined;
+  const hasRate = o.numeratorKey !== undefined || o.denominatorKey !== undefined;
+  if (hasValue && hasRate) {
+    issue("key", "give either key (a value) or numeratorKey and denominatorKey (a rate), not both");
+    return null;
+  }
+  if (!hasValue && !hasRate) {
+    issue("key", "required (or numeratorKey and denominatorKey for a rate)");
+    return null;
+  }
+  if (hasRate) {
+    if (o.aggregation !== undefined) issue("aggregation", "a rate sums its keys: drop aggregation");
+    const numeratorKey = requiredString(o, "numeratorKey", issue);
+    const denominatorKey = requiredString(o, "denominatorKey", issue);
+    if (numeratorKey === null || denominatorKey === null || hosts === null) return null;
+    return { source: "zabbix", kind: "rate", numeratorKey, denominatorKey, hosts };
+  }
+  const key = requiredString(o, "key", issue);
+  let aggregation: (typeof ZABBIX_AGGREGATIONS)[number] = "avg";
+  if (o.aggregation !== undefined) {
+    if ((ZABBIX_AGGREGATIONS as readonly unknown[]).includes(o.aggregation)) {
+      aggregation = o.aggregation as (typeof ZABBIX_AGGREGATIONS)[number];
+    } else
+      issue(
+        "aggregation",
+        `${JSON.stringify(o.aggregation)} is not one of ${ZABBIX_AGGREGATIONS.join(", ")}`,
+      );
+  }
+  if (key === null || hosts === null) return null;
+  return { source: "zabbix", kind: "value", key, aggregation, hosts };
+}
+
+/** A number as written: 800, "800", or for rates also "5%" / 0.05. */
+function limitValue(raw: unknown, isRate: boolean, field: string, issue: IssueFn): number | null {
+  if (isRate) {
+    const p = parseRate(raw);
+    if (!p.ok) {
+      issue(field, `${p.message} (the gate's metric is a rate)`);
+      return null;
+    }
+    return p.value;
+  }
+  const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  if (typeof n !== "number" || !Number.isFinite(n)) {
+    issue(field, `${JSON.stringify(raw)} is not a number`);
+    return null;
+  }
+  return n;
+}
+
+/** A tolerance or margin: a fraction (0.25) or a percentage ("25%"); up to 1000%. */
+function fraction(raw: unknown, field: string, issue: IssueFn): number | null {
+  if (typeof raw === "string" && /^\d+(\.\d+)?\s*%$/.test(raw.trim())) {
+    const v = Number(raw.trim().slice(0, -1)) / 100;
+    if (v <= 10) return v;
+  } else if (typeof raw === "number" && Number.isFinite(raw) && raw >= 0 && raw < 1) return raw;
+  else if (typeof raw === "string" && /^0?\.\d+$/.test(raw.trim())) return Number(raw);
+  issue(field, `${JSON.stringify(raw)} is not a fraction (0.25) or a percentage (25%, at most 1000%)`);
+  return null;
+}
+
+function parseRule(
+  kind: (typeof RULES)[number],
+  raw: unknown,
+  isRate: boolean,
+  issue: IssueFn,
+): GateRule | null {
+  switch (kind) {
+    case "max":
+    case "min": {
+      const limit = limitValue(raw, isRate, kind, issue);
+      return limit === null ? null : { kind, limit };
+    }
+    case "ratio": {
+      const o =
+        raw !== null && typeof raw === "object" && !Array.isArray(raw)
+          ? (raw as Record<string, unknown>)
+          : { tolerance: raw };
+      for (const k of Object.keys(o))
+        if (k !== "tolerance" && k !== "worse") issue(`ratio.${k}`, "unknown field");
+      if (o.tolerance === undefined) {
+        issue("ratio.tolerance", "required, e.g. 25% (gray at most 1.25 × stable)");
+        return null;
+      }
+      const tolerance = fraction(o.tolerance, "ratio.tolerance", issue);
+      const worse = o.worse ?? "higher";
+      if (worse !== "higher" && worse !== "lower") {
+        issue("ratio.worse", `${JSON.stringify(worse)} is not higher or lower (which direction is bad)`);
+        return null;
+      }
+      if (worse === "lower" && tolerance !== null && tolerance >= 1) {
+        issue("ratio.tolerance", "must be below 100% when lower is worse");
+        return null;
+      }
+      return tolerance === null ? null : { kind: "ratio", tolerance, worse };
+    }
+    case "test": {
+      if (!isRate) {
+        issue(
+          "test",
+          "the statistical test applies to rates (numerator and denominator); use max, min or ratio",
+        );
+        return null;
+      }
+      const o =
+        raw === true
+          ? {}
+          : raw !== null && typeof raw === "object" && !Array.isArray(raw)
+            ? (raw as Record<string, unknown>)
+            : { margin: raw };
+      for (const k of Object.keys(o)) if (k !== "margin") issue(`test.${k}`, "unknown field");
+      if (o.margin === undefined) return { kind: "test", margin: DEFAULT_TEST_MARGIN };
+      const p = parseRate(o.margin);
+      if (!p.ok) {
+        issue("test.margin", p.message);
+        return null;
+      }
+      return { kind: "test", margin: p.value };
+    }
+  }
+}
+
+function integer(
+  raw: unknown,
+  dflt: number,
+  o: { min: number; max: number; field: string; issue: IssueFn },
+): number {
+  if (raw === undefined) return dflt;
+  const n = typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < o.min || n > o.max) {
+    o.issue(o.field, `${JSON.stringify(raw)} is not a whole number from ${o.min} to ${o.max}`);
+    return dflt;
+  }
+  return n;
+}
+
+/** `{asg}` → the version's ASG name, and so on; throws naming a placeholder with no value. */
+export function substitute(
+  text: string,
+  identity: Readonly<Record<string, string | null | undefined>>,
+): string {
+  return text.replace(/\{([A-Za-z]+)\}/g, (_whole, p: string) => {
+    const v = identity[p];
+    if (v === undefined || v === null || v === "") {
+      throw new Error(`{${p}} has no value for this version (yet)`);
+    }
+    return v;
+  });
+}
+
+/** A one-line description of a gate, for plans, facts and reports. */
+export function describeGate(g: GateSpec): string {
+  const m = g.metric;
+  const what =
+    m.source === "cloudwatch"
+      ? m.kind === "rate"
+        ? `CloudWatch ${m.namespace} ${m.numerator} ÷ ${m.denominator}`
+        : `CloudWatch ${m.namespace} ${m.metricName} ${m.statistic}`
+      : m.kind === "rate"
+        ? `Zabbix ${m.numeratorKey} ÷ ${m.denominatorKey}`
+        : `Zabbix ${m.key} ${m.aggregation}`;
+  const r = g.rule;
+  const pct = (v: number) => `${Number((v * 100).toPrecision(6))}%`;
+  const rate = m.kind === "rate";
+  const rule =
+    r.kind === "max"
+      ? `≤ ${rate ? pct(r.limit) : r.limit}`
+      : r.kind === "min"
+        ? `≥ ${rate ? pct(r.limit) : r.limit}`
+        : r.kind === "ratio"
+          ? `${r.worse === "higher" ? "≤" : "≥"} stable × ${r.worse === "higher" ? 1 + r.tolerance : 1 - r.tolerance}`
+          : `not worse than stable by more than ${pct(r.margin)} (tested)`;
+  return `custom:${g.name}: ${what} ${rule} over the ${g.window} window`;
+}
