@@ -29,7 +29,9 @@ export type GateName =
   | "relative-latency"
   | "evidence"
   | "promote-error-rate"
-  | "promote-p95";
+  | "promote-p95"
+  /** A business-metric gate a team declared (src/gates): `custom:<its name>`. */
+  | `custom:${string}`;
 
 export interface GateResult {
   readonly gate: GateName;

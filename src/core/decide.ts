@@ -4,7 +4,16 @@
  */
 import { StateError } from "../contract/errors.js";
 import { formatDuration } from "../contract/units.js";
-import { type Analysis, analyse, failing, type GateResult, type Observation, summarise } from "./analysis.js";
+import { absorbReadings, errorLimitReached, evaluateGate, readingOf } from "../gates/evaluate.js";
+import {
+  type Analysis,
+  analyse,
+  failing,
+  type GateResult,
+  type Observation,
+  summarise,
+  worst,
+} from "./analysis.js";
 import { type HistoryPlan, historyCuts, type Stratum, strataFromSuffixes } from "./sequential.js";
 import {
   forwardWeights,
@@ -147,17 +156,32 @@ export function subjectOf(s: RolloutState): Pool {
 export function analyseStep(s: RolloutState, obs: Observation): Analysis {
   const subject = subjectOf(s);
   const other: Pool = subject === "gray" ? "stable" : "gray";
-  return analyse({
+  // Return steps re-check instances of a release that already passed: they are judged over the
+  // rollback window (their bake is sized for it), not the longer promotion window.
+  const observation = subject === "stable" ? { ...obs, promotion: obs.rollback } : obs;
+  const analysis = analyse({
     subject,
-    // Return steps re-check instances of a release that already passed: they are judged over the
-    // rollback window (their bake is sized for it), not the longer promotion window.
-    observation: subject === "stable" ? { ...obs, promotion: obs.rollback } : obs,
+    observation,
     baseline: s.baseline?.pool === other ? s.baseline.stats : null,
     lbErrorBaselineRate: s.lbErrorBaselineRate,
     history: subject === "gray" ? historyStrata(s, obs) : null,
     comparison: subject === "gray" ? currentStepWindow(s, obs) : null,
     thresholds: s.plan.thresholds,
   });
+  const declared = s.plan.gates ?? [];
+  if (declared.length === 0) return analysis;
+  // Business-metric gates (src/gates), judged like the built-in ones and listed after them.
+  const business = declared.map((g) =>
+    evaluateGate(g, readingOf(g, observation, obs.errors), {
+      subject,
+      referenceIdle: s.weights[other] === 0,
+      baselines: s.gateBaselines ?? {},
+      errors: s.gateErrors ?? {},
+      significance: s.plan.thresholds.relativeSignificance,
+    }),
+  );
+  const gates = [...analysis.gates, ...business];
+  return { verdict: worst(gates.map((g) => g.verdict)), gates };
 }
 
 /**
@@ -183,6 +207,19 @@ export function absorbObservation(s: RolloutState, obs: Observation): RolloutSta
       const total = rb.stable.requests + rb.gray.requests;
       if (total > 0) next = { ...next, lbErrorBaselineRate: rb.lbErrors / total };
     }
+  }
+  const declared = s.plan.gates ?? [];
+  if (declared.length > 0) {
+    const other: Pool = subjectOf(s) === "gray" ? "stable" : "gray";
+    const absorbed = absorbReadings(
+      declared,
+      (g) => readingOf(g, obs, obs.errors),
+      other,
+      s.weights[other] > 0 && (s.phase === "shifting" || s.phase === "returning"),
+      obs.at,
+      { errors: s.gateErrors ?? {}, baselines: s.gateBaselines ?? {} },
+    );
+    next = { ...next, gateErrors: absorbed.errors, gateBaselines: absorbed.baselines };
   }
   return next;
 }
@@ -309,7 +346,8 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
   }
 
   const limit = forward ? plan.maxBakeMs : Math.max(plan.maxBakeMs, plan.returnBakeMs);
-  if (elapsed < limit) {
+  // A business-metric source down for its gate's error limit will not judge the step by waiting.
+  if (elapsed < limit && errorLimitReached(evidence) === undefined) {
     return wait(
       `inconclusive, extending the bake (${formatDuration(elapsed)} of at most ${formatDuration(limit)}): ${summarise(analysis)}`,
       evidence,

@@ -3,6 +3,7 @@
  * with the rollout, so a `promote` from another process continues with exactly the same plan.
  */
 import type { Options } from "../contract/options.js";
+import type { GateSpec } from "../gates/types.js";
 
 export interface Thresholds {
   /** Roll back when gray's error rate over the rollback window is above this. */
@@ -57,6 +58,8 @@ export interface Policy {
   readonly lockLeaseMs: number;
   readonly alarms: readonly string[];
   readonly thresholds: Thresholds;
+  /** Business-metric gates declared by the team (src/gates); absent: none. */
+  readonly gates?: readonly GateSpec[];
 }
 
 /** Builds the policy from resolved options. */
@@ -100,6 +103,7 @@ export function policyFromOptions(o: Options): Policy {
       sequentialAlpha: o.sequentialAlpha,
       sequentialTolerance: o.sequentialTolerance,
     },
+    ...(o.gates.length > 0 ? { gates: [...o.gates] } : {}),
   };
 }
 

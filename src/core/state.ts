@@ -6,6 +6,7 @@
 
 import { StateError } from "../contract/errors.js";
 import type { Target } from "../contract/options.js";
+import type { RecordedBaseline } from "../gates/evaluate.js";
 import type { GateResult, Verdict } from "./analysis.js";
 import type { Policy } from "./policy.js";
 import type { Pool, VersionStats, Weights } from "./types.js";
@@ -144,6 +145,10 @@ export interface RolloutState {
    * use it when that pool has none (gray at 100%, or stable back at 100%).
    */
   readonly baseline: { readonly pool: Pool; readonly stats: VersionStats; readonly at: number } | null;
+  /** The same for each business-metric gate (by gate name); absent without gates. */
+  readonly gateBaselines?: Readonly<Record<string, RecordedBaseline>>;
+  /** Measurement errors in a row of each business-metric gate (by gate name); absent without gates. */
+  readonly gateErrors?: Readonly<Record<string, number>>;
   readonly lbErrorBaselineRate: number | null;
   readonly drainDelayMs: number;
   readonly stickinessSeconds: number | null;

@@ -2,6 +2,7 @@
  * Domain types shared by the core, the engine, the ports and the adapters. Pure data: no SDK types.
  * Times are epoch milliseconds; durations are milliseconds; rates are fractions; weights are percent.
  */
+import type { BusinessReading } from "../gates/types.js";
 
 /** Traffic split between the two target groups (or local pools), in percent; they sum to 100. */
 export interface Weights {
@@ -45,6 +46,8 @@ export interface WindowStats extends TimeWindow {
   readonly gray: VersionStats;
   /** 5xx made by the load balancer itself (not attributable to a pool); null when the source cannot tell. */
   readonly lbErrors: number | null;
+  /** Business-metric gates' readings over this window, by gate name (when the read asked for gates). */
+  readonly business?: Readonly<Record<string, BusinessReading>>;
 }
 
 export type AlarmStateValue = "OK" | "ALARM" | "INSUFFICIENT_DATA";
