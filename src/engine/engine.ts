@@ -42,6 +42,7 @@ import {
   transition,
 } from "../core/state.js";
 import type { Weights } from "../core/types.js";
+import type { BusinessQuery } from "../gates/types.js";
 import type { Clock, OwnerInfo, Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
 import { type EngineEvent, type EventListener, fanOut } from "./events.js";
 import { outcomeFromState } from "./outcome.js";
@@ -303,10 +304,13 @@ export class RolloutRun {
    * stored state: if the weights differ from the last verified ones (the process died between a
    * write and its save), the stored weights are written back — never a higher gray weight than
    * stored — and the step's bake starts again.
+   * `scaling` and `smoke` are included: a process that died right after writing the first step's
+   * weights left gray with traffic while the state still says 100/0 (and gray has not been checked
+   * by the run that resumes it).
    */
   private async reconcile(): Promise<void> {
     const s = this.state;
-    if (s.phase !== "shifting" && s.phase !== "returning") return;
+    if (!["scaling", "smoke", "shifting", "returning"].includes(s.phase)) return;
     const actual = await this.ports.router.getWeights(this.ctx.signal);
     if (SAME(actual, s.weights)) return;
     this.log(
@@ -314,7 +318,8 @@ export class RolloutRun {
       `the load balancer has stable ${actual.stable}% / gray ${actual.gray}% but the rollout last verified stable ${s.weights.stable}% / gray ${s.weights.gray}%: restoring the recorded weights and restarting the step`,
     );
     await this.writeWeights(s.weights, "configured", this.ctx.signal);
-    this.setState({ ...this.state, stepStartedAt: this.now() });
+    if (s.phase === "shifting" || s.phase === "returning")
+      this.setState({ ...this.state, stepStartedAt: this.now() });
     await this.save();
   }
 
@@ -436,9 +441,13 @@ export class RolloutRun {
     if (s.phase === "scaling" && s.grayCapacity < capacity) {
       await this.scaleGray(capacity);
     }
-    if (this.state.phase === "scaling" && this.ports.router.smokeTest) {
-      this.go("smoke");
-      await this.save();
+    // Resumed in `smoke` (the process died during the test): a smoke test that never finished has
+    // not passed, so it runs again before any customer reaches gray.
+    if ((this.state.phase === "scaling" || this.state.phase === "smoke") && this.ports.router.smokeTest) {
+      if (this.state.phase === "scaling") {
+        this.go("smoke");
+        await this.save();
+      }
       const checks = await this.ports.router.smokeTest(this.ctx.signal);
       this.log("info", `smoke test passed: ${checks.join("; ")}`);
     }
@@ -537,7 +546,7 @@ export class RolloutRun {
     // History (the sequential test's windows, all ending where the rollback window ends) is a read
     // of its own, so its many window lengths never change how the gates' windows are answered.
     const [metrics, health, alarms, past] = await Promise.allSettled([
-      this.ports.metrics.read([windows.rollback, windows.promotion], signal),
+      this.ports.metrics.read([windows.rollback, windows.promotion], signal, this.businessQuery()),
       this.ports.router.targetHealth(signal),
       plan.alarms.length > 0 && this.ports.metrics.alarms
         ? this.ports.metrics.alarms(plan.alarms, signal)
@@ -575,6 +584,15 @@ export class RolloutRun {
     });
     for (const e of errors) this.log("warn", `measurement error: ${e}`);
     return observation;
+  }
+
+  /** The business-metric gates of the plan and the versions' labels, for the gates' metric read. */
+  private businessQuery(): BusinessQuery | undefined {
+    const s = this.state;
+    const gates = s.plan.gates ?? [];
+    if (gates.length === 0) return undefined;
+    const stable = s.stableRefreshed ? s.release.version : s.release.previousVersion;
+    return { gates, versions: { stable, gray: s.release.version } };
   }
 
   /** Returns an Outcome when promotion failed and the rollout paused. */

@@ -11,6 +11,7 @@
  */
 import type { RolloutState } from "../core/state.js";
 import type { AlarmState, FleetHealth, TimeWindow, Weights, WindowStats } from "../core/types.js";
+import type { BusinessQuery } from "../gates/types.js";
 
 /** What the engine knows about the load balancer before it changes anything. */
 export interface RouterPreflight {
@@ -114,8 +115,17 @@ export interface MetricSource {
   /**
    * Per-version statistics over each window, answered in one round trip where the source allows.
    * Absent counts are zero; a version with no data point at all has `hasData: false`.
+   *
+   * With `business`, each window also carries the readings of those business-metric gates
+   * (`WindowStats.business`, by gate name), in the same round trip where the source allows (CloudWatch
+   * gates ride in the same GetMetricData call). A gate the source cannot measure this time gets a
+   * reading with `error`, never an exception: the built-in metrics still count.
    */
-  read(windows: readonly TimeWindow[], signal?: AbortSignal): Promise<WindowStats[]>;
+  read(
+    windows: readonly TimeWindow[],
+    signal?: AbortSignal,
+    business?: BusinessQuery,
+  ): Promise<WindowStats[]>;
   /** States of the named alarms (extra gates). */
   alarms?(names: readonly string[], signal?: AbortSignal): Promise<AlarmState[]>;
 }
