@@ -38,6 +38,7 @@ const VALUE_NAMES: Record<OptionDef["kind"], string> = {
   steps: "<weights>",
   list: "<names>",
   enum: "<choice>",
+  json: "<json>",
 };
 
 /** The default as the help text shows it (the contract's own wording). */
@@ -71,7 +72,15 @@ export function buildProgram(version: string): Command {
       // Defaults are applied by the schema for the chosen target, never by the parser; help shows them.
       const shown = helpDefault(name);
       if (shown !== undefined) extra.unshift(`default: ${shown}`);
-      cmd.addOption(new Option(flag, `${def.description}${extra.length ? ` (${extra.join("; ")})` : ""}`));
+      const option = new Option(flag, `${def.description}${extra.length ? ` (${extra.join("; ")})` : ""}`);
+      // A structured option may be given several times (one JSON text each); the schema parses them all.
+      if (def.kind === "json") {
+        option.argParser((value: string, previous: unknown) => [
+          ...(Array.isArray(previous) ? previous : []),
+          value,
+        ]);
+      }
+      cmd.addOption(option);
     }
   }
   return program;

@@ -70,7 +70,9 @@ export class GrayDeployError extends Error {
 export class InvalidInputError extends GrayDeployError {
   readonly issues: readonly { field: string; message: string }[];
   constructor(issues: readonly { field: string; message: string }[], fix?: string) {
-    const text = issues.map((i) => (i.field ? `--${kebab(i.field)}: ${i.message}` : i.message)).join("; ");
+    // A field inside a structured option keeps its path as written: --gates[1].metricName.
+    const flag = (f: string) => f.replace(/^[A-Za-z0-9]+/, (head) => kebab(head));
+    const text = issues.map((i) => (i.field ? `--${flag(i.field)}: ${i.message}` : i.message)).join("; ");
     super(ErrorCode.InvalidInput, `invalid input: ${text}`, {
       field: issues[0]?.field,
       fix: fix ?? "correct the value(s) above and run again; nothing was changed",

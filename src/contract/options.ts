@@ -20,6 +20,7 @@
  * every field and every cross-field rule, reporting all problems at once.
  */
 import { z } from "zod";
+import { parseGates } from "../gates/spec.js";
 import { InvalidInputError, kebab } from "./errors.js";
 import { formatDuration, type Parsed, parseDuration, parseRate } from "./units.js";
 
@@ -29,7 +30,17 @@ export type Target = (typeof TARGETS)[number];
 export const VERBS = ["deploy-gray", "plan", "status", "promote", "abort", "bootstrap"] as const;
 export type Verb = (typeof VERBS)[number];
 
-export type OptionKind = "string" | "boolean" | "integer" | "duration" | "rate" | "steps" | "list" | "enum";
+export type OptionKind =
+  | "string"
+  | "boolean"
+  | "integer"
+  | "duration"
+  | "rate"
+  | "steps"
+  | "list"
+  | "enum"
+  /** Structured values: a JSON text on the command line and in Dagger, a YAML/JSON list in a config file. */
+  | "json";
 
 export type OptionGroup = "release" | "aws" | "plan" | "thresholds" | "local" | "output" | "control";
 
@@ -64,6 +75,15 @@ export interface OptionDef {
   readonly env?: readonly string[];
   /** The value is sensitive: it is never printed, logged or stored. */
   readonly sensitive?: boolean;
+  /**
+   * For `json` options: parses and validates the value (the list itself, or its JSON text, or one
+   * JSON text per repeated flag), reporting every problem with its path inside the value.
+   */
+  readonly parseJson?: (
+    raw: unknown,
+  ) =>
+    | { readonly ok: true; readonly value: unknown }
+    | { readonly ok: false; readonly issues: readonly { path: string; message: string }[] };
 }
 
 const ROLLOUT: readonly Verb[] = ["deploy-gray", "plan"];
@@ -251,6 +271,46 @@ export const OPTION_DEFS = {
     group: "aws",
     targets: ["aws"],
     description: "CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step.",
+  },
+  gates: {
+    kind: "json",
+    group: "aws",
+    targets: ["aws"],
+    parseJson: parseGates,
+    description:
+      'Business-metric gates on CloudWatch or Zabbix metrics, judged at every step like the built-in ones: a list of {name, source, the metric, one rule of max/min/ratio/test, minSamples, window, maxErrors} (README "Business-metric gates"). A YAML list in --config; a JSON object or list per --gates, repeatable.',
+  },
+  zabbixUrl: {
+    kind: "string",
+    group: "aws",
+    targets: ["aws"],
+    verbs: ["deploy-gray", "plan", "promote"],
+    env: ["GRAY_DEPLOY_ZABBIX_URL"],
+    pattern: { re: /^https?:\/\/[^\s/]+(\/[^\s]*)?$/, hint: "https://zabbix.example.com/api_jsonrpc.php" },
+    description:
+      "The Zabbix API (api_jsonrpc.php, or the frontend's URL ending in /) that gates with source zabbix read.",
+  },
+  zabbixToken: {
+    kind: "string",
+    group: "aws",
+    targets: ["aws"],
+    verbs: ["deploy-gray", "plan", "promote"],
+    sensitive: true,
+    env: ["GRAY_DEPLOY_ZABBIX_TOKEN"],
+    pattern: { re: /^\S{8,512}$/, hint: "a Zabbix API token (Administration → General → API tokens)" },
+    description:
+      "The Zabbix API token of gates with source zabbix (read-only user suffices). A secret, never printed: prefer GRAY_DEPLOY_ZABBIX_TOKEN.",
+  },
+  zabbixTimeout: {
+    kind: "duration",
+    group: "aws",
+    targets: ["aws"],
+    verbs: ["deploy-gray", "plan", "promote"],
+    default: "10s",
+    min: 500,
+    max: 120_000,
+    description:
+      "Deadline of one Zabbix read (all its API calls); a Zabbix slower than this is a measurement error of its gates, never a pass.",
   },
   smokeHeader: {
     kind: "string",
@@ -669,11 +729,15 @@ type KindValue<D> = D extends { kind: "enum"; choices: readonly (infer C)[] }
         ? readonly number[]
         : D extends { kind: "list" }
           ? readonly string[]
-          : string;
+          : D extends { kind: "json"; parseJson: (raw: unknown) => infer R }
+            ? R extends { ok: true; value: infer T }
+              ? T
+              : never
+            : string;
 
 type HasDefault<D> = D extends { default: unknown }
   ? true
-  : D extends { kind: "list" | "boolean" }
+  : D extends { kind: "list" | "boolean" | "json" }
     ? true
     : D extends { defaults: { aws: unknown; local: unknown } }
       ? true
@@ -771,6 +835,14 @@ export function parseOptionValue(name: OptionName, raw: unknown): Parsed<unknown
     }
     case "steps":
       return parseSteps(raw);
+    case "json": {
+      const parsed = def.parseJson?.(raw) ?? { ok: false, issues: [{ path: "", message: "no parser" }] };
+      if (parsed.ok) return { ok: true, value: parsed.value };
+      return {
+        ok: false,
+        message: parsed.issues.map((i) => `${i.path ? `${i.path}: ` : ""}${i.message}`).join("; "),
+      };
+    }
     case "list": {
       const items = Array.isArray(raw)
         ? raw
@@ -895,7 +967,8 @@ export function rawOptionsSchema(ctx: ResolveContext) {
         const why = inapplicable(name, ctx.verb, target, frontEnd);
         if (why !== undefined) {
           if (explicit !== undefined) zc.addIssue({ code: "custom", path: [name], message: why });
-          out[name] = def.kind === "list" ? [] : def.kind === "boolean" ? false : undefined;
+          out[name] =
+            def.kind === "list" || def.kind === "json" ? [] : def.kind === "boolean" ? false : undefined;
           continue;
         }
         let raw = explicit;
@@ -904,7 +977,7 @@ export function rawOptionsSchema(ctx: ResolveContext) {
         }
         if (raw === undefined) raw = rawDefault(name, target);
         if (raw === undefined) {
-          if (def.kind === "list") out[name] = [];
+          if (def.kind === "list" || def.kind === "json") out[name] = [];
           else if (def.kind === "boolean") out[name] = false;
           else {
             if (def.requiredFor?.some((r) => r.verb === ctx.verb && r.target === target)) {
@@ -916,6 +989,16 @@ export function rawOptionsSchema(ctx: ResolveContext) {
             }
             out[name] = undefined;
           }
+          continue;
+        }
+        if (def.kind === "json" && def.parseJson) {
+          // Each problem names its place inside the value: --gates[1].metricName.
+          const parsed = def.parseJson(raw);
+          if (parsed.ok) out[name] = parsed.value;
+          else
+            for (const i of parsed.issues) {
+              zc.addIssue({ code: "custom", path: [`${name}${i.path}`], message: i.message });
+            }
           continue;
         }
         const parsed = parseOptionValue(name, raw);
@@ -1012,6 +1095,16 @@ export function crossFieldIssues(o: Options, verb: Verb): { field: OptionName; m
     "promoteP95",
     `${d(o.promoteP95)} exceeds --rollback-p99 ${d(o.rollbackP99)}: a passing step could be rolled back`,
   );
+  const zabbixGates = o.gates.filter((g) => g.metric.source === "zabbix").map((g) => g.name);
+  if (zabbixGates.length > 0) {
+    const which = `gate(s) ${zabbixGates.join(", ")} read Zabbix`;
+    need(o.zabbixUrl !== undefined, "zabbixUrl", `is required: ${which} (or set GRAY_DEPLOY_ZABBIX_URL)`);
+    need(
+      o.zabbixToken !== undefined,
+      "zabbixToken",
+      `is required: ${which}; set GRAY_DEPLOY_ZABBIX_TOKEN (a secret: not as a flag)`,
+    );
+  }
   if (o.returnSteps.length > 0 && o.returnSteps[o.returnSteps.length - 1] !== 100) {
     issues.push({ field: "returnSteps", message: "the last return step must be 100" });
   }

@@ -128,6 +128,8 @@ function badValues(name: OptionName): unknown[] {
       return [5, [1, 2]];
     case "string":
       return def.pattern ? ["not valid at all !", ""] : [""];
+    case "json":
+      return ["{not json", 42];
   }
 }
 
