@@ -186,6 +186,29 @@ export class GrayDeploy {
     /** CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step. AWS only. */
     alarms?: string[],
     /**
+     * Business-metric gates on CloudWatch or Zabbix metrics, judged at every step like the built-in
+     * ones: a list of {name, source, the metric, one rule of max/min/ratio/test, minSamples, window,
+     * maxErrors} (README "Business-metric gates"). A YAML list in --config; a JSON object or list per
+     * --gates, repeatable. AWS only. Here: one string holding the JSON list (or put `gates:` in
+     * --config).
+     */
+    gates?: string,
+    /**
+     * The Zabbix API (api_jsonrpc.php, or the frontend's URL ending in /) that gates with source
+     * zabbix read. AWS only.
+     */
+    zabbixUrl?: string,
+    /**
+     * The Zabbix API token of gates with source zabbix (read-only user suffices). A secret, never
+     * printed: prefer GRAY_DEPLOY_ZABBIX_TOKEN. AWS only. A Secret here: env:GRAY_DEPLOY_ZABBIX_TOKEN.
+     */
+    zabbixToken?: Secret,
+    /**
+     * Deadline of one Zabbix read (all its API calls); a Zabbix slower than this is a measurement
+     * error of its gates, never a pass. AWS only.
+     */
+    zabbixTimeout = "10s",
+    /**
      * The header (`Name: value`) the smoke rule routes straight to gray; given, smoke checks run
      * through the load balancer before any customer reaches gray. A secret, never printed: prefer
      * GRAY_DEPLOY_SMOKE_HEADER. AWS only. A Secret here: env:GRAY_DEPLOY_SMOKE_HEADER.
@@ -397,6 +420,9 @@ export class GrayDeploy {
         ami,
         stateTable,
         alarms,
+        gates,
+        zabbixUrl,
+        zabbixTimeout,
         smokeUrl,
         smokePaths,
         smokeStatuses,
@@ -440,7 +466,7 @@ export class GrayDeploy {
         supersede,
       },
       config,
-      sensitive: { notifyWebhook, smokeHeader },
+      sensitive: { notifyWebhook, smokeHeader, zabbixToken },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
       build: { source, repository, tag, dockerfile, platform, buildArgs, target: buildTarget },
     });
@@ -639,6 +665,21 @@ export class GrayDeploy {
      */
     lockLease?: string,
     /**
+     * The Zabbix API (api_jsonrpc.php, or the frontend's URL ending in /) that gates with source
+     * zabbix read. AWS only.
+     */
+    zabbixUrl?: string,
+    /**
+     * The Zabbix API token of gates with source zabbix (read-only user suffices). A secret, never
+     * printed: prefer GRAY_DEPLOY_ZABBIX_TOKEN. AWS only. A Secret here: env:GRAY_DEPLOY_ZABBIX_TOKEN.
+     */
+    zabbixToken?: Secret,
+    /**
+     * Deadline of one Zabbix read (all its API calls); a Zabbix slower than this is a measurement
+     * error of its gates, never a pass. AWS only.
+     */
+    zabbixTimeout = "10s",
+    /**
      * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
      * to its default does not: Dagger cannot tell it from an omitted one.
      */
@@ -672,11 +713,13 @@ export class GrayDeploy {
         ruleArn,
         stateTable,
         lockLease,
+        zabbixUrl,
+        zabbixTimeout,
         full,
         reason,
       },
       config,
-      sensitive: { notifyWebhook },
+      sensitive: { notifyWebhook, zabbixToken },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
   }
@@ -837,6 +880,29 @@ export class GrayDeploy {
     stateTable?: string,
     /** CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step. AWS only. */
     alarms?: string[],
+    /**
+     * Business-metric gates on CloudWatch or Zabbix metrics, judged at every step like the built-in
+     * ones: a list of {name, source, the metric, one rule of max/min/ratio/test, minSamples, window,
+     * maxErrors} (README "Business-metric gates"). A YAML list in --config; a JSON object or list per
+     * --gates, repeatable. AWS only. Here: one string holding the JSON list (or put `gates:` in
+     * --config).
+     */
+    gates?: string,
+    /**
+     * The Zabbix API (api_jsonrpc.php, or the frontend's URL ending in /) that gates with source
+     * zabbix read. AWS only.
+     */
+    zabbixUrl?: string,
+    /**
+     * The Zabbix API token of gates with source zabbix (read-only user suffices). A secret, never
+     * printed: prefer GRAY_DEPLOY_ZABBIX_TOKEN. AWS only. A Secret here: env:GRAY_DEPLOY_ZABBIX_TOKEN.
+     */
+    zabbixToken?: Secret,
+    /**
+     * Deadline of one Zabbix read (all its API calls); a Zabbix slower than this is a measurement
+     * error of its gates, never a pass. AWS only.
+     */
+    zabbixTimeout = "10s",
     /**
      * The header (`Name: value`) the smoke rule routes straight to gray; given, smoke checks run
      * through the load balancer before any customer reaches gray. A secret, never printed: prefer
@@ -1030,6 +1096,9 @@ export class GrayDeploy {
         ami,
         stateTable,
         alarms,
+        gates,
+        zabbixUrl,
+        zabbixTimeout,
         smokeUrl,
         smokePaths,
         smokeStatuses,
@@ -1072,7 +1141,7 @@ export class GrayDeploy {
         baselineErrorRate,
       },
       config,
-      sensitive: { smokeHeader },
+      sensitive: { smokeHeader, zabbixToken },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
   }

@@ -128,7 +128,7 @@ interface Where {
 export interface VerbCall {
   readonly options: OptionArgs;
   readonly config?: ConfigFileLike | undefined;
-  /** The schema's sensitive options (notifyWebhook, smokeHeader), passed as Secrets. */
+  /** The schema's sensitive options (notifyWebhook, smokeHeader, zabbixToken), passed as Secrets. */
   readonly sensitive?: Partial<Record<OptionName, SecretLike | undefined>>;
   readonly secrets?: AwsSecrets;
 }

@@ -57,6 +57,13 @@ const AWS_CONTROL: Arg[] = [
   ["config", FILE, OPTIONAL],
 ];
 
+/** The Zabbix connection of business-metric gates (deploy-gray, plan, promote). */
+const ZABBIX: Arg[] = [
+  ["zabbixUrl", STR, OPTIONAL],
+  ["zabbixToken", SECRET, OPTIONAL], // sensitive: a Secret
+  ["zabbixTimeout", STR, d("10s")],
+];
+
 /** deploy-gray's and plan's options (the rollout plan, its thresholds, the local environment). */
 const ROLLOUT: Arg[] = [
   ["target", STR, d("local")],
@@ -76,6 +83,8 @@ const ROLLOUT: Arg[] = [
   ["ami", STR, OPTIONAL],
   ["stateTable", STR, OPTIONAL],
   ["alarms", LIST, OPTIONAL],
+  ["gates", STR, OPTIONAL], // JSON text of the gate list
+  ...ZABBIX,
   ["smokeHeader", SECRET, OPTIONAL], // sensitive: a Secret
   ["smokeUrl", STR, OPTIONAL],
   ["smokePaths", LIST, d(["/health"])],
@@ -175,6 +184,7 @@ const EXPECTED: Record<string, ExpectedFunction> = {
   promote: {
     args: [
       ...AWS_CONTROL,
+      ...ZABBIX,
       ["notifyWebhook", SECRET, OPTIONAL],
       ["full", BOOL, d(false)],
       ["reason", STR, OPTIONAL],
