@@ -24,8 +24,10 @@ import type {
   VersionStats,
   WindowStats,
 } from "../core/types.js";
+import type { BusinessQuery, VersionIdentity } from "../gates/types.js";
 import type { MetricSource } from "../ports/index.js";
 import type { AwsApi } from "./api.js";
+import { planGateQueries, summariseGates } from "./custom-metrics.js";
 
 export interface AwsMetricsOptions {
   readonly api: AwsApi;
@@ -34,6 +36,8 @@ export interface AwsMetricsOptions {
   readonly grayTargetGroupArn: string;
   /** Granularity of the counts: 60 s for ALB metrics; shorter only against an emulator. */
   readonly periodMs: number;
+  /** The Auto Scaling groups, for `{asg}` in business-metric gates' dimensions (custom-metrics.ts). */
+  readonly asgs?: Readonly<Record<Pool, string>>;
 }
 
 /** VersionStats plus the host counts CloudWatch reported over the window (for reports). */
@@ -194,15 +198,24 @@ export class AwsMetricSource implements MetricSource {
     this.#o = options;
   }
 
-  async read(windows: readonly TimeWindow[], signal?: AbortSignal): Promise<WindowStats[]> {
+  async read(
+    windows: readonly TimeWindow[],
+    signal?: AbortSignal,
+    business?: BusinessQuery,
+  ): Promise<WindowStats[]> {
     const plan = planMetricQueries(windows, this.#o);
+    // Business-metric gates on CloudWatch ride in the same call (custom-metrics.ts).
+    const custom = business?.gates.some((g) => g.metric.source === "cloudwatch")
+      ? planGateQueries(business.gates, windows, this.#o.periodMs, this.#identities(business))
+      : null;
+    const queries = custom ? [...plan.queries, ...custom.queries] : plan.queries;
     const results: MetricDataResult[] = [];
     let token: string | undefined;
     // One call; CloudWatch pages only beyond 100,800 datapoints, which these windows never reach.
     do {
       const out = await this.#o.api.cloudWatch.getMetricData(
         {
-          MetricDataQueries: plan.queries,
+          MetricDataQueries: queries,
           StartTime: plan.startTime,
           EndTime: plan.endTime,
           ScanBy: "TimestampAscending",
@@ -213,7 +226,21 @@ export class AwsMetricSource implements MetricSource {
       results.push(...(out.MetricDataResults ?? []));
       token = out.NextToken;
     } while (token !== undefined && token !== "");
-    return summarise(windows, results, this.#o.periodMs);
+    const stats = summarise(windows, results, this.#o.periodMs);
+    if (custom === null) return stats;
+    const readings = summariseGates(custom, windows, results, plan.exact);
+    return stats.map((w, i) => ({ ...w, business: readings[i]! }));
+  }
+
+  #identities(business: BusinessQuery): Record<Pool, VersionIdentity> {
+    const lb = arnSuffix(this.#o.loadBalancerArn);
+    const of = (pool: Pool): VersionIdentity => ({
+      asg: this.#o.asgs?.[pool] ?? null,
+      targetGroup: arnSuffix(pool === "stable" ? this.#o.stableTargetGroupArn : this.#o.grayTargetGroupArn),
+      loadBalancer: lb,
+      version: business.versions[pool],
+    });
+    return { stable: of("stable"), gray: of("gray") };
   }
 
   async alarms(names: readonly string[], signal?: AbortSignal): Promise<AlarmState[]> {

@@ -10,9 +10,12 @@
  */
 import { PreflightError, ProviderError, StateError } from "../contract/errors.js";
 import { type Options, rolloutScope } from "../contract/options.js";
-import { isTerminal } from "../core/state.js";
+import { isTerminal, type RolloutState } from "../core/state.js";
 import type { TargetDeps, TargetRuntime } from "../engine/targets.js";
+import { type GateReader, withGateReaders } from "../gates/source.js";
 import type { Fleet, MetricSource, TrafficRouter } from "../ports/index.js";
+import { ZabbixClient } from "../zabbix/client.js";
+import { ZabbixGateReader } from "../zabbix/gates.js";
 import { type AwsConnection, type CallCounter, createAwsApi } from "./api.js";
 import { checkStateTable } from "./bootstrap.js";
 import { AwsFleet } from "./fleet.js";
@@ -137,6 +140,7 @@ export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promi
     ...(deps.maxAttempts === undefined ? {} : { maxAttempts: deps.maxAttempts }),
     ...(deps.log === undefined ? {} : { log: deps.log }),
   });
+  const disposers: (() => Promise<void>)[] = [];
   try {
     const { api } = connection;
     const scope = rolloutScope(o);
@@ -210,7 +214,13 @@ export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promi
         stableTargetGroupArn: resources.stableTargetGroupArn,
         grayTargetGroupArn: resources.grayTargetGroupArn,
         periodMs: metricPeriodMs,
+        asgs: { stable: resources.stableAsg, gray: resources.grayAsg },
       });
+      const gates = await openGateReaders(o, stored?.state ?? null, resources, deps.signal);
+      if (gates !== null) {
+        metrics = withGateReaders(metrics, "cloudwatch", gates.readers);
+        disposers.push(gates.dispose);
+      }
     }
     if (o.alarms.length > 0 && metrics.alarms !== undefined) {
       // An alarm gate that names no alarm would make every evaluation inconclusive: refuse up front.
@@ -237,10 +247,53 @@ export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promi
           : `aws ${o.region}${o.endpoint ? ` via ${o.endpoint}` : ""}: ${where}; stable ${resources.stableAsg}, gray ${resources.grayAsg}; state in ${o.stateTable}`,
       async dispose() {
         connection.destroy();
+        await Promise.all(disposers.map((d) => d().catch(() => undefined)));
       },
     };
   } catch (e) {
     connection.destroy();
+    await Promise.all(disposers.map((d) => d().catch(() => undefined)));
     throw e;
   }
+}
+
+/**
+ * Readers of business-metric gates from sources other than CloudWatch (Zabbix), for the gates of
+ * this run (`--gates`) or of the stored rollout it continues; null when none is needed. The Zabbix
+ * gates are checked here, before anything changes (a wrong token, group or key: exit 2). Verbs that
+ * never observe (status, abort) do not take the Zabbix options and open no connection.
+ */
+async function openGateReaders(
+  o: Options,
+  stored: RolloutState | null,
+  resources: AwsResources,
+  signal: AbortSignal | undefined,
+): Promise<{ readers: GateReader[]; dispose: () => Promise<void> } | null> {
+  const live = stored !== null && !isTerminal(stored.phase) ? (stored.plan.gates ?? []) : [];
+  const checked = o.gates.length > 0 ? o.gates : live;
+  const zabbix = [...o.gates, ...live].filter((g) => g.metric.source === "zabbix");
+  // The Zabbix options apply to deploy-gray, plan and promote only (their timeout has a default there).
+  if (zabbix.length === 0 || o.zabbixTimeout === undefined) return null;
+  if (o.zabbixUrl === undefined || o.zabbixToken === undefined) {
+    throw new PreflightError(
+      `the rollout's gate(s) ${[...new Set(zabbix.map((g) => g.name))].join(", ")} read Zabbix, but no Zabbix connection was given`,
+      {
+        field: o.zabbixUrl === undefined ? "zabbixUrl" : "zabbixToken",
+        fix: "pass --zabbix-url and set GRAY_DEPLOY_ZABBIX_TOKEN (the Zabbix API token)",
+      },
+    );
+  }
+  const client = new ZabbixClient({ url: o.zabbixUrl, token: o.zabbixToken, timeoutMs: o.zabbixTimeout });
+  const reader = new ZabbixGateReader({
+    client,
+    asgs: { stable: resources.stableAsg, gray: resources.grayAsg },
+    timeoutMs: o.zabbixTimeout,
+  });
+  try {
+    await reader.preflight(checked, signal);
+  } catch (e) {
+    await client.close().catch(() => undefined);
+    throw e;
+  }
+  return { readers: [reader], dispose: () => client.close() };
 }
