@@ -15,6 +15,12 @@
  *                        Kept separate so logs and tests can tell "the release is bad" from "the
  *                        service always fails a little".
  *   LATENCY_MS           milliseconds added to every /v1 request (default 0)
+ *   DECLINE_RATE         fraction of valid payments (POST /v1/payments) DECLINED that should have been
+ *                        approved: the release's business fault. The answer is still a success (HTTP
+ *                        200, `"status": "declined"`), so HTTP error rates and latency cannot see it;
+ *                        only the business counters below can (default 0)
+ *   BASELINE_DECLINE_RATE fraction of valid payments declined in every version: the issuers' normal
+ *                        declines (default 0), drawn independently of DECLINE_RATE
  *   CRASH                "1"/"true": exit(1) right after start, before listening (a release that
  *                        cannot boot)
  *   EXIT_WITH_PARENT     "1"/"true": exit when stdin closes. The parent keeps a pipe open on our stdin;
@@ -23,7 +29,11 @@
  *                        usually has no stdin at all.
  *
  * When ready it prints one JSON line on stdout: {"event":"listening","port":N,"pid":P,"version":V}.
- * Endpoints: GET /health (never faulted, no added latency), POST /v1/payments, GET /v1/payments/:id.
+ * Endpoints: GET /health (never faulted, no added latency), POST /v1/payments, GET /v1/payments/:id,
+ * GET /metrics (never faulted): this process's business counters since it started, as JSON —
+ * {"version", "payments": {"attempted", "approved", "declined", "byMethod": {"pix": {...}, "card":
+ * {...}}}}; `attempted` counts valid payment requests (each approved or declined), the numbers a
+ * business-metric gate divides (declined ÷ attempted).
  * SIGTERM/SIGINT: stops accepting, finishes in-flight requests, exits 0.
  * Nothing is logged per request: a synchronous write per request would cost more than the request.
  */
@@ -35,6 +45,8 @@ const version = env.SERVICE_VERSION || "dev";
 const errorRate = rate("ERROR_RATE");
 const baselineErrorRate = rate("BASELINE_ERROR_RATE");
 const latencyMs = Math.max(0, Number(env.LATENCY_MS || 0)) || 0;
+const declineRate = rate("DECLINE_RATE");
+const baselineDeclineRate = rate("BASELINE_DECLINE_RATE");
 const flag = (name) => env[name] === "1" || env[name] === "true";
 
 function rate(name) {
@@ -68,6 +80,9 @@ const MAX_BODY = 64 * 1024;
 /** Payments this instance created; bounded so a long load test cannot grow it without limit. */
 const payments = new Map();
 const MAX_PAYMENTS = 10_000;
+/** Business counters of this process (GET /metrics). */
+const tally = () => ({ attempted: 0, approved: 0, declined: 0 });
+const counters = { ...tally(), byMethod: { pix: tally(), card: tally() } };
 
 const server = createServer((req, res) => {
   const url = req.url ?? "/";
@@ -76,6 +91,12 @@ const server = createServer((req, res) => {
     // rotation, and the point of the fault knobs is to make the release bad for customers.
     res.writeHead(200, HEALTH_HEADERS);
     res.end("ok");
+    return;
+  }
+  if (url === "/metrics" || url.startsWith("/metrics?")) {
+    // Exempt from faults too: it is how the business metrics of a faulty release are measured.
+    drain(req);
+    send(res, 200, { version, pid: process.pid, payments: counters });
     return;
   }
   const handle = () => route(req, res, url);
@@ -121,6 +142,27 @@ function createPayment(res, body) {
     return send(res, 422, { error: "invalid_currency", message: "currency must be an ISO 4217 code" });
   }
   const id = `pay_${randomBytes(9).toString("base64url")}`;
+  const declined =
+    (declineRate > 0 && Math.random() < declineRate) ||
+    (baselineDeclineRate > 0 && Math.random() < baselineDeclineRate);
+  for (const t of [counters, counters.byMethod[method]]) {
+    t.attempted++;
+    if (declined) t.declined++;
+    else t.approved++;
+  }
+  if (declined) {
+    // A success on the wire (HTTP 200), a failure for the business: the issuer "refused" it.
+    return send(res, 200, {
+      id,
+      status: "declined",
+      declineReason: "issuer_unavailable",
+      amount,
+      currency,
+      method,
+      createdAt: new Date().toISOString(),
+      version,
+    });
+  }
   const payment = describe(id, amount, method, currency, body.card, Date.now());
   if (payments.size >= MAX_PAYMENTS) payments.delete(payments.keys().next().value);
   payments.set(id, payment);

@@ -20,6 +20,10 @@ export interface InstanceFaults {
   readonly latencyMs: number;
   /** Exit(1) right after start, before listening. */
   readonly crash: boolean;
+  /** Fraction of valid payments declined that should be approved (HTTP 200, `declined`): a business fault. */
+  readonly declineRate?: number;
+  /** Fraction of valid payments declined in every version (the issuers' normal declines). */
+  readonly baselineDeclineRate?: number;
 }
 
 export const NO_FAULTS: InstanceFaults = Object.freeze({
@@ -85,6 +89,8 @@ export class ServiceInstance {
       BASELINE_ERROR_RATE: String(f.baselineErrorRate),
       LATENCY_MS: String(f.latencyMs),
       CRASH: f.crash ? "1" : "0",
+      DECLINE_RATE: String(f.declineRate ?? 0),
+      BASELINE_DECLINE_RATE: String(f.baselineDeclineRate ?? 0),
       EXIT_WITH_PARENT: "1",
     };
     if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
