@@ -1,0 +1,85 @@
+/**
+ * The emulator's whole state, for "this run wrote nothing to AWS": moto's own dump of every backend
+ * (`GET /moto-api/data.json`) plus every item of every DynamoDB table (the dump does not show item
+ * contents), normalised for what reads change in moto without changing AWS:
+ * - the dump lists the live Python objects of each model, so reads that build temporary model objects
+ *   (DescribeTargetHealth, DescribeImages, GetItem) add copies of existing ones: each model's list is
+ *   compared as a set of distinct objects;
+ * - a load balancer moves from `provisioning` to `active` on its first describe.
+ */
+import { DynamoDBClient, ListTablesCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+
+export interface EmulatorState {
+  /** service → model → sorted distinct objects (JSON). */
+  readonly models: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
+  /** table → sorted items (JSON). */
+  readonly items: Readonly<Record<string, readonly string[]>>;
+}
+
+/** JSON with sorted keys, so equal objects give equal text. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "null";
+}
+
+export async function emulatorState(
+  endpoint: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+  region = "sa-east-1",
+): Promise<EmulatorState> {
+  const res = await fetch(`${endpoint}/moto-api/data.json`);
+  if (!res.ok) throw new Error(`moto-api/data.json answered ${res.status}`);
+  const text = (await res.text()).replaceAll('"provisioning"', '"active"');
+  const raw = JSON.parse(text) as Record<string, Record<string, unknown[]>>;
+  const models: Record<string, Record<string, string[]>> = {};
+  for (const [service, byModel] of Object.entries(raw)) {
+    models[service] = {};
+    for (const [model, list] of Object.entries(byModel)) {
+      models[service]![model] = [...new Set((list ?? []).map(canonical))].sort();
+    }
+  }
+  const dynamo = new DynamoDBClient({ endpoint, region, credentials, maxAttempts: 2 });
+  const items: Record<string, string[]> = {};
+  try {
+    const tables = (await dynamo.send(new ListTablesCommand({}))).TableNames ?? [];
+    for (const table of tables) {
+      const out = await dynamo.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
+      items[table] = (out.Items ?? []).map(canonical).sort();
+    }
+  } finally {
+    dynamo.destroy();
+  }
+  return { models, items };
+}
+
+/** What differs between two states, one line per model or table (empty: nothing changed). */
+export function stateDiff(before: EmulatorState, after: EmulatorState): string[] {
+  const out: string[] = [];
+  const services = new Set([...Object.keys(before.models), ...Object.keys(after.models)]);
+  for (const s of services) {
+    const a = before.models[s] ?? {};
+    const b = after.models[s] ?? {};
+    for (const m of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const x = new Set(a[m] ?? []);
+      const y = new Set(b[m] ?? []);
+      const added = [...y].filter((v) => !x.has(v));
+      const removed = [...x].filter((v) => !y.has(v));
+      if (added.length + removed.length > 0) {
+        out.push(
+          `${s}.${m}: +${added.length} -${removed.length} ${(added[0] ?? removed[0] ?? "").slice(0, 300)}`,
+        );
+      }
+    }
+  }
+  for (const t of new Set([...Object.keys(before.items), ...Object.keys(after.items)])) {
+    if (canonical(before.items[t] ?? null) !== canonical(after.items[t] ?? null))
+      out.push(`dynamodb item(s) of ${t} changed`);
+  }
+  return out;
+}
