@@ -210,15 +210,13 @@ export function absorbObservation(s: RolloutState, obs: Observation): RolloutSta
   }
   const declared = s.plan.gates ?? [];
   if (declared.length > 0) {
-    const other: Pool = subjectOf(s) === "gray" ? "stable" : "gray";
-    const absorbed = absorbReadings(
-      declared,
-      (g) => readingOf(g, obs, obs.errors),
-      other,
-      s.weights[other] > 0 && (s.phase === "shifting" || s.phase === "returning"),
-      obs.at,
-      { errors: s.gateErrors ?? {}, baselines: s.gateBaselines ?? {} },
-    );
+    // Each pool's business values are kept while the weights send it traffic, for when it has none.
+    const judged = s.phase === "shifting" || s.phase === "returning";
+    const serving = (["stable", "gray"] as const).filter((p) => judged && s.weights[p] > 0);
+    const absorbed = absorbReadings(declared, (g) => readingOf(g, obs, obs.errors), serving, obs.at, {
+      errors: s.gateErrors ?? {},
+      baselines: s.gateBaselines ?? {},
+    });
     next = { ...next, gateErrors: absorbed.errors, gateBaselines: absorbed.baselines };
   }
   return next;

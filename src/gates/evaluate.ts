@@ -8,7 +8,9 @@
  *   measurement errors are inconclusive, never pass.
  * - The reference is the other pool over the same window; while it has no traffic (gray at 100%, or
  *   stable back at 100%) it is the other pool's value recorded at the last observation where it had
- *   traffic (absorbReadings), and without one the relative rules are inconclusive.
+ *   traffic (absorbReadings: stable's before gray took everything; on the way back, gray's while it
+ *   served 100% — the release the refreshed stable now runs), and without one the relative rules are
+ *   inconclusive.
  * - A measurement error counts against the gate's `maxErrors`: below it the gate is inconclusive and
  *   the step waits; at it the gate says so (`errorLimit: "reached"`) and the step is judged
  *   inconclusive at once (--on-inconclusive), since a source down that long will not judge it.
@@ -19,11 +21,13 @@ import type { Pool } from "../core/types.js";
 import { describeGate } from "./spec.js";
 import { type BusinessReading, type BusinessValue, type GateSpec, gateName } from "./types.js";
 
-export interface RecordedBaseline {
-  readonly pool: Pool;
+export interface RecordedValue {
   readonly value: BusinessValue;
   readonly at: number;
 }
+
+/** Each pool's value at the last observation where it had traffic. */
+export type RecordedBaseline = Readonly<Partial<Record<Pool, RecordedValue>>>;
 
 export interface GateContext {
   readonly subject: Pool;
@@ -89,11 +93,11 @@ export function evaluateGate(spec: GateSpec, reading: BusinessReading, ctx: Gate
 
   const s = reading[subject];
   const live = reading[other];
-  const recorded = ctx.baselines[spec.name];
+  const recorded = ctx.baselines[spec.name]?.[other];
   const useBaseline = ctx.referenceIdle || live === null || live.value === null;
-  const ref: BusinessValue | null = useBaseline ? (recorded?.pool === other ? recorded.value : null) : live;
+  const ref: BusinessValue | null = useBaseline ? (recorded?.value ?? null) : live;
   const refLabel = useBaseline
-    ? recorded?.pool === other
+    ? recorded
       ? `${other}'s value recorded at ${new Date(recorded.at).toISOString()}`
       : `${other} (no value recorded)`
     : `${other} over the same window`;
@@ -233,13 +237,12 @@ export function errorLimitReached(gates: readonly GateResult[]): GateResult | un
 
 /**
  * State updates from an observation's readings: consecutive measurement errors per gate (reset by a
- * successful read), and the reference pool's value while it has traffic (`referenceServes`).
+ * successful read), and each pool's value while the weights send it traffic (`serving`).
  */
 export function absorbReadings(
   gates: readonly GateSpec[],
   read: (g: GateSpec) => BusinessReading,
-  reference: Pool,
-  referenceServes: boolean,
+  serving: readonly Pool[],
   at: number,
   prev: { errors: Readonly<Record<string, number>>; baselines: Readonly<Record<string, RecordedBaseline>> },
 ): { errors: Record<string, number>; baselines: Record<string, RecordedBaseline> } {
@@ -248,9 +251,12 @@ export function absorbReadings(
   for (const g of gates) {
     const r = read(g);
     errors[g.name] = r.error !== undefined ? (prev.errors[g.name] ?? 0) + 1 : 0;
-    const v = r[reference];
-    if (referenceServes && r.error === undefined && v !== null && v.value !== null && v.samples > 0) {
-      baselines[g.name] = { pool: reference, value: v, at };
+    if (r.error !== undefined) continue;
+    for (const pool of serving) {
+      const v = r[pool];
+      if (v !== null && v.value !== null && v.samples > 0) {
+        baselines[g.name] = { ...baselines[g.name], [pool]: { value: v, at } };
+      }
     }
   }
   return { errors, baselines };
