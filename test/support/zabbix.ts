@@ -332,13 +332,21 @@ let fleetSeq = 0;
  * and waits until the trapper accepts values for them.
  */
 export async function createFleet(
-  opts: { stable?: number; gray?: number; items?: readonly FleetItem[]; label?: string } = {},
+  opts: {
+    stable?: number;
+    gray?: number;
+    items?: readonly FleetItem[];
+    label?: string;
+    /** `asg` tag values (real Auto Scaling group names); default `<id>-stable` / `<id>-gray`. */
+    asgs?: { readonly stable: string; readonly gray: string };
+  } = {},
 ): Promise<Fleet> {
   await requireZabbix();
   const c = client();
   const created = Date.now();
   const id = `gdt-${opts.label ?? "t"}-${created.toString(36)}-${process.pid}-${++fleetSeq}`;
   const counts = { stable: opts.stable ?? 1, gray: opts.gray ?? 1 };
+  const asgs = opts.asgs ?? { stable: `${id}-stable`, gray: `${id}-gray` };
   const items = opts.items ?? DEFAULT_FLEET_ITEMS;
   const groupNames = {
     all: `${TEST_TAG}/${created}/${id}`,
@@ -360,7 +368,7 @@ export async function createFleet(
         host,
         groups: [{ groupid: gAll }, { groupid: role === "stable" ? gStable : gGray }],
         tags: [
-          { tag: "asg", value: `${id}-${role}` },
+          { tag: "asg", value: asgs[role] },
           { tag: "role", value: role },
           { tag: TEST_TAG, value: String(created) },
         ],
@@ -407,7 +415,7 @@ export async function createFleet(
     id,
     group: groupNames.all,
     groups: { stable: groupNames.stable, gray: groupNames.gray },
-    asgs: { stable: `${id}-stable`, gray: `${id}-gray` },
+    asgs,
     stable: names.stable,
     gray: names.gray,
     dispose,

@@ -178,13 +178,14 @@ export class EmulatedAlb {
     return this.proxy.url;
   }
 
-  /** Instances by pool and image, for assertions. */
-  machines(): { instanceId: string; pool: Pool; image: string; alive: boolean }[] {
+  /** Instances by pool and image (and the port their process listens on, once it does). */
+  machines(): { instanceId: string; pool: Pool; image: string; alive: boolean; port: number | null }[] {
     return [...this.#machines.values()].map((m) => ({
       instanceId: m.instanceId,
       pool: m.pool,
       image: m.image,
       alive: m.process.alive,
+      port: m.port,
     }));
   }
 
