@@ -5,7 +5,7 @@
  * canaries safe: what the pipeline moves is ignored by Terraform, gray starts empty and at weight 0,
  * the state table has the tool's schema, and the outputs are the tool's configuration.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OPTION_DEFS, type OptionDef, type OptionName } from "../../src/contract/options.js";
@@ -556,9 +556,9 @@ describe("outputs are the tool's inputs", () => {
   });
 });
 
-describe("guard wiring (optional)", () => {
-  it("is off by default and entirely behind enable_guard", () => {
-    expect(mod.variables.enable_guard!.default).toBe(false);
+describe("guard wiring (on by default)", () => {
+  it("is on by default and entirely behind enable_guard", () => {
+    expect(mod.variables.enable_guard!.default).toBe(true);
     expect(raw(mod.locals.guard_count)).toBe("var.enable_guard ? 1 : 0");
     const guardResources = Object.entries(mod.resources).filter(([k]) => /guard/.test(k));
     expect(guardResources.length).toBeGreaterThanOrEqual(8);
@@ -577,8 +577,50 @@ describe("guard wiring (optional)", () => {
     expect(raw(env.GRAY_DEPLOY_CONFIG)).toBe(
       "jsonencode(merge(local.gray_deploy_config, { maxPause = var.guard_max_pause }))",
     );
-    expect(raw(resource("aws_lambda_function.guard").filename)).toBe("var.guard_package_path");
     expect(raw(resource("aws_iam_role_policy.guard").policy)).toBe("local.guard_policy_json");
+  });
+
+  it("deploys the package scripts/package-guard.ts writes, by default the one in the module, and says how to build it", async () => {
+    const { DEFAULT_OUT } = await import("../../scripts/package-guard.js");
+    expect(mod.variables.guard_package_path!.default).toBeNull();
+    expect(raw(mod.locals.guard_package_path)).toBe(
+      'coalesce(var.guard_package_path, "${path.module}/guard/gray-deploy-guard.zip")',
+    );
+    expect(join(MODULE_DIR, "guard", "gray-deploy-guard.zip")).toBe(DEFAULT_OUT);
+    // The package is built, never committed.
+    expect(readFileSync(join(MODULE_DIR, "guard", ".gitignore"), "utf8")).toMatch(/^\*\.zip$/m);
+    const fn = resource("aws_lambda_function.guard");
+    expect(raw(fn.filename)).toBe("local.guard_package_path");
+    expect(raw(fn.source_code_hash)).toBe(
+      "local.guard_package_found ? filebase64sha256(local.guard_package_path) : null",
+    );
+    // The handler's export and the runtime the bundle targets (CommonJS index.js, Node 20).
+    expect(mod.variables.guard_handler!.default).toBe("index.handler");
+    expect(mod.variables.guard_runtime!.default).toBe("nodejs20.x");
+    const conditions = blocks(block(fn, "lifecycle"), "precondition").map((p) => ({
+      condition: raw(p.condition),
+      message: String(p.error_message),
+    }));
+    expect(conditions).toEqual(
+      expect.arrayContaining([
+        {
+          condition: "local.guard_package_found",
+          message: expect.stringMatching(/npm run package:guard.*enable_guard = false/),
+        },
+        {
+          condition: "var.guard_timeout_seconds >= aws_lb_target_group.gray.deregistration_delay + 60",
+          message: expect.stringMatching(/deregistration delay/),
+        },
+      ]),
+    );
+  });
+
+  it("gives the guard the pipeline's policy without publishing or creating releases", () => {
+    const dropped = raw(mod.locals.guard_disabled_sids);
+    for (const sid of ["CreateReleaseVersions", "ReadReleaseImage", "EcrAuthentication", "EcrPublish"]) {
+      expect(dropped).toContain(`"${sid}"`);
+    }
+    expect(dropped).toContain("local.pipeline_disabled_sids");
   });
 });
 

@@ -1,12 +1,19 @@
-# Optional guard: a Lambda function (its handler ships with gray-deploy; this module only wires it)
-# that performs the same verified rollback as the pipeline when nobody is watching: on any gray
-# alarm entering ALARM (EventBridge), and on a schedule for rollouts paused longer than max pause.
-# It reads the same configuration object the pipeline uses (GRAY_DEPLOY_CONFIG) and runs with the
-# pipeline's policy minus publishing and release creation (guard_disabled_sids in iam.tf).
+# The guard (on by default): a Lambda function running gray-deploy's guard (src/guard) that performs
+# the same verified rollback as the pipeline when nobody is watching: on any gray alarm entering ALARM
+# (EventBridge), and on a schedule for rollouts paused (or left by a dead pipeline) longer than max
+# pause with traffic on gray. It reads the same configuration object the pipeline uses
+# (GRAY_DEPLOY_CONFIG) and runs with the pipeline's policy minus publishing and release creation
+# (guard_disabled_sids in iam.tf).
+#
+# Its package is built from the gray-deploy sources, not downloaded: `npm run package:guard` writes
+# guard/gray-deploy-guard.zip in this module (the default guard_package_path). Build it in the same
+# pipeline that applies this module, from the same gray-deploy version the pipeline runs.
 
 locals {
   guard_count         = var.enable_guard ? 1 : 0
   guard_function_name = "${var.name}-gray-deploy-guard"
+  guard_package_path  = coalesce(var.guard_package_path, "${path.module}/guard/gray-deploy-guard.zip")
+  guard_package_found = fileexists(local.guard_package_path)
 }
 
 data "aws_iam_policy_document" "guard_assume" {
@@ -59,8 +66,8 @@ resource "aws_lambda_function" "guard" {
   function_name    = local.guard_function_name
   description      = "gray-deploy guard for ${var.name}: rolls back unwatched or over-paused rollouts."
   role             = aws_iam_role.guard[0].arn
-  filename         = var.guard_package_path
-  source_code_hash = var.guard_package_path == null ? null : filebase64sha256(var.guard_package_path)
+  filename         = local.guard_package_path
+  source_code_hash = local.guard_package_found ? filebase64sha256(local.guard_package_path) : null
   handler          = var.guard_handler
   runtime          = var.guard_runtime
   timeout          = var.guard_timeout_seconds
@@ -82,8 +89,15 @@ resource "aws_lambda_function" "guard" {
 
   lifecycle {
     precondition {
-      condition     = var.guard_package_path != null
-      error_message = "enable_guard needs guard_package_path: the .zip of gray-deploy's guard handler."
+      condition     = local.guard_package_found
+      error_message = "The guard's package ${local.guard_package_path} does not exist: build it from the gray-deploy sources with `npm run package:guard` (or set guard_package_path to a .zip built by scripts/package-guard.ts). To run without the guard, set enable_guard = false."
+    }
+
+    precondition {
+      # A rollback drains gray for the target group's deregistration delay before scaling it in: the
+      # function must outlive it, or every invocation would time out in the drain and start over.
+      condition     = var.guard_timeout_seconds >= aws_lb_target_group.gray.deregistration_delay + 60
+      error_message = "guard_timeout_seconds (${var.guard_timeout_seconds}) must exceed the gray target group's deregistration delay (${aws_lb_target_group.gray.deregistration_delay} s) by at least 60 s."
     }
   }
 }

@@ -400,13 +400,13 @@ variable "pipeline_role_names" {
 # ── Guard (rollback when no pipeline is watching) ───────────────────────────────────────────
 
 variable "enable_guard" {
-  description = "Deploy the guard Lambda: on a gray alarm (EventBridge) and on a schedule it rolls back a rollout that no pipeline is watching. Needs guard_package_path (the handler ships with gray-deploy)."
+  description = "Deploy the guard Lambda: on a gray alarm (EventBridge) it rolls back at once, and on a schedule it rolls back a rollout paused or unwatched with traffic on gray for longer than guard_max_pause. On by default: a payments service must not stay on an unjudged release because a CI job died."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "guard_package_path" {
-  description = "Path of the guard handler's deployment package (a .zip built from gray-deploy's guard). Required when enable_guard is true."
+  description = "Path of the guard's deployment package, built by gray-deploy's scripts/package-guard.ts (`npm run package:guard`). Default: guard/gray-deploy-guard.zip in this module, where that script writes it; the plan fails with that command when it is missing."
   type        = string
   default     = null
 
@@ -456,7 +456,7 @@ variable "guard_max_pause" {
 }
 
 variable "guard_timeout_seconds" {
-  description = "Timeout of the guard function; a verified rollback waits for the deregistration delay before scaling gray in."
+  description = "Timeout of the guard function; a verified rollback waits for the deregistration delay before scaling gray in, so this must exceed the gray target group's deregistration delay by 60 s (checked)."
   type        = number
   default     = 600
 
