@@ -285,3 +285,18 @@ describe("placeholders", () => {
     expect(() => substitute("{version}", { version: null })).toThrow("{version} has no value");
   });
 });
+
+describe("the documented examples", () => {
+  it.each(["README.md", "docs/gray-deployment-runbook.md", "docs/gray-deployment-runbook.pt-BR.md"])(
+    "%s: every `gates:` YAML block is valid",
+    async (file) => {
+      const { readFile } = await import("node:fs/promises");
+      const text = await readFile(new URL(`../../${file}`, import.meta.url), "utf8");
+      const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)]
+        .map((m) => m[1]!)
+        .filter((b) => /^gates:/m.test(b));
+      expect(blocks.length).toBeGreaterThan(0);
+      for (const b of blocks) expect(ok((parseYaml(b) as { gates: unknown }).gates).length).toBe(2);
+    },
+  );
+});
