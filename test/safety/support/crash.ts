@@ -1,0 +1,126 @@
+/**
+ * Crash and resume: run `deploy-gray` as a child process, SIGKILL it at a chosen point, wait for its
+ * lease to expire, rerun `deploy-gray` with the same image and report what the world went through.
+ *
+ * A kill point is reached either by holding the control plane (the fault proxy holds every call after
+ * the one that defines the point — "right after the weight write" — so the process is killed with
+ * exactly that much done), or by waiting for a progress line.
+ */
+import { DescribeInstanceRefreshesCommand } from "@aws-sdk/client-auto-scaling";
+import type { RawOptions } from "../../../src/contract/options.js";
+import type { RolloutState } from "../../../src/core/state.js";
+import { forward } from "../../aws/support/rollout.js";
+import type { CliResult, CliRun, Line } from "./cli.js";
+import { type Call, type Match, savedPhase, writtenWeights } from "./fault-proxy.js";
+import type { ConvergenceReport, Scenario } from "./scenario.js";
+
+export interface KillPoint {
+  /** deploy-gray flags beyond the scenario's defaults. */
+  readonly flags?: RawOptions;
+  /**
+   * Resolves once the process stands at the kill point. `hold(match)` holds the control plane after
+   * the first successful call matching `match` and resolves when the process made its next call.
+   */
+  readonly reach: (ctx: { s: Scenario; run: CliRun; hold: (m: Match) => Promise<Call> }) => Promise<unknown>;
+}
+
+export interface CrashReport {
+  readonly first: CliRun;
+  readonly killedAt: number;
+  /** The stored rollout when the process died. */
+  readonly atKill: { state: RolloutState; leaseUntil: number } | null;
+  /** The weights of the forward action when the process died. */
+  readonly albAtKill: { stable: number; gray: number };
+  readonly rerun: CliRun;
+  readonly result: CliResult;
+  /** Gray's weight as the ALB applied it over the whole test, in order (see Scenario.grayTrail). */
+  readonly trail: number[];
+  /** The same, from the rerun's start on. */
+  readonly trailAfterResume: { stable: number; gray: number }[];
+  readonly converged: ConvergenceReport;
+  readonly refreshes: number;
+  readonly grayInstancesLaunched: number;
+  readonly calls: { killed: number; dropped: number };
+}
+
+export async function crashAndResume(
+  s: Scenario,
+  kp: KillPoint,
+  expect: { promoted: boolean },
+): Promise<CrashReport> {
+  const flags = s.flags(kp.flags);
+  const first = s.cli("deploy-gray", flags);
+  const hold = (m: Match) => s.proxy.holdAfter(m);
+  await kp.reach({ s, run: first, hold });
+  await first.kill();
+  const killedAt = Date.now();
+  // Held calls of the dead process are dropped, never forwarded.
+  s.proxy.release({ drop: true });
+  const stored = await s.state();
+  const rule = await forward(s.w);
+  const albAtKill = { stable: rule.stable, gray: rule.gray };
+  await s.leaseExpired();
+  const rerun = s.cli("deploy-gray", flags);
+  const result = await rerun.done;
+  // The data plane polls the rule every 100 ms: let it see the last write.
+  await new Promise((r) => setTimeout(r, 300));
+  const refreshes = await s.aws.autoScaling.send(
+    new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: s.w.fx.stable.asgName }),
+  );
+  return {
+    first,
+    killedAt,
+    atKill: stored === null ? null : { state: stored.state, leaseUntil: stored.leaseUntil },
+    albAtKill: { ...albAtKill },
+    rerun,
+    result,
+    trail: s.grayTrail(),
+    trailAfterResume: s.albWeights(rerun.startedAt),
+    converged: await s.converged(expect),
+    refreshes: refreshes.InstanceRefreshes?.length ?? 0,
+    grayInstancesLaunched: s.grayIdsSeen.size,
+    calls: {
+      killed: s.proxy.count(),
+      dropped: s.proxy.count({ result: "dropped" }),
+    },
+  };
+}
+
+// ── kill points ─────────────────────────────────────────────────────────────────────────────────
+
+/** Right after a ModifyRule that writes gray `gray`% (and stable 100 - gray). */
+export const afterWeightWrite =
+  (s: Scenario, want: { stable: number; gray: number }, stickiness?: boolean): Match =>
+  (c) => {
+    const w = writtenWeights(c, s.w.fx.stable.targetGroupArn, s.w.fx.gray.targetGroupArn);
+    return (
+      w !== null &&
+      w.stable === want.stable &&
+      w.gray === want.gray &&
+      (stickiness === undefined || w.stickiness === stickiness)
+    );
+  };
+
+/** Right after the store recorded `phase`. */
+export const afterSavedPhase =
+  (phase: string): Match =>
+  (c) =>
+    savedPhase(c) === phase;
+
+/** A progress line of the run, then `ms` more. */
+export async function lineThen(run: CliRun, re: RegExp, ms: number): Promise<Line> {
+  const line = await run.waitFor(re);
+  await new Promise((r) => setTimeout(r, ms));
+  return line;
+}
+
+/** A compact account of a crash test, for failure messages and the report. */
+export function describeCrash(r: CrashReport): string {
+  return [
+    `killed at phase ${r.atKill?.state.phase} (stored weights ${r.atKill?.state.weights.stable}/${r.atKill?.state.weights.gray}, ALB ${r.albAtKill.stable}/${r.albAtKill.gray})`,
+    `rerun: exit ${r.result.code} ${r.result.outcome?.outcome}: ${r.result.outcome?.reason}`,
+    `gray trail ${JSON.stringify(r.trail)}; LT versions ${JSON.stringify(r.converged.templateVersions)}; refreshes ${r.refreshes}; gray instances launched ${r.grayInstancesLaunched}`,
+    `--- first run ---\n${r.first.tail(25)}`,
+    `--- rerun ---\n${r.rerun.tail(60)}`,
+  ].join("\n");
+}

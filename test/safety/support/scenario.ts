@@ -1,0 +1,340 @@
+/**
+ * One safety scenario: its own AWS emulator (so scenarios of one file can run concurrently), the
+ * world of test/aws (ALB, target groups, launch template, two Auto Scaling groups, state table,
+ * images in ECR), the emulated ALB data plane with real sample-service processes and customers, and
+ * the fault proxy in front of the emulator. gray-deploy (the CLI, as a child process) talks to AWS
+ * through the proxy only; the data plane — standing for the load balancer and the instances — talks
+ * to the emulator directly, so control-plane faults never disturb the traffic itself.
+ */
+import {
+  DescribeAutoScalingGroupsCommand,
+  DescribeInstanceRefreshesCommand,
+  SuspendProcessesCommand,
+  UpdateAutoScalingGroupCommand,
+} from "@aws-sdk/client-auto-scaling";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
+import type { RawOptions } from "../../../src/contract/options.js";
+import type { RolloutState } from "../../../src/core/state.js";
+import { type InstanceFaults, NO_FAULTS } from "../../../src/local/instance.js";
+import { EmulatedAlb } from "../../aws/support/data-plane.js";
+import { forward, group } from "../../aws/support/rollout.js";
+import { buildWorld, cliEnv, rawOptions, STATE_TABLE, type World } from "../../aws/support/world.js";
+import { type AwsClients, awsClients } from "../../support/aws-fixture.js";
+import { type Emulator, startEmulator } from "../../support/emulator.js";
+import { CliRun } from "./cli.js";
+import { FaultProxy } from "./fault-proxy.js";
+
+/** Scenarios running at once in one test file (each has an emulator, a data plane and CLI processes). */
+const MAX_CONCURRENT = Number(process.env.GRAY_SAFETY_CONCURRENCY ?? 4);
+let running = 0;
+const queue: (() => void)[] = [];
+
+async function slot(): Promise<() => void> {
+  if (running >= MAX_CONCURRENT) await new Promise<void>((r) => queue.push(r));
+  running++;
+  let freed = false;
+  return () => {
+    if (freed) return;
+    freed = true;
+    running--;
+    queue.shift()?.();
+  };
+}
+
+export interface ScenarioOptions {
+  /** Faults of the release's instances (default none: a good release). */
+  readonly release?: Partial<InstanceFaults>;
+  /** Customers per second through the emulated ALB. Default 120. */
+  readonly rps?: number;
+  /**
+   * Before the rollout, give stable settings of its own that the rollout's pin must restore exactly:
+   * MinSize 1 and AZRebalance suspended (by someone else). Default true.
+   */
+  readonly stableSettings?: boolean;
+  /** Seed of the proxy's random faults. */
+  readonly seed?: number;
+  /** Start the data plane (default true; false for scenarios that only need the control plane). */
+  readonly dataPlane?: boolean;
+}
+
+/** What stable looked like before the rollout (what the pin must give back). */
+export interface StableBefore {
+  readonly min: number;
+  readonly suspended: string[];
+}
+
+export class Scenario {
+  readonly proxy: FaultProxy;
+  readonly runs: CliRun[] = [];
+  /** Every gray instance id seen while the scenario ran (sampled), to catch duplicates and orphans. */
+  readonly grayIdsSeen = new Set<string>();
+  #release: () => void;
+  #sampler: NodeJS.Timeout | null = null;
+  readonly #extraProxies: FaultProxy[] = [];
+
+  constructor(
+    readonly emu: Emulator,
+    readonly aws: AwsClients,
+    readonly w: World,
+    readonly alb: EmulatedAlb | null,
+    proxy: FaultProxy,
+    readonly stableBefore: StableBefore,
+    release: () => void,
+  ) {
+    this.proxy = proxy;
+    this.#release = release;
+    this.#sampler = setInterval(() => {
+      void this.grayInstances().then(
+        (list) => {
+          for (const i of list) this.grayIdsSeen.add(i.id);
+        },
+        () => undefined,
+      );
+    }, 500);
+  }
+
+  /**
+   * Another fault proxy in front of the same emulator, for a second process whose calls must be
+   * told apart (or faulted) separately.
+   */
+  async newProxy(seed = 2): Promise<FaultProxy> {
+    const p = new FaultProxy({ target: this.emu.endpoint, seed });
+    await p.start();
+    this.#extraProxies.push(p);
+    return p;
+  }
+
+  /** deploy-gray flags: the test/aws world's fast timings, through the proxy, lease 5 s. */
+  flags(extra: RawOptions = {}): RawOptions {
+    return rawOptions(this.w, "deploy-gray", {
+      endpoint: this.proxy.url,
+      lockLease: "5s",
+      steps: "25,100",
+      returnSteps: "100",
+      bake: "2s",
+      returnBake: "2s",
+      promotionWindow: "1s",
+      rollbackWindow: "1s",
+      minRequests: 5,
+      // The tests here are about control, not latency: on two shared cores a sample service's p95
+      // swings by 100 ms or more, so the relative latency gate gets a wide slack.
+      latencySlack: "500ms",
+      ...extra,
+    });
+  }
+
+  /** Flags of a control verb (promote, abort, status): listener, rule and state table only. */
+  controlFlags(verb: "promote" | "abort" | "status", extra: RawOptions = {}): RawOptions {
+    return rawOptions(this.w, verb, { endpoint: this.proxy.url, lockLease: "5s", ...extra });
+  }
+
+  /** Starts the CLI (deploy-gray, promote, abort, status) as a child process. */
+  cli(verb: string, flags: RawOptions, env: Record<string, string> = {}): CliRun {
+    const run = new CliRun(verb, flags, { ...cliEnv(this.w), ...env });
+    this.runs.push(run);
+    return run;
+  }
+
+  async state(): Promise<{ state: RolloutState; leaseUntil: number; owner: string | null } | null> {
+    const out = await this.aws.dynamo.send(
+      new GetItemCommand({
+        TableName: STATE_TABLE,
+        Key: { scope: { S: this.w.fx.ruleArn } },
+        ConsistentRead: true,
+      }),
+    );
+    const item = out.Item;
+    if (item?.state?.S === undefined) return null;
+    return {
+      state: JSON.parse(item.state.S) as RolloutState,
+      leaseUntil: Number(item.leaseUntil?.N ?? 0),
+      owner: item.owner?.M?.id?.S ?? null,
+    };
+  }
+
+  /** Sleeps until the stored rollout's lease has expired (a dead process can no longer renew it). */
+  async leaseExpired(): Promise<void> {
+    const s = await this.state();
+    const wait = (s?.leaseUntil ?? 0) - Date.now() + 100;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+
+  /** Launch template versions (numbers). */
+  async templateVersions(): Promise<number[]> {
+    const out = await this.aws.ec2.send(
+      new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: this.w.fx.launchTemplate.id }),
+    );
+    return (out.LaunchTemplateVersions ?? []).map((v) => v.VersionNumber ?? 0).sort((a, b) => a - b);
+  }
+
+  async activeRefreshes(): Promise<string[]> {
+    const out = await this.aws.autoScaling.send(
+      new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: this.w.fx.stable.asgName }),
+    );
+    return (out.InstanceRefreshes ?? [])
+      .filter((r) =>
+        ["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"].includes(r.Status ?? ""),
+      )
+      .map((r) => `${r.InstanceRefreshId} ${r.Status}`);
+  }
+
+  /** Gray's instances right now. */
+  async grayInstances(): Promise<{ id: string; version: string; state: string }[]> {
+    const out = await this.aws.autoScaling.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [this.w.fx.gray.asgName] }),
+    );
+    return (out.AutoScalingGroups?.[0]?.Instances ?? []).map((i) => ({
+      id: i.InstanceId ?? "",
+      version: i.LaunchTemplate?.Version ?? "",
+      state: i.LifecycleState ?? "",
+    }));
+  }
+
+  /**
+   * The weights the emulated ALB applied, in order, without repeats (stickiness-only changes
+   * dropped), since `since` (epoch ms; default: all).
+   */
+  albWeights(since = 0): { stable: number; gray: number }[] {
+    const out: { stable: number; gray: number }[] = [];
+    let last = "100/0";
+    for (const c of this.alb?.weights.changes ?? []) {
+      const key = `${c.config.weights.stable}/${c.config.weights.gray}`;
+      if (key === last) continue;
+      last = key;
+      if (c.at >= since) out.push({ ...c.config.weights });
+    }
+    return out;
+  }
+
+  /** Gray's weights the ALB applied, as a list of numbers (see albWeights). */
+  grayTrail(since = 0): number[] {
+    return this.albWeights(since).map((w) => w.gray);
+  }
+
+  /** Everything a converged, ended rollout must leave, whatever happened on the way. */
+  async converged(expect: { promoted: boolean }): Promise<ConvergenceReport> {
+    // Scale-in and the data plane's bookkeeping take a few polls: wait (bounded) for gray to empty.
+    const deadline = Date.now() + 5000;
+    let gray = await this.grayInstances();
+    while (gray.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      gray = await this.grayInstances();
+    }
+    const stable = await group(this.w, this.w.fx.stable.asgName);
+    const grayGroup = await group(this.w, this.w.fx.gray.asgName);
+    return {
+      templateVersions: await this.templateVersions(),
+      weights: await forward(this.w),
+      stable,
+      gray: grayGroup,
+      grayInstances: gray.map((i) => `${i.id}@v${i.version} ${i.state}`),
+      activeRefreshes: await this.activeRefreshes(),
+      phase: (await this.state())?.state.phase ?? null,
+      expectedStable: {
+        version: expect.promoted ? "2" : "1",
+        min: this.stableBefore.min,
+        suspended: this.stableBefore.suspended,
+      },
+    };
+  }
+
+  /** Stops everything of this scenario (CLI processes still running are killed). */
+  async close(): Promise<void> {
+    try {
+      if (this.#sampler) clearInterval(this.#sampler);
+      for (const r of this.runs)
+        if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL");
+      await Promise.all(this.runs.map((r) => r.done.catch(() => undefined)));
+      await this.alb?.stop();
+      await this.proxy.close();
+      for (const p of this.#extraProxies) await p.close();
+      this.aws.destroy();
+      await this.emu.stop();
+    } finally {
+      this.#release();
+    }
+  }
+}
+
+export interface ConvergenceReport {
+  readonly templateVersions: number[];
+  readonly weights: { stable: number; gray: number; stickiness: number | null };
+  readonly stable: Awaited<ReturnType<typeof group>>;
+  readonly gray: Awaited<ReturnType<typeof group>>;
+  readonly grayInstances: string[];
+  readonly activeRefreshes: string[];
+  readonly phase: string | null;
+  readonly expectedStable: { version: string; min: number; suspended: string[] };
+}
+
+/** Customers per second: enough for a verdict at 5% within a 2 s window, light on two cores. */
+const RPS = 80;
+
+/**
+ * test/aws's startDataPlane with slower polling of the emulator (the data plane is most of the
+ * emulator's load, and several scenarios share two cores): the rule every 150 ms, the fleet every
+ * 400 ms.
+ */
+async function startAlb(
+  w: World,
+  faults: (image: string) => InstanceFaults,
+  rps: number,
+): Promise<EmulatedAlb> {
+  await w.emu.configure({ newTargetsInitial: true, refreshStepSeconds: 0.2 });
+  const alb = new EmulatedAlb({
+    emu: w.emu,
+    aws: w.aws,
+    fx: w.fx,
+    periodMs: 1000,
+    rps,
+    faults,
+    weightPollMs: 150,
+    reconcileMs: 400,
+  });
+  await alb.start();
+  await alb.waitHealthy("stable", 2);
+  alb.startLoad();
+  await new Promise((r) => setTimeout(r, 1500));
+  return alb;
+}
+
+/** Starts a scenario (waits for a free slot first). Always `close()` it. */
+export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> {
+  const release = await slot();
+  let emu: Emulator | undefined;
+  let aws: AwsClients | undefined;
+  let alb: EmulatedAlb | null = null;
+  try {
+    emu = await startEmulator();
+    aws = awsClients(emu.clientConfig());
+    const w = await buildWorld(emu, aws);
+    const releaseImage = w.release;
+    let stableBefore: StableBefore = { min: 0, suspended: [] };
+    if (o.stableSettings !== false) {
+      await aws.autoScaling.send(
+        new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: w.fx.stable.asgName, MinSize: 1 }),
+      );
+      await aws.autoScaling.send(
+        new SuspendProcessesCommand({
+          AutoScalingGroupName: w.fx.stable.asgName,
+          ScalingProcesses: ["AZRebalance"],
+        }),
+      );
+      stableBefore = { min: 1, suspended: ["AZRebalance"] };
+    }
+    if (o.dataPlane !== false) {
+      const faults: InstanceFaults = { ...NO_FAULTS, ...o.release };
+      alb = await startAlb(w, (image) => (image === releaseImage ? faults : NO_FAULTS), o.rps ?? RPS);
+    }
+    const proxy = new FaultProxy({ target: emu.endpoint, seed: o.seed ?? 1 });
+    await proxy.start();
+    return new Scenario(emu, aws, w, alb, proxy, stableBefore, release);
+  } catch (e) {
+    await alb?.stop().catch(() => undefined);
+    aws?.destroy();
+    await emu?.stop().catch(() => undefined);
+    release();
+    throw e;
+  }
+}
