@@ -91,6 +91,9 @@ export class RolloutRun {
   private readonly ctx: EngineContext;
   private readonly emit: EventListener;
   private saving: Promise<unknown> = Promise.resolve();
+  /** Weight writes started by this run, and how many of them a successful save has followed. */
+  private writes = 0;
+  private savedWrites = 0;
 
   constructor(stored: StoredRollout, ports: Ports, ctx: EngineContext) {
     this.state = stored.state;
@@ -121,6 +124,7 @@ export class RolloutRun {
   /** Conditional save, serialised with heartbeats. Throws LostRollout when another process wrote. */
   private async save(owner: OwnerInfo | null = this.ctx.owner): Promise<void> {
     const run = async () => {
+      const writes = this.writes;
       try {
         const stored = await this.ports.store.save(
           this.state,
@@ -130,6 +134,8 @@ export class RolloutRun {
           this.now(),
         );
         this.revision = stored.revision;
+        // Nobody had taken the rollout over when this save landed: every write before it was ours.
+        this.savedWrites = Math.max(this.savedWrites, writes);
       } catch (e) {
         if (e instanceof StateError) {
           const stored = await this.ports.store.load(this.state.scope).catch(() => null);
@@ -217,6 +223,7 @@ export class RolloutRun {
       return outcome;
     } catch (e) {
       if (e instanceof LostRollout) {
+        await this.undoLateWrite(e.stored);
         const s = e.stored?.state ?? this.state;
         // The guard's rollback is a rollback (the release tripped a rollback alarm), not an abort.
         const byGuard = s.abortRequested !== null && s.rollbackCause === "guard";
@@ -231,6 +238,50 @@ export class RolloutRun {
         return outcome;
       }
       throw e;
+    }
+  }
+
+  /**
+   * This run lost the rollout with a weight write that no save followed: the write may have landed
+   * AFTER the new owner took over (it was slow, or retried by the SDK) — e.g. after an `abort` from
+   * another process had verified stable 100% and scaled gray to zero, putting customers back on an
+   * empty gray. When the new owner is rolling back or has ended, stable 100% is what it wants, so
+   * this run puts it back (one verified write, stickiness off as in a rollback). Otherwise (a resumed
+   * run drives the rollout) it only warns: writing the owner's weights could fight its next step.
+   */
+  private async undoLateWrite(stored: StoredRollout | null): Promise<void> {
+    if (this.writes <= this.savedWrites) return;
+    const s = stored?.state;
+    const stableWanted =
+      s === undefined ||
+      s.abortRequested !== null ||
+      s.phase === "rolling-back" ||
+      s.phase === "rollback-failed" ||
+      isTerminal(s.phase);
+    if (!stableWanted) {
+      this.log(
+        "warn",
+        `another process took the rollout over while this one was writing weights (stable ${this.state.weights.stable}% / gray ${this.state.weights.gray}%): check that the weights are those it expects`,
+      );
+      return;
+    }
+    try {
+      const actual = await this.ports.router.getWeights(undefined);
+      if (SAME(actual, STABLE_ONLY)) return;
+      this.log(
+        "warn",
+        `this process's weight write landed after another process took the rollout over to roll it back (load balancer at stable ${actual.stable}% / gray ${actual.gray}%): put stable back to 100%`,
+      );
+      await this.ports.router.setWeights(STABLE_ONLY, { stickiness: "off" }, undefined);
+      const after = await this.ports.router.getWeights(undefined);
+      if (!SAME(after, STABLE_ONLY))
+        throw new VerificationError(`read back stable ${after.stable}% / gray ${after.gray}%`);
+      this.log("info", "traffic restored: stable 100% / gray 0% (verified)");
+    } catch (err) {
+      this.log(
+        "error",
+        `could not put stable back to 100% after a late weight write (${toGrayDeployError(err).message}): set the forward action to stable 100 / gray 0 by hand`,
+      );
     }
   }
 
@@ -523,6 +574,7 @@ export class RolloutRun {
   ): Promise<void> {
     let last: Weights | null = null;
     for (let attempt = 1; attempt <= 3; attempt++) {
+      this.writes++;
       await this.ports.router.setWeights(weights, { stickiness }, signal);
       last = await this.ports.router.getWeights(signal);
       if (SAME(last, weights)) {
