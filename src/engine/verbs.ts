@@ -188,10 +188,9 @@ export async function promote(
         },
       };
     } else if (!leaseExpired(stored, now)) {
-      throw new StateError(
-        `rollout ${s.id} is running (phase ${s.phase}) in ${stored.owner?.host} pid ${stored.owner?.pid}; promote continues only a paused or stopped rollout`,
-        { fix: "wait for it to pause, or abort it" },
-      );
+      // Another live process holds the rollout's lock: the refusal every lock holder gets (exit 6),
+      // naming the rollout, its phase and who started it — also for a taker that loses a race.
+      throw lockedBy(stored);
     } else if (input.full) {
       s = { ...s, skipToFull: true };
     }

@@ -7,8 +7,8 @@ import type { ConvergenceReport } from "./scenario.js";
  * version with exactly the settings it had before (the pin restored), gray empty, traffic on stable,
  * no instance refresh running.
  */
-export function expectConverged(c: ConvergenceReport, why: string): void {
-  expect(c.templateVersions, `exactly one new launch template version\n${why}`).toEqual([1, 2]);
+export function expectConverged(c: ConvergenceReport, why: string, templateVersions = [1, 2]): void {
+  expect(c.templateVersions, `exactly one new launch template version\n${why}`).toEqual(templateVersions);
   expect({ stable: c.weights.stable, gray: c.weights.gray }, why).toEqual({ stable: 100, gray: 0 });
   expect(c.stable, `stable restored\n${why}`).toMatchObject({
     version: c.expectedStable.version,

@@ -213,7 +213,7 @@ export class Scenario {
   }
 
   /** Everything a converged, ended rollout must leave, whatever happened on the way. */
-  async converged(expect: { promoted: boolean }): Promise<ConvergenceReport> {
+  async converged(expect: { promoted: boolean; stableVersion?: string }): Promise<ConvergenceReport> {
     // Scale-in and the data plane's bookkeeping take a few polls: wait (bounded) for gray to empty.
     const deadline = Date.now() + 5000;
     let gray = await this.grayInstances();
@@ -232,7 +232,7 @@ export class Scenario {
       activeRefreshes: await this.activeRefreshes(),
       phase: (await this.state())?.state.phase ?? null,
       expectedStable: {
-        version: expect.promoted ? "2" : "1",
+        version: expect.stableVersion ?? (expect.promoted ? "2" : "1"),
         min: this.stableBefore.min,
         suspended: this.stableBefore.suspended,
       },
