@@ -7,6 +7,10 @@
  * another table, unknown, or a session the emulator no longer accepts, each stop at preflight with
  * exit 2, a CREDENTIALS error naming the call and the fix, and no write to AWS.
  */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   CreateRuleCommand,
   ElasticLoadBalancingV2Client,
@@ -24,6 +28,7 @@ import { rawOptions } from "../aws/support/world.js";
 import { emulatorState, stateDiff } from "../bad-input/support/emulator-state.js";
 import { alarmEvent } from "../guard/support/events.js";
 import { alarmNames, createGrayAlarms, guardConfigJson } from "../guard/support/guard-world.js";
+import { CaptureServer, filesUnder } from "./support/capture.js";
 import {
   buildIamWorld,
   disabledSids,
@@ -201,10 +206,24 @@ describe("least privilege under IAM enforcement", () => {
       ],
     ];
     const envs = await Promise.all(cases.map(([, env]) => env));
+    // Bad credentials are a failure path of the secrets check too: reports and notifications included.
+    const capture = new CaptureServer();
+    await capture.start();
+    const reports = mkdtempSync(join(tmpdir(), "gray-lp-"));
     const before = await state(w);
     const runs = await Promise.all(
-      envs.map((env) => cli(w, "deploy-gray", rawOptions(w, "deploy-gray"), env)),
-    );
+      envs.map((env, i) =>
+        cli(
+          w,
+          "deploy-gray",
+          { ...rawOptions(w, "deploy-gray"), reportDir: join(reports, String(i)) },
+          {
+            ...env,
+            GRAY_DEPLOY_NOTIFY_WEBHOOK: `${capture.url}/hooks/lp-${i}`,
+          },
+        ),
+      ),
+    ).finally(() => capture.stop());
     expect(stateDiff(before, await state(w)), "a refused run must not write to AWS").toEqual([]);
     for (const [i, [name, , message]] of cases.entries()) {
       const r = runs[i]!;
@@ -214,10 +233,18 @@ describe("least privilege under IAM enforcement", () => {
       expect(r.outcome?.error?.message, name).toMatch(message);
       expect(r.outcome?.error?.fix, name).toMatch(/pipeline policy|credentials/);
       const env = envs[i]!;
+      const seen = [
+        r.stdout,
+        r.stderr,
+        ...filesUnder(join(reports, String(i))).map((f) => f.text),
+        ...capture.bodiesFor(`/hooks/lp-${i}`),
+      ].join("\n");
+      expect(capture.bodiesFor(`/hooks/lp-${i}`).length, `${name}: notified`).toBeGreaterThan(0);
       for (const secret of [env.AWS_SECRET_ACCESS_KEY!, env.AWS_ACCESS_KEY_ID!, env.AWS_SESSION_TOKEN]) {
-        if (secret) expect(r.stdout + r.stderr, `${name} leaks a credential`).not.toContain(secret);
+        if (secret) expect(seen, `${name} leaks a credential`).not.toContain(secret);
       }
       console.info(`least privilege: ${name} → exit ${r.code}: ${r.outcome?.error?.message}`);
     }
+    rmSync(reports, { recursive: true, force: true });
   }, 90_000);
 });
