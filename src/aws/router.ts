@@ -123,7 +123,7 @@ export class AwsTrafficRouter implements TrafficRouter {
               notFound(
                 `rule ${ruleArn}`,
                 "ruleArn",
-                "pass the ARN of the rule holding the weighted forward action (terraform output weighted_rule_arn), or omit --rule-arn to use the listener's default action",
+                "pass the ARN of the rule holding the weighted forward action (terraform output rule_arn), or omit --rule-arn to use the listener's default action",
               ),
             ),
       api.elb.describeTargetGroups({ TargetGroupArns: [stableTg, grayTg] }, signal).catch((e: unknown) => {
