@@ -11,8 +11,10 @@
 import { DynamoDBClient, ListTablesCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 
 export interface EmulatorState {
-  /** service → model → sorted distinct objects (JSON). */
-  readonly models: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
+  /** "service.model" → moto's list of that model's objects, as dumped (compared lazily). */
+  readonly models: Readonly<Record<string, readonly unknown[]>>;
+  /** "service.model" → the list as JSON text: equal text, equal list (the common case, cheap). */
+  readonly text: Readonly<Record<string, string>>;
   /** table → sorted items (JSON). */
   readonly items: Readonly<Record<string, readonly string[]>>;
 }
@@ -42,11 +44,12 @@ export async function emulatorState(
   if (!res.ok) throw new Error(`moto-api/data.json answered ${res.status}`);
   const text = (await res.text()).replaceAll('"provisioning"', '"active"');
   const raw = JSON.parse(text) as Record<string, Record<string, unknown[]>>;
-  const models: Record<string, Record<string, string[]>> = {};
+  const models: Record<string, unknown[]> = {};
+  const texts: Record<string, string> = {};
   for (const [service, byModel] of Object.entries(raw)) {
-    models[service] = {};
     for (const [model, list] of Object.entries(byModel)) {
-      models[service]![model] = [...new Set((list ?? []).map(canonical))].sort();
+      models[`${service}.${model}`] = list ?? [];
+      texts[`${service}.${model}`] = JSON.stringify(list ?? []);
     }
   }
   const dynamo = new DynamoDBClient({ endpoint, region, credentials, maxAttempts: 2 });
@@ -60,31 +63,27 @@ export async function emulatorState(
   } finally {
     dynamo.destroy();
   }
-  return { models, items };
+  return { models, text: texts, items };
 }
 
 /** What differs between two states, one line per model or table (empty: nothing changed). */
 export function stateDiff(before: EmulatorState, after: EmulatorState): string[] {
   const out: string[] = [];
-  const services = new Set([...Object.keys(before.models), ...Object.keys(after.models)]);
-  for (const s of services) {
-    const a = before.models[s] ?? {};
-    const b = after.models[s] ?? {};
-    for (const m of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      const x = new Set(a[m] ?? []);
-      const y = new Set(b[m] ?? []);
-      const added = [...y].filter((v) => !x.has(v));
-      const removed = [...x].filter((v) => !y.has(v));
-      if (added.length + removed.length > 0) {
-        out.push(
-          `${s}.${m}: +${added.length} -${removed.length} ${(added[0] ?? removed[0] ?? "").slice(0, 300)}`,
-        );
-      }
+  for (const key of new Set([...Object.keys(before.text), ...Object.keys(after.text)])) {
+    if (before.text[key] === after.text[key]) continue;
+    // Compared as sets of distinct objects: temporary copies made by reads are not changes.
+    const x = new Set((before.models[key] ?? []).map(canonical));
+    const y = new Set((after.models[key] ?? []).map(canonical));
+    const added = [...y].filter((v) => !x.has(v));
+    const removed = [...x].filter((v) => !y.has(v));
+    if (added.length + removed.length > 0) {
+      out.push(`${key}: +${added.length} -${removed.length} ${(added[0] ?? removed[0] ?? "").slice(0, 300)}`);
     }
   }
   for (const t of new Set([...Object.keys(before.items), ...Object.keys(after.items)])) {
-    if (canonical(before.items[t] ?? null) !== canonical(after.items[t] ?? null))
+    if (canonical(before.items[t] ?? null) !== canonical(after.items[t] ?? null)) {
       out.push(`dynamodb item(s) of ${t} changed`);
+    }
   }
   return out;
 }
