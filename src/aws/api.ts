@@ -333,7 +333,12 @@ interface SdkClient {
         next: (args: unknown) => Promise<unknown>,
         context: Record<string, unknown>,
       ) => (args: unknown) => Promise<unknown>,
-      options: { step: "initialize" | "deserialize"; name: string; override?: boolean },
+      options: {
+        step: "initialize" | "deserialize";
+        name: string;
+        override?: boolean;
+        priority?: "high" | "normal" | "low";
+      },
     ): void;
   };
 }
@@ -345,7 +350,8 @@ function instrument(
   client: SdkClient,
   clientName: string,
   calls: CallCounter,
-  log?: (line: string) => void,
+  log: ((line: string) => void) | undefined,
+  maxAttempts: number,
 ): void {
   const prefix = IAM_PREFIX[clientName] ?? clientName;
   const nameOf = (context: Record<string, unknown>) =>
@@ -357,10 +363,16 @@ function instrument(
     },
     { step: "initialize", name: "grayDeployCountOperations", override: true },
   );
-  // The deserialize step runs once per HTTP attempt (the retry middleware sits before it).
+  // The deserialize step runs once per HTTP attempt (the retry middleware sits before it). High
+  // priority puts this middleware outside the SDK's deserializer: only there does an AWS error
+  // answer (throttling, 5xx) surface as a thrown error — inside it, the attempt is a plain HTTP
+  // response and a failed attempt was counted but never logged.
   client.middlewareStack.add(
     (next, context) => async (args) => {
       calls.attempt(nameOf(context));
+      // The context lives as long as the operation: it counts this operation's attempts.
+      const attempt = ((context.grayDeployAttempt as number | undefined) ?? 0) + 1;
+      context.grayDeployAttempt = attempt;
       try {
         return await next(args);
       } catch (e) {
@@ -368,13 +380,13 @@ function instrument(
         const status = err.$metadata?.httpStatusCode;
         if (log && (RETRYABLE_ATTEMPT.test(String(err.name)) || (status !== undefined && status >= 500))) {
           log(
-            `AWS ${nameOf(context)}: attempt failed (${err.name ?? "error"}${status ? ` ${status}` : ""}); the SDK retries with backoff`,
+            `AWS ${nameOf(context)}: attempt ${attempt}/${maxAttempts} failed (${err.name ?? "error"}${status ? ` ${status}` : ""}); ${attempt < maxAttempts ? "the SDK retries with backoff" : "no attempt left"}`,
           );
         }
         throw e;
       }
     },
-    { step: "deserialize", name: "grayDeployCountAttempts", override: true },
+    { step: "deserialize", name: "grayDeployCountAttempts", override: true, priority: "high" },
   );
 }
 
@@ -395,7 +407,7 @@ export function createAwsApi(o: AwsConnectionOptions): AwsConnection {
   const clients: SdkClient[] = [];
   const make = <C>(Ctor: new (config: typeof base) => C, name: string, config = base): C => {
     const client = new Ctor(config);
-    instrument(client as unknown as SdkClient, name, calls, o.log);
+    instrument(client as unknown as SdkClient, name, calls, o.log, base.maxAttempts);
     clients.push(client as unknown as SdkClient);
     return client;
   };
