@@ -287,7 +287,8 @@ export class RolloutRun {
 
   private async drive(): Promise<Outcome> {
     try {
-      await this.reconcile();
+      const unsafe = await this.reconcile();
+      if (unsafe !== null) return await this.rollback("error", unsafe, null);
       return await this.loop();
     } catch (e) {
       if (e instanceof LostRollout) throw e;
@@ -358,12 +359,19 @@ export class RolloutRun {
    * `scaling` and `smoke` are included: a process that died right after writing the first step's
    * weights left gray with traffic while the state still says 100/0 (and gray has not been checked
    * by the run that resumes it).
+   * On the way up, gray having LESS than stored means something moved traffic back to stable while
+   * no process ran the rollout (an operator, or a rollback whose end could not be recorded — gray may
+   * already be scaled to zero): writing the stored weights back would raise gray's weight without a
+   * verdict, so the run rolls back instead. Returns that reason, or null to go on.
    */
-  private async reconcile(): Promise<void> {
+  private async reconcile(): Promise<string | null> {
     const s = this.state;
-    if (!["scaling", "smoke", "shifting", "returning"].includes(s.phase)) return;
+    if (!["scaling", "smoke", "shifting", "returning"].includes(s.phase)) return null;
     const actual = await this.ports.router.getWeights(this.ctx.signal);
-    if (SAME(actual, s.weights)) return;
+    if (SAME(actual, s.weights)) return null;
+    if (s.phase !== "returning" && actual.gray < s.weights.gray) {
+      return `the load balancer sends gray less (stable ${actual.stable}% / gray ${actual.gray}%) than the rollout last verified (stable ${s.weights.stable}% / gray ${s.weights.gray}%): traffic was moved back to stable while no process ran the rollout, and resuming would raise gray's weight without a verdict`;
+    }
     this.log(
       "warn",
       `the load balancer has stable ${actual.stable}% / gray ${actual.gray}% but the rollout last verified stable ${s.weights.stable}% / gray ${s.weights.gray}%: restoring the recorded weights and restarting the step`,
@@ -372,6 +380,7 @@ export class RolloutRun {
     if (s.phase === "shifting" || s.phase === "returning")
       this.setState({ ...this.state, stepStartedAt: this.now() });
     await this.save();
+    return null;
   }
 
   /** Applies a decision; returns an Outcome when the run ends (pause or end). */
