@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
 import type { Outcome } from "../../src/contract/outcome.js";
-import { abort, deployGray, type VerbContext } from "../../src/engine/verbs.js";
+import { abort, deployGray, promote, type VerbContext } from "../../src/engine/verbs.js";
 import type { OwnerInfo } from "../../src/ports/index.js";
 import { MemoryWorld, OWNER, type Scenario } from "../support/memory-world.js";
 import { VirtualClock } from "../support/virtual-clock.js";
@@ -108,5 +108,36 @@ describe("a guard rollback through the abort verb", () => {
     expect(op.outcome).toBe("refused");
     expect(op.reason).toMatch(/already being rolled back by guard/);
     expect(stableWrites(world)).toBe(1);
+  });
+
+  it("a guard that died after asking is finished as a guard rollback by whoever takes the rollout over", async () => {
+    const { world, options, ctx, clock } = setup({}, { approveBefore: "25" });
+    await deployGray(options, world, ctx);
+    const stored = (await world.store.load("local"))!;
+    // The guard recorded its request (and the lock), then its invocation died.
+    await world.store.save(
+      {
+        ...stored.state,
+        abortRequested: { by: "guard", at: clock.now(), reason: "gray alarm x is in ALARM" },
+        rollbackCause: "guard",
+      },
+      stored.revision,
+      GUARD,
+      stored.state.plan.lockLeaseMs,
+      clock.now(),
+    );
+    await clock.sleep(stored.state.plan.lockLeaseMs + 1000);
+    const taken = await promote(
+      options,
+      world,
+      { ...ctx, owner: { ...OWNER, id: "oncall" } },
+      { by: "oncall" },
+    );
+    expect(taken.outcome, taken.reason).toBe("rolled-back");
+    expect((await world.store.load("local"))!.state).toMatchObject({
+      phase: "rolled-back",
+      rollbackCause: "guard",
+    });
+    expect(world.router.weights).toEqual({ stable: 100, gray: 0 });
   });
 });
