@@ -305,8 +305,10 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
     );
   }
   const judged = forward ? obs.promotion : obs.rollback;
-  const windowStart = judged?.start ?? Number.NEGATIVE_INFINITY;
-  if (windowStart < s.stepStartedAt) {
+  // Metrics that could not be read at all leave the analysis inconclusive (its `metrics` gate), which
+  // is extended and then paused or rolled back below like any inconclusive step. Waiting here for a
+  // window instead waited forever while the CloudWatch API failed, gray keeping its traffic unjudged.
+  if (judged !== null && judged.start < s.stepStartedAt) {
     return wait("waiting for a metrics window that lies entirely inside this step", evidence);
   }
 
