@@ -81,6 +81,8 @@ export interface AnalysisInput {
    * rollback window itself, when the step began before it).
    */
   readonly comparison?: WindowStats | null;
+  /** The reference pool's weight (percent) while the step runs: > 0 means it must report traffic. */
+  readonly referenceWeight?: number;
   readonly thresholds: Thresholds;
 }
 
@@ -135,7 +137,21 @@ export function analyse(input: AnalysisInput): Analysis {
   const cmp = input.comparison ?? rb;
   const ref = cmp[other].requests > 0 ? cmp[other] : input.baseline;
   const refLabel = cmp[other].requests > 0 ? `${other} over the same window` : `${other}'s recorded baseline`;
-  gates.push(relativeErrorGate(cmp[subject], ref, refLabel, t, subject));
+  // The reference has traffic by the weights but its metrics report none (they never arrived, arrive
+  // late, or only the subject's target group reports): that is missing data, not "no reference".
+  // Without this the relative gate said "not applied" — a pass — and a release was promoted on its
+  // absolute numbers alone while stable's metrics were missing.
+  const referenceWeight = input.referenceWeight ?? 0;
+  if (cmp[other].requests === 0 && referenceWeight > 0) {
+    gates.push({
+      gate: "relative-error-rate",
+      verdict: "inconclusive",
+      reason: `no ${other} requests in the window although ${other} has ${referenceWeight}% of the traffic (its metrics are missing): nothing to compare ${subject} with`,
+      values: { requests: cmp[subject].requests, referenceRequests: 0, referenceWeight },
+    });
+  } else {
+    gates.push(relativeErrorGate(cmp[subject], ref, refLabel, t, subject));
+  }
   gates.push(sequentialGate(input.history ?? null, input.baseline, t, subject));
   gates.push(relativeLatencyGate(cmp[subject], ref, refLabel, t, subject));
 

@@ -166,6 +166,7 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
     lbErrorBaselineRate: s.lbErrorBaselineRate,
     history: subject === "gray" ? historyStrata(s, obs) : null,
     comparison: subject === "gray" ? currentStepWindow(s, obs) : null,
+    referenceWeight: s.weights[other],
     thresholds: s.plan.thresholds,
   });
   const declared = s.plan.gates ?? [];

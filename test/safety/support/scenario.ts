@@ -12,6 +12,7 @@ import {
   SuspendProcessesCommand,
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
+import { type CloudWatchClient, type MetricDatum, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
 import type { RawOptions } from "../../../src/contract/options.js";
@@ -42,6 +43,16 @@ async function slot(): Promise<() => void> {
   };
 }
 
+/**
+ * What reaches CloudWatch of the data plane's metrics (the ALB's): everything, nothing, everything
+ * `lateMs` late, or only the datums `keep` accepts (e.g. one target group's). Changeable mid-test.
+ */
+export interface MetricsPolicy {
+  readonly drop?: boolean;
+  readonly lateMs?: number;
+  readonly keep?: (datum: MetricDatum) => boolean;
+}
+
 export interface ScenarioOptions {
   /** Faults of the release's instances (default none: a good release). */
   readonly release?: Partial<InstanceFaults>;
@@ -67,6 +78,8 @@ export interface StableBefore {
 export class Scenario {
   readonly proxy: FaultProxy;
   readonly runs: CliRun[] = [];
+  /** Applied to every PutMetricData of the data plane (see MetricsPolicy). */
+  metrics: MetricsPolicy = {};
   /** Every gray instance id seen while the scenario ran (sampled), to catch duplicates and orphans. */
   readonly grayIdsSeen = new Set<string>();
   #release: () => void;
@@ -280,11 +293,32 @@ async function startAlb(
   w: World,
   faults: (image: string) => InstanceFaults,
   rps: number,
+  metrics: () => MetricsPolicy,
 ): Promise<EmulatedAlb> {
   await w.emu.configure({ newTargetsInitial: true, refreshStepSeconds: 0.2 });
+  // The data plane publishes through this client: the test decides what reaches CloudWatch, when.
+  const cloudWatch = {
+    send: async (command: unknown) => {
+      if (!(command instanceof PutMetricDataCommand))
+        throw new Error("data plane: unexpected CloudWatch call");
+      const p = metrics();
+      if (p.drop) return {};
+      const data = (command.input.MetricData ?? []).filter((d) => p.keep?.(d) ?? true);
+      if (data.length === 0) return {};
+      const put = () =>
+        w.aws.cloudWatch.send(
+          new PutMetricDataCommand({ Namespace: command.input.Namespace, MetricData: data }),
+        );
+      if (p.lateMs) {
+        setTimeout(() => void put().catch(() => undefined), p.lateMs);
+        return {};
+      }
+      return put();
+    },
+  } as unknown as CloudWatchClient;
   const alb = new EmulatedAlb({
     emu: w.emu,
-    aws: w.aws,
+    aws: { ...w.aws, cloudWatch },
     fx: w.fx,
     periodMs: 1000,
     rps,
@@ -323,13 +357,21 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
       );
       stableBefore = { min: 1, suspended: ["AZRebalance"] };
     }
+    let policy = (): MetricsPolicy => ({});
     if (o.dataPlane !== false) {
       const faults: InstanceFaults = { ...NO_FAULTS, ...o.release };
-      alb = await startAlb(w, (image) => (image === releaseImage ? faults : NO_FAULTS), o.rps ?? RPS);
+      alb = await startAlb(
+        w,
+        (image) => (image === releaseImage ? faults : NO_FAULTS),
+        o.rps ?? RPS,
+        () => policy(),
+      );
     }
     const proxy = new FaultProxy({ target: emu.endpoint, seed: o.seed ?? 1 });
     await proxy.start();
-    return new Scenario(emu, aws, w, alb, proxy, stableBefore, release);
+    const s = new Scenario(emu, aws, w, alb, proxy, stableBefore, release);
+    policy = () => s.metrics;
+    return s;
   } catch (e) {
     await alb?.stop().catch(() => undefined);
     aws?.destroy();
