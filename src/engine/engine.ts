@@ -784,6 +784,18 @@ export class RolloutRun {
         if (attempt < 5) await this.ctx.clock.sleep(1000 * 2 ** (attempt - 1));
       }
     }
+    // The write failed, but if gray never had traffic in this rollout and the load balancer still
+    // reads stable 100 / gray 0, no customer and no stickiness cookie can reach gray: the rollback
+    // holds (e.g. a pipeline role without ModifyRule). Paging someone would be a false alarm.
+    if (this.state.steps.length === 0 && this.state.weights.gray === 0) {
+      const now = await this.ports.router.getWeights().catch(() => null);
+      if (now !== null && SAME(now, STABLE_ONLY)) {
+        const msg = `the forward action could not be rewritten (${lastError?.message}), but gray never had traffic and the weights read stable 100% / gray 0%`;
+        this.log("warn", msg);
+        this.setState(addWarning(this.state, msg));
+        return null;
+      }
+    }
     return lastError;
   }
 

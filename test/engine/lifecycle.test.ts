@@ -345,4 +345,15 @@ describe("engine lifecycle", () => {
     expect(outcome.outcome).toBe("rolled-back");
     expect(world.router.weights).toEqual({ stable: 100, gray: 0 });
   });
+
+  it("a write that is refused before gray ever had traffic is not a failed rollback", async () => {
+    // E.g. a pipeline role without ModifyRule: preflight reads pass, the first write is denied.
+    const { world, options, ctx } = setup({ routerWriteFails: true });
+    const outcome = await deployGray(options, world, ctx);
+    expect(world.maxGrayWeight()).toBe(0);
+    expect(outcome.outcome).toBe("failed");
+    expect(outcome.exitCode).toBe(1);
+    expect(outcome.warnings.join(" ")).toMatch(/gray never had traffic/);
+    expect(outcome.reason).toMatch(/traffic is back on stable/);
+  });
 });
