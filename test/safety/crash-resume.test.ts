@@ -22,7 +22,7 @@ import {
   describeCrash,
   lineThen,
 } from "./support/crash.js";
-import { expectConverged } from "./support/expect.js";
+import { expectConverged, expectSubsequence } from "./support/expect.js";
 import { op } from "./support/fault-proxy.js";
 import { type Scenario, type ScenarioOptions, startScenario } from "./support/scenario.js";
 
@@ -39,6 +39,7 @@ async function withScenario(o: ScenarioOptions, body: (s: Scenario) => Promise<v
 
 /** What every resumed good release must show. */
 function expectPromoted(r: CrashReport, why: string): void {
+  expectSubsequence(r.seen, r.trail, why);
   expect(r.result.outcome?.outcome, why).toBe("promoted");
   expect(r.result.code, why).toBe(0);
   expect(r.rerun.stderr, why).toMatch(/resuming rollout \S+ from phase/);
@@ -50,6 +51,7 @@ function expectPromoted(r: CrashReport, why: string): void {
 }
 
 function expectRolledBack(r: CrashReport, why: string): void {
+  expectSubsequence(r.seen, r.trail, why);
   expect(r.result.outcome?.outcome, why).toBe("rolled-back");
   expect(r.result.code, why).toBe(3);
   expectConverged(r.converged, why);
@@ -200,7 +202,7 @@ describe.concurrent("deploy-gray killed (SIGKILL) and run again with the same im
         {
           reach: async ({ hold }) => {
             // Slow refresh steps, so the refresh is still running when the rerun comes.
-            await s.emu.configure({ refreshStepSeconds: 2 });
+            await s.emu.configure({ refreshStepSeconds: 1.5 });
             await hold(op("autoscaling", "StartInstanceRefresh"));
             atKill = await s.activeRefreshes();
           },

@@ -33,8 +33,10 @@ export interface CrashReport {
   readonly albAtKill: { stable: number; gray: number };
   readonly rerun: CliRun;
   readonly result: CliResult;
-  /** Gray's weight as the ALB applied it over the whole test, in order (see Scenario.grayTrail). */
+  /** Gray's weight in every write AWS accepted over the whole test, in order (Scenario.grayTrail). */
   readonly trail: number[];
+  /** Gray's weight as the emulated ALB applied it (polled: a very short state may be missing). */
+  readonly seen: number[];
   /** The same, from the rerun's start on. */
   readonly trailAfterResume: { stable: number; gray: number }[];
   readonly converged: ConvergenceReport;
@@ -75,6 +77,7 @@ export async function crashAndResume(
     rerun,
     result,
     trail: s.grayTrail(),
+    seen: s.seenTrail(),
     trailAfterResume: s.albWeights(rerun.startedAt),
     converged: await s.converged(expect),
     refreshes: refreshes.InstanceRefreshes?.length ?? 0,
@@ -119,7 +122,7 @@ export function describeCrash(r: CrashReport): string {
   return [
     `killed at phase ${r.atKill?.state.phase} (stored weights ${r.atKill?.state.weights.stable}/${r.atKill?.state.weights.gray}, ALB ${r.albAtKill.stable}/${r.albAtKill.gray})`,
     `rerun: exit ${r.result.code} ${r.result.outcome?.outcome}: ${r.result.outcome?.reason}`,
-    `gray trail ${JSON.stringify(r.trail)}; LT versions ${JSON.stringify(r.converged.templateVersions)}; refreshes ${r.refreshes}; gray instances launched ${r.grayInstancesLaunched}`,
+    `gray trail ${JSON.stringify(r.trail)} (ALB seen ${JSON.stringify(r.seen)}); LT versions ${JSON.stringify(r.converged.templateVersions)}; refreshes ${r.refreshes}; gray instances launched ${r.grayInstancesLaunched}`,
     `--- first run ---\n${r.first.tail(25)}`,
     `--- rerun ---\n${r.rerun.tail(60)}`,
   ].join("\n");

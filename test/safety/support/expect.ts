@@ -22,3 +22,12 @@ export function expectConverged(c: ConvergenceReport, why: string, templateVersi
   expect(c.grayInstances, `no orphaned gray instance\n${why}`).toEqual([]);
   expect(c.activeRefreshes, why).toEqual([]);
 }
+
+/** `part` appears in `whole` in order (not necessarily contiguously). */
+export function expectSubsequence(part: readonly number[], whole: readonly number[], why: string): void {
+  let i = 0;
+  for (const x of whole) if (i < part.length && part[i] === x) i++;
+  expect(i, `${JSON.stringify(part)} is not a subsequence of ${JSON.stringify(whole)}\n${why}`).toBe(
+    part.length,
+  );
+}

@@ -24,7 +24,7 @@ import { buildWorld, cliEnv, rawOptions, STATE_TABLE, type World } from "../../a
 import { type AwsClients, awsClients } from "../../support/aws-fixture.js";
 import { type Emulator, startEmulator } from "../../support/emulator.js";
 import { CliRun } from "./cli.js";
-import { FaultProxy } from "./fault-proxy.js";
+import { FaultProxy, writtenWeights } from "./fault-proxy.js";
 
 /** Scenarios running at once in one test file (each has an emulator, a data plane and CLI processes). */
 const MAX_CONCURRENT = Number(process.env.GRAY_SAFETY_CONCURRENCY ?? 4);
@@ -51,6 +51,25 @@ export interface MetricsPolicy {
   readonly drop?: boolean;
   readonly lateMs?: number;
   readonly keep?: (datum: MetricDatum) => boolean;
+}
+
+/**
+ * Emulators of ended scenarios, kept for the next ones (emptied with `reset()` first): starting one
+ * costs ~2 s of a core, which over a few dozen scenarios on two cores is time the suite does not have.
+ * Idle ones exit with this process.
+ */
+const idleEmulators: Emulator[] = [];
+
+async function takeEmulator(): Promise<Emulator> {
+  const reused = idleEmulators.pop();
+  if (reused === undefined) return startEmulator();
+  try {
+    await reused.reset();
+    return reused;
+  } catch {
+    await reused.stop();
+    return startEmulator();
+  }
 }
 
 export interface ScenarioOptions {
@@ -205,24 +224,51 @@ export class Scenario {
   }
 
   /**
-   * The weights the emulated ALB applied, in order, without repeats (stickiness-only changes
-   * dropped), since `since` (epoch ms; default: all).
+   * Every weight write AWS accepted (ModifyRule answered 2xx, through any of the scenario's proxies),
+   * in order, without repeats (stickiness-only changes dropped), answered at or after `since`.
+   * Exact, unlike the data plane's polling of the rule, which can miss a state that lasted less than
+   * its poll period (a reconcile write followed at once by the step's write).
    */
   albWeights(since = 0): { stable: number; gray: number }[] {
+    const { stable, gray } = { stable: this.w.fx.stable.targetGroupArn, gray: this.w.fx.gray.targetGroupArn };
+    const written = [this.proxy, ...this.#extraProxies]
+      .flatMap((p) => p.calls)
+      .filter((c) => c.result === "forwarded" && c.status !== null && c.status < 300 && c.doneAt !== null)
+      .sort((a, b) => a.doneAt! - b.doneAt!)
+      .flatMap((c) => {
+        const w = writtenWeights(c, stable, gray);
+        return w === null ? [] : [{ at: c.doneAt!, weights: { stable: w.stable, gray: w.gray } }];
+      });
     const out: { stable: number; gray: number }[] = [];
+    let last = "100/0";
+    for (const c of written) {
+      const key = `${c.weights.stable}/${c.weights.gray}`;
+      if (key === last) continue;
+      last = key;
+      if (c.at >= since) out.push(c.weights);
+    }
+    return out;
+  }
+
+  /** Gray's weight in every write AWS accepted, in order (see albWeights). */
+  grayTrail(since = 0): number[] {
+    return this.albWeights(since).map((w) => w.gray);
+  }
+
+  /**
+   * Gray's weight as the emulated ALB applied it (the data plane polls the rule), in order, without
+   * repeats: must be the written trail or a part of it (a very short state may be missed).
+   */
+  seenTrail(): number[] {
+    const out: number[] = [];
     let last = "100/0";
     for (const c of this.alb?.weights.changes ?? []) {
       const key = `${c.config.weights.stable}/${c.config.weights.gray}`;
       if (key === last) continue;
       last = key;
-      if (c.at >= since) out.push({ ...c.config.weights });
+      out.push(c.config.weights.gray);
     }
     return out;
-  }
-
-  /** Gray's weights the ALB applied, as a list of numbers (see albWeights). */
-  grayTrail(since = 0): number[] {
-    return this.albWeights(since).map((w) => w.gray);
   }
 
   /** Everything a converged, ended rollout must leave, whatever happened on the way. */
@@ -263,7 +309,7 @@ export class Scenario {
       await this.proxy.close();
       for (const p of this.#extraProxies) await p.close();
       this.aws.destroy();
-      await this.emu.stop();
+      idleEmulators.push(this.emu);
     } finally {
       this.#release();
     }
@@ -329,7 +375,8 @@ async function startAlb(
   await alb.start();
   await alb.waitHealthy("stable", 2);
   alb.startLoad();
-  await new Promise((r) => setTimeout(r, 1500));
+  // Stable serves customers before the rollout begins, as in production (a period or so).
+  await new Promise((r) => setTimeout(r, 700));
   return alb;
 }
 
@@ -340,7 +387,7 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
   let aws: AwsClients | undefined;
   let alb: EmulatedAlb | null = null;
   try {
-    emu = await startEmulator();
+    emu = await takeEmulator();
     aws = awsClients(emu.clientConfig());
     const w = await buildWorld(emu, aws);
     const releaseImage = w.release;
