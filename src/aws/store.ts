@@ -104,6 +104,7 @@ export class DynamoRolloutStore implements RolloutStore {
 
   async acquire(state: RolloutState, owner: OwnerInfo, leaseMs: number, now: number): Promise<AcquireResult> {
     const terminal = Object.fromEntries(TERMINAL_PHASES.map((p, i) => [`:t${i}`, S(p)]));
+    const json = this.#stateJson(state);
     try {
       const out = await this.#o.api.dynamo.updateItem({
         TableName: this.#o.table,
@@ -129,7 +130,7 @@ export class DynamoRolloutStore implements RolloutStore {
           ":one": N(1),
           ":id": S(state.id),
           ":phase": S(state.phase),
-          ":state": S(this.#stateJson(state)),
+          ":state": S(json),
           ":owner": ownerValue(owner),
           ":lease": N(now + leaseMs),
           ":context": S(JSON.stringify(this.#o.context ?? {})),
@@ -146,6 +147,10 @@ export class DynamoRolloutStore implements RolloutStore {
           throw new StateError(`the rollout of ${state.scope} vanished while acquiring it`, {
             retryable: true,
           });
+        // This very write, applied once and retried by the SDK after its answer was lost: ours.
+        if (retried(e) && wroteThis(held, json, state.id, owner, held.revision)) {
+          return { kind: "acquired", stored: strip(held) };
+        }
         return { kind: "held", stored: strip(held) };
       }
       return this.#missing(e);
@@ -192,6 +197,7 @@ export class DynamoRolloutStore implements RolloutStore {
     if (owner !== null || remove.includes("#owner")) names["#owner"] = "owner";
     if (ended || remove.includes("#expiresAt")) names["#expiresAt"] = "expiresAt";
     const leaseUntil = owner === null ? now : now + leaseMs;
+    const json = this.#stateJson(state);
     try {
       await this.#o.api.dynamo.updateItem({
         TableName: this.#o.table,
@@ -204,15 +210,30 @@ export class DynamoRolloutStore implements RolloutStore {
           ":next": N(expectedRevision + 1),
           ":id": S(state.id),
           ":phase": S(state.phase),
-          ":state": S(this.#stateJson(state)),
+          ":state": S(json),
           ":lease": N(leaseUntil),
           ...(owner === null ? {} : { ":owner": ownerValue(owner) }),
           ...(ended ? { ":expires": N(Math.floor(now / 1000) + ENDED_RETENTION_S) } : {}),
         },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       });
     } catch (e) {
       if (isAwsCode(e, "ConditionalCheckFailedException")) {
-        const current = heldItem(e);
+        // The SDK retries a write whose answer was lost (a 5xx or a timeout after DynamoDB applied
+        // it), and the retry fails its own condition: the revision moved — by this very write. When the
+        // item holds exactly what this write wrote, it happened (once): a success. Taking it for
+        // another process's takeover made the run stop and leave its rollout with no process at all.
+        const current = retried(e)
+          ? (heldItem(e) ?? (await this.loadItem(state.scope).catch(() => null)))
+          : null;
+        if (current !== null && wroteThis(current, json, state.id, owner, expectedRevision + 1)) {
+          return {
+            state: structuredClone(state),
+            revision: expectedRevision + 1,
+            owner: owner === null ? null : { ...owner },
+            leaseUntil,
+          };
+        }
         throw new StateError(
           `rollout ${state.id} was changed by another process (expected revision ${expectedRevision}, found ${current?.revision ?? "another rollout or none"})`,
           { cause: e },
@@ -227,6 +248,27 @@ export class DynamoRolloutStore implements RolloutStore {
       leaseUntil,
     };
   }
+}
+
+/** Whether the SDK sent the call more than once (only then can its own first attempt have landed). */
+function retried(e: AwsCallError): boolean {
+  return ((e.cause as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1) > 1;
+}
+
+/** Whether `item` is exactly what one write of `json` by `owner` left, at `revision`. */
+function wroteThis(
+  item: StoredItem,
+  json: string,
+  rolloutId: string,
+  owner: OwnerInfo | null,
+  revision: number,
+): boolean {
+  return (
+    item.revision === revision &&
+    item.state.id === rolloutId &&
+    (item.owner?.id ?? null) === (owner?.id ?? null) &&
+    JSON.stringify(item.state) === json
+  );
 }
 
 /** The item a failed condition found (ReturnValuesOnConditionCheckFailure: ALL_OLD), when AWS sent it. */

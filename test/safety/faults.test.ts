@@ -31,7 +31,7 @@ import { STATE_TABLE } from "../aws/support/world.js";
 import type { CliRun } from "./support/cli.js";
 import { afterWeightWrite } from "./support/crash.js";
 import { expectConverged } from "./support/expect.js";
-import type { FaultKind } from "./support/fault-proxy.js";
+import { type FaultKind, op } from "./support/fault-proxy.js";
 import { type Scenario, startScenario } from "./support/scenario.js";
 
 const BAD_RELEASE = { release: { errorRate: 0.3 } };
@@ -190,6 +190,33 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
         ).toBe(true);
         console.log(
           `[measure] 30% faults: promoted in ${Math.round((r.endedAt - run.startedAt) / 1000)}s; ${s.proxy.calls.length} HTTP requests, ${faults} faults injected (${s.proxy.count({ result: "throttle" })} throttling, ${s.proxy.count({ result: "5xx" })} 5xx), ${logged.length} failed attempts logged (${retried.length} retried by the SDK, ${logged.length - retried.length} calls out of attempts); faults by operation ${JSON.stringify(s.proxy.faultsByOperation())}`,
+        );
+      });
+    });
+
+    it("state writes whose answer is lost after DynamoDB applied them: the rollout still completes", async () => {
+      await withScenario({}, async (s) => {
+        // The lock's acquisition and every 5th state write succeed but answer 500: the SDK retries a
+        // write that already happened, and the retry's condition (no rollout / the old revision) fails.
+        let saves = 0;
+        s.proxy.loseResponses({
+          rate: 1,
+          match: (c) =>
+            op("dynamodb", "UpdateItem")(c) &&
+            (String(c.params.ConditionExpression).startsWith("attribute_not_exists") || ++saves % 5 === 0),
+        });
+        const run = s.cli("deploy-gray", s.flags());
+        const r = await run.done;
+        const why = run.tail(40);
+        expect(r.outcome?.outcome, why).toBe("promoted");
+        expect(s.proxy.count({ result: "lost" })).toBeGreaterThan(3);
+        expect(run.stderr, why).not.toMatch(
+          /another process took the rollout over|another rollout holds the lock/,
+        );
+        expect(r.code, why).toBe(0);
+        expectConverged(await s.converged({ promoted: true }), why);
+        console.log(
+          `[measure] lost DynamoDB answers: ${s.proxy.count({ result: "lost" })} of ${s.proxy.count({ operation: "UpdateItem" })} UpdateItem calls applied but answered 500; promoted`,
         );
       });
     });

@@ -51,7 +51,12 @@ export interface Call {
 /** What happened to a call. */
 export interface CallRecord extends Call {
   /** `forwarded` with the emulator's status, or the fault the proxy answered with, or `dropped`. */
-  readonly result: "forwarded" | "throttle" | "5xx" | "dropped";
+  /**
+   * `forwarded` with the emulator's status; `throttle` or `5xx` when the proxy answered instead (the
+   * call never reached the emulator); `lost` when the emulator DID the call but the client got a 5xx
+   * (the answer was lost); `dropped` for a held call of a killed process.
+   */
+  readonly result: "forwarded" | "throttle" | "5xx" | "lost" | "dropped";
   readonly status: number | null;
   /** Epoch ms when the answer was sent (null when dropped). */
   readonly doneAt: number | null;
@@ -189,6 +194,7 @@ export class FaultProxy {
   #persistent: Persistent[] = [];
   #nextRule = 1;
   #slow: { id: number; match: Match; ms: number }[] = [];
+  #lose: FaultPlan = { rate: 0 };
   #watchers: { match: Match; resolve: (c: Call) => void }[] = [];
   #holdAfter: Match | null = null;
   #holding = false;
@@ -234,6 +240,15 @@ export class FaultProxy {
     return () => {
       this.#persistent = this.#persistent.filter((r) => r.id !== rule.id);
     };
+  }
+
+  /**
+   * On a share of (matching) calls, the call reaches the emulator — the write happens — but the
+   * client gets a 5xx instead of the answer, as when AWS fails after doing the work ("the request may
+   * or may not have succeeded"). The SDK then retries a call that already succeeded.
+   */
+  loseResponses(plan: Omit<FaultPlan, "kinds">): void {
+    this.#lose = plan;
   }
 
   /** Matching calls wait `ms` before they are forwarded, until the returned function is called. */
@@ -387,6 +402,20 @@ export class FaultProxy {
             // Decide before answering, so the client cannot get a call in before the hold starts.
             if (ok && this.#holdAfter !== null && !this.#holding && this.#holdAfter(call)) {
               this.#holding = true;
+            }
+            const lose = this.#lose;
+            if (ok && lose.rate > 0 && (lose.match?.(call) ?? true) && this.#random() < lose.rate) {
+              const answer = faultResponse(call.service, "5xx");
+              if (!res.destroyed) {
+                res.writeHead(answer.status, {
+                  ...answer.headers,
+                  "content-length": Buffer.byteLength(answer.body),
+                });
+                res.end(answer.body);
+              }
+              this.#record(call, "lost", answer.status);
+              resolve();
+              return;
             }
             const out = Buffer.concat(chunks);
             const headers = { ...up.headers };
