@@ -770,20 +770,34 @@ export class RolloutRun {
     return outcomeFromState(this.state, { error });
   }
 
-  /** Returns null when stable has 100% (verified), else the last error. */
+  /**
+   * Returns null when stable has 100% (verified), else the last error.
+   * Tries at least 5 times AND for at least one lock lease (2 min by default on AWS), renewing the
+   * lease meanwhile: five attempts alone gave up after ~17 s, so a 24 s ModifyRule outage ended in
+   * rollback-failed while traffic stayed on gray — and the person then paged meets the same failing
+   * API. Sleeps between attempts double from 1 s up to 15 s.
+   */
   private async restoreStableTraffic(): Promise<GrayDeployError | null> {
-    let lastError: GrayDeployError | null = null;
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      try {
-        await this.writeWeights(STABLE_ONLY, "off", undefined);
-        this.log("info", "traffic restored: stable 100% / gray 0% (verified)");
-        return null;
-      } catch (e) {
-        lastError = toGrayDeployError(e);
-        this.log("warn", `restoring stable traffic failed (attempt ${attempt}/5): ${lastError.message}`);
-        if (attempt < 5) await this.ctx.clock.sleep(1000 * 2 ** (attempt - 1));
+    const started = this.now();
+    const lastError = await this.withHeartbeat(async (): Promise<GrayDeployError | null> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.writeWeights(STABLE_ONLY, "off", undefined);
+          this.log("info", "traffic restored: stable 100% / gray 0% (verified)");
+          return null;
+        } catch (e) {
+          const err = toGrayDeployError(e);
+          const again = attempt < 5 || this.now() - started < this.state.plan.lockLeaseMs;
+          this.log(
+            "warn",
+            `restoring stable traffic failed (attempt ${attempt}, ${formatDuration(this.now() - started)} so far${again ? "" : ", giving up"}): ${err.message}`,
+          );
+          if (!again) return err;
+          await this.ctx.clock.sleep(Math.min(15_000, 1000 * 2 ** (attempt - 1)));
+        }
       }
-    }
+    });
+    if (lastError === null) return null;
     // The write failed, but if gray never had traffic in this rollout and the load balancer still
     // reads stable 100 / gray 0, no customer and no stickiness cookie can reach gray: the rollback
     // holds (e.g. a pipeline role without ModifyRule). Paging someone would be a false alarm.

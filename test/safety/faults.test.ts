@@ -29,9 +29,9 @@ import { AwsCallError, mapAwsError } from "../../src/aws/errors.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { STATE_TABLE } from "../aws/support/world.js";
 import type { CliRun } from "./support/cli.js";
-import { afterWeightWrite } from "./support/crash.js";
 import { expectConverged } from "./support/expect.js";
 import { type FaultKind, op } from "./support/fault-proxy.js";
+import { rollbackUnderOutage } from "./support/rollback.js";
 import { type Scenario, startScenario } from "./support/scenario.js";
 
 const BAD_RELEASE = { release: { errorRate: 0.3 } };
@@ -273,11 +273,9 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
 
     it("ModifyRule failing for good during a rollback: rollback-failed (exit 7), what to do said, and doing it works", async () => {
       await withScenario(BAD_RELEASE, async (s) => {
-        const rollbackWrite = afterWeightWrite(s, { stable: 100, gray: 0 }, false);
-        const outageEnds = s.proxy.persistent(rollbackWrite, "5xx");
-        const run = s.cli("deploy-gray", s.flags());
-        const r = await run.done;
-        const why = run.tail(40);
+        const o = await rollbackUnderOutage(s, { kind: "5xx", outageMs: null });
+        const r = o.result;
+        const why = o.run.tail(40);
         expect(r.outcome?.outcome, why).toBe("rollback-failed");
         expect(r.code, why).toBe(7);
         expect(r.outcome?.reason, why).toContain(
@@ -290,15 +288,13 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
         expect(state?.state.phase, "the rollout keeps the lock until a person finishes it").toBe(
           "rollback-failed",
         );
-        const attempts = s.proxy.calls.filter((c) => rollbackWrite(c));
-        expect(attempts.length, why).toBe(25); // 5 engine attempts × 5 SDK attempts
-        const keptTrying = (attempts.at(-1)!.doneAt ?? 0) - attempts[0]!.at;
+        expect(o.attempts.length, why).toBe(25); // 5 engine attempts × 5 SDK attempts
         console.log(
-          `[measure] ModifyRule failing for good (5xx): the rollback kept trying ${(keptTrying / 1000).toFixed(1)}s (${attempts.length} ModifyRule attempts), rollback-failed ${((r.endedAt - attempts[0]!.at) / 1000).toFixed(1)}s after its first write`,
+          `[measure] ModifyRule failing for good (5xx): the rollback kept trying ${(o.keptTryingMs / 1000).toFixed(1)}s (${o.attempts.length} ModifyRule attempts), rollback-failed ${(o.toEndMs / 1000).toFixed(1)}s after its first write`,
         );
 
         // What the message says: a person gets the weights set (here: the outage ends), then runs abort.
-        outageEnds();
+        o.endOutage();
         const abort = s.cli(
           "abort",
           s.controlFlags("abort", { startedBy: "operator-olga", reason: "after rollback-failed" }),
@@ -310,25 +306,25 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
       });
     });
 
-    it("ModifyRule failing for 8 s when the rollback starts: the rollback rides it out (rolled-back, exit 3)", async () => {
+    it("ModifyRule failing for 24 s when the rollback starts: it keeps trying for a lease (40 s) and rides it out", async () => {
       await withScenario(BAD_RELEASE, async (s) => {
-        const rollbackWrite = afterWeightWrite(s, { stable: 100, gray: 0 }, false);
-        const outage = s.proxy.persistent(rollbackWrite, "5xx");
-        const first = s.proxy.next(rollbackWrite);
-        const run = s.cli("deploy-gray", s.flags());
-        const started = (await first).at;
-        await new Promise((r) => setTimeout(r, 8000));
-        outage();
-        const r = await run.done;
-        const why = run.tail(40);
+        const o = await rollbackUnderOutage(s, {
+          kind: "5xx",
+          outageMs: 24_000,
+          flags: { lockLease: "40s" },
+        });
+        const r = o.result;
+        const why = o.run.tail(40);
         expect(r.outcome?.outcome, why).toBe("rolled-back");
         expect(r.code, why).toBe(3);
-        expect(r.stderr, why).toMatch(/restoring stable traffic failed \(attempt 1\/5\)/);
-        const verified = run.lines.find((l) =>
-          /traffic restored: stable 100% \/ gray 0% \(verified\)/.test(l.text),
-        )!;
+        // A fifth failed attempt that is not the last: five were all (≈17 s), and a 24 s outage ended in
+        // rollback-failed before.
+        expect(r.stderr, why).toMatch(/restoring stable traffic failed \(attempt 5, [^)]*so far\):/);
+        expect(r.stderr, why).not.toMatch(/giving up/);
+        expect(o.verifiedMs, why).not.toBeNull();
+        expect(o.verifiedMs!, why).toBeGreaterThanOrEqual(24_000);
         console.log(
-          `[measure] ModifyRule down 8s at rollback: stable 100% verified ${((verified.at - started) / 1000).toFixed(1)}s after the first rollback write attempt`,
+          `[measure] ModifyRule down 24s at rollback (lease 40s): stable 100% verified ${(o.verifiedMs! / 1000).toFixed(1)}s after the first rollback write attempt, ${o.attempts.length} attempts`,
         );
         expectConverged(await s.converged({ promoted: false }), why);
       });
