@@ -81,30 +81,30 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
     it("the proxy's faults are AWS errors the SDK retries, in every protocol gray-deploy uses", async () => {
       await withScenario({ dataPlane: false, stableSettings: false }, async (s) => {
         const config = { ...s.emu.clientConfig(), endpoint: s.proxy.url, maxAttempts: 2 };
+        const clients = {
+          elb: new ElasticLoadBalancingV2Client(config),
+          autoScaling: new AutoScalingClient(config),
+          ec2: new EC2Client(config),
+          cloudWatch: new CloudWatchClient(config),
+          dynamo: new DynamoDBClient(config),
+        };
         const calls: [string, string, () => Promise<unknown>][] = [
           [
             "elasticloadbalancing",
             "DescribeRules",
-            () =>
-              new ElasticLoadBalancingV2Client(config).send(
-                new DescribeRulesCommand({ RuleArns: [s.w.fx.ruleArn] }),
-              ),
+            () => clients.elb.send(new DescribeRulesCommand({ RuleArns: [s.w.fx.ruleArn] })),
           ],
           [
             "autoscaling",
             "DescribeAutoScalingGroups",
-            () => new AutoScalingClient(config).send(new DescribeAutoScalingGroupsCommand({})),
+            () => clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({})),
           ],
-          [
-            "ec2",
-            "DescribeLaunchTemplates",
-            () => new EC2Client(config).send(new DescribeLaunchTemplatesCommand({})),
-          ],
+          ["ec2", "DescribeLaunchTemplates", () => clients.ec2.send(new DescribeLaunchTemplatesCommand({}))],
           [
             "monitoring",
             "GetMetricData",
             () =>
-              new CloudWatchClient(config).send(
+              clients.cloudWatch.send(
                 new GetMetricDataCommand({
                   StartTime: new Date(Date.now() - 60_000),
                   EndTime: new Date(),
@@ -125,9 +125,7 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
             "dynamodb",
             "GetItem",
             () =>
-              new DynamoDBClient(config).send(
-                new GetItemCommand({ TableName: STATE_TABLE, Key: { scope: { S: "x" } } }),
-              ),
+              clients.dynamo.send(new GetItemCommand({ TableName: STATE_TABLE, Key: { scope: { S: "x" } } })),
           ],
         ];
         const seen: Record<string, unknown> = {};
@@ -164,6 +162,7 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
         // Without faults the same calls go through.
         s.proxy.faults({ rate: 0 });
         for (const [, , call] of calls) await call();
+        for (const c of Object.values(clients)) c.destroy();
       });
     });
 
@@ -189,7 +188,7 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
           ),
         ).toBe(true);
         console.log(
-          `[measure] 30% faults: promoted in ${Math.round((r.endedAt - run.startedAt) / 1000)}s; ${s.proxy.calls.length} HTTP requests, ${faults} faults injected (${s.proxy.count({ result: "throttle" })} throttling, ${s.proxy.count({ result: "5xx" })} 5xx), ${logged.length} failed attempts logged (${retried.length} retried by the SDK, ${logged.length - retried.length} calls out of attempts); faults by operation ${JSON.stringify(s.proxy.faultsByOperation())}`,
+          `[measure] 30% faults: promoted in ${Math.round((r.endedAt - run.startedAt) / 1000)}s; ${s.proxy.calls.length} HTTP requests, ${faults} faults injected (${s.proxy.count({ result: "throttle" })} throttling, ${s.proxy.count({ result: "5xx" })} 5xx), ${logged.length} failed attempts logged (${retried.length} retried by the SDK, ${logged.length - retried.length} calls out of attempts: ${JSON.stringify(logged.filter((l) => !retried.includes(l)).map((l) => /AWS (\S+):/.exec(l)?.[1]))}); faults by operation ${JSON.stringify(s.proxy.faultsByOperation())}`,
         );
       });
     });
