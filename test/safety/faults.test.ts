@@ -53,8 +53,8 @@ function attemptLines(stderr: string): string[] {
   return stderr.split("\n").filter((l) => /AWS \S+: attempt \d+\/5 failed \(.*\); /.test(l));
 }
 
-/** Short bakes: the step may be extended to 5 s before the policy applies. */
-const FAST = { maxBake: "5s" };
+/** Short bakes: the step may be extended to 4 s before the policy applies. */
+const FAST = { maxBake: "4s" };
 
 function whyOf(run: CliRun, s: Scenario): string {
   return `${run.tail(30)}\ntrail ${JSON.stringify(s.grayTrail())}`;
@@ -62,7 +62,7 @@ function whyOf(run: CliRun, s: Scenario): string {
 
 /**
  * No promotion was ever decided, the one step did not pass, and it was extended from the bake (2 s)
- * to the max bake (5 s) before the policy applied.
+ * to the max bake (4 s) before the policy applied.
  */
 function expectNeverPromoted(o: Outcome | null, w: string): void {
   expect(
@@ -73,7 +73,7 @@ function expectNeverPromoted(o: Outcome | null, w: string): void {
     o?.steps.map((st) => `${st.weight}:${st.verdict}`),
     w,
   ).toEqual([expect.stringMatching(/^25:(inconclusive|fail)$/)]);
-  expect(o?.steps[0]?.durationMs, w).toBeGreaterThanOrEqual(5000);
+  expect(o?.steps[0]?.durationMs, w).toBeGreaterThanOrEqual(4000);
 }
 
 describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
