@@ -164,7 +164,8 @@ describe.concurrent("deploy-gray killed (SIGKILL) and run again with the same im
         const r = await crashAndResume(
           s,
           {
-            flags: { steps },
+            // At 5%, 80 customers/s give gray ~4 requests a second: a 2 s window has enough for a verdict.
+            flags: { steps, ...(steps.startsWith("5,") ? { promotionWindow: "2s", bake: "3s" } : {}) },
             reach: ({ hold }) => hold(afterWeightWrite(s, { stable: 100 - gray, gray })),
           },
           { promoted: true },

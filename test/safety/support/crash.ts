@@ -53,7 +53,12 @@ export async function crashAndResume(
   const flags = s.flags(kp.flags);
   const first = s.cli("deploy-gray", flags);
   const hold = (m: Match) => s.proxy.holdAfter(m);
-  await kp.reach({ s, run: first, hold });
+  // A run that ends before the kill point (it paused, or rolled back) never reaches it: fail now.
+  const ended = first.done.then((r) => {
+    throw new Error(`deploy-gray ended (exit ${r.code}) before the kill point:\n${first.tail(30)}`);
+  });
+  await Promise.race([kp.reach({ s, run: first, hold }), ended]);
+  ended.catch(() => undefined);
   await first.kill();
   const killedAt = Date.now();
   // Held calls of the dead process are dropped, never forwarded.
