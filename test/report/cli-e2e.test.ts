@@ -191,9 +191,7 @@ describe("CLI --report-dir and --notify-webhook (local target, real traffic)", (
     ]);
     expect(run.code, run.stderr).toBe(3);
     // Whichever error rule fires first: the absolute limit or the sequential test against stable.
-    expect(run.stdout).toMatch(
-      /^ROLLED-BACK: rolled back: gray (error rate|fails more often than stable)/,
-    );
+    expect(run.stdout).toMatch(/^ROLLED-BACK: rolled back: gray (error rate|fails more often than stable)/);
     const notifyLines = run.stderr.split("\n").filter((l) => l.startsWith("notify:"));
     expect(notifyLines).toHaveLength(1);
     expect(notifyLines[0]).toMatch(/HTTP 500/);
