@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# What the test suite needs besides npm packages, set up on demand: `npm test` runs this first
+# (package.json "pretest"), so `npm ci && npm test` passes on a fresh Debian machine with no other step.
+#   1. the AWS API emulator (moto, vendored debs + Debian's Python packages) in .emulator/;
+#   2. a running Zabbix 6.0 server and API for the business-metric gate tests (.zabbix/env).
+# Both are idempotent: on a machine where they are installed and running this takes a few seconds.
+# One after the other, never in parallel: both may call apt. Needs root or sudo the first time.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/install-emulator.sh
+bash scripts/zabbix/setup.sh
