@@ -375,6 +375,7 @@ function formatPlan(p: PlanReport): string {
     `Thresholds: ${Object.entries(p.thresholds)
       .map(([k, v]) => `${k}=${v}`)
       .join(", ")}`,
+    ...(p.gates.length > 0 ? ["Extra gates:", ...p.gates.map((g) => `  - ${g}`)] : []),
     ...(p.blockers.length > 0
       ? ["Blockers (deploy-gray would refuse):", ...p.blockers.map((b) => `  - ${b}`)]
       : []),

@@ -16,6 +16,7 @@ import { formatDuration, formatRate } from "../contract/units.js";
 import { pauseGate } from "../core/decide.js";
 import { grayCapacity, type Policy, policyFromOptions } from "../core/policy.js";
 import { isTerminal, newRollout, type RolloutState } from "../core/state.js";
+import { describeGate } from "../gates/spec.js";
 import type { Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
 import { type EngineContext, RolloutRun } from "./engine.js";
 import { fanOut } from "./events.js";
@@ -313,6 +314,8 @@ export interface PlanReport {
   readonly steps: readonly { weight: number; grayCapacity: number; bake: string; approval: boolean }[];
   readonly returnSteps: readonly { stableWeight: number; bake: string }[];
   readonly thresholds: Readonly<Record<string, string | number>>;
+  /** The gates judged at every step besides the built-in ones: CloudWatch alarms, business-metric gates. */
+  readonly gates: readonly string[];
   readonly changes: readonly string[];
   readonly estimatedDuration: string;
   readonly blockers: readonly string[];
@@ -371,6 +374,10 @@ export async function plan(
       rollbackWindow: formatDuration(p.rollbackWindowMs),
       promotionWindow: formatDuration(p.promotionWindowMs),
     },
+    gates: [
+      ...p.alarms.map((a) => `alarm ${a}: the step fails while it is in ALARM`),
+      ...(p.gates ?? []).map(describeGate),
+    ],
     changes: [
       `create (or reuse) the release version of ${release.image}`,
       `pin stable at ${stable} instance(s) while the rollout runs`,

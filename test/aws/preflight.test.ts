@@ -87,6 +87,30 @@ describe("preflight against the emulator", () => {
     expect(await snapshot(w)).toEqual(before);
   });
 
+  it("lists the business-metric gates it would judge at every step", async () => {
+    const w = await buildWorld(emu(), aws());
+    const gate = {
+      name: "pix-declines",
+      source: "cloudwatch",
+      namespace: "TecPag/Payments",
+      numerator: "PaymentsDeclined",
+      denominator: "PaymentsAttempted",
+      dimensions: { AutoScalingGroupName: "{asg}" },
+      test: true,
+    };
+    const o = options(w, "plan", { gates: [JSON.stringify(gate)] });
+    const target = await openTarget(w, o);
+    try {
+      const report = await plan(o, target.ports, { clock: systemClock() });
+      expect(report.blockers).toEqual([]);
+      expect(report.gates).toEqual([
+        "custom:pix-declines: CloudWatch TecPag/Payments PaymentsDeclined ÷ PaymentsAttempted not worse than stable by more than 0.5% (tested) over the rollback window",
+      ]);
+    } finally {
+      await target.dispose();
+    }
+  });
+
   it("refuses a listener that does not exist", async () => {
     const w = await buildWorld(emu(), aws());
     const missing = w.fx.listenerArn.replace(/\/[0-9a-f]{16}$/, "/0123456789abcdef");
