@@ -176,7 +176,11 @@ describe("ELBv2 target health", () => {
     await emu().configure({ newTargetsInitial: true, refreshStepSeconds: 0.05 });
 
     await emu().reset();
-    expect(await emu().configure({})).toEqual({ newTargetsInitial: false, refreshStepSeconds: 0.2 });
+    expect(await emu().configure({})).toEqual({
+      newTargetsInitial: false,
+      refreshStepSeconds: 0.2,
+      refreshesPaused: false,
+    });
     const again = await buildAwsFixture(aws());
     const h = await health(again.stable.targetGroupArn);
     expect(Object.values(h)).toEqual([{ state: "healthy" }, { state: "healthy" }]);

@@ -142,6 +142,38 @@ describe("instance refresh", () => {
     });
   });
 
+  it("holds every refresh where it stands while refreshesPaused, then goes on from there", async () => {
+    const fx = await buildAwsFixture(aws(), { stableCapacity: 2 });
+    await emu().configure({ refreshStepSeconds: 0.05 });
+    const version = await v2(fx);
+    let paused: { at: InstanceRefresh; after: InstanceRefresh } | null = null;
+    const { final } = await runRefresh(
+      fx,
+      {
+        DesiredConfiguration: {
+          LaunchTemplate: { LaunchTemplateId: fx.launchTemplate.id, Version: version },
+        },
+        Preferences: { MinHealthyPercentage: 50, InstanceWarmup: 0 },
+      },
+      async (snap) => {
+        if (paused !== null || snap.refresh.Status !== "InProgress") return;
+        await emu().configure({ refreshesPaused: true });
+        const at = await refreshOf(fx.stable.asgName, snap.refresh.InstanceRefreshId);
+        // Twenty steps' time: nothing moves.
+        await new Promise((r) => setTimeout(r, 1000));
+        paused = { at, after: await refreshOf(fx.stable.asgName, snap.refresh.InstanceRefreshId) };
+        expect(await emu().configure({ refreshesPaused: false })).toMatchObject({ refreshesPaused: false });
+      },
+    );
+    expect(paused).not.toBeNull();
+    const { at, after } = paused!;
+    expect(after.Status).toBe("InProgress");
+    expect(after.PercentageComplete).toBe(at.PercentageComplete);
+    expect(after.InstancesToUpdate).toBe(at.InstancesToUpdate);
+    expect(final.refresh.Status).toBe("Successful");
+    expect(final.instances.every((i) => i.version === version)).toBe(true);
+  });
+
   it("launches before terminating when MaxHealthyPercentage > 100, and skips matching instances", async () => {
     const fx = await buildAwsFixture(aws(), { stableCapacity: 2 });
     await emu().configure({ refreshStepSeconds: 0.05 });

@@ -202,10 +202,18 @@ describe.concurrent("deploy-gray killed (SIGKILL) and run again with the same im
         s,
         {
           reach: async ({ hold }) => {
-            // Slow refresh steps, so the refresh is still running when the rerun comes.
-            await s.emu.configure({ refreshStepSeconds: 1.5 });
+            // The refresh stands still until the rerun has found it running, however late the rerun
+            // comes on a loaded machine (timed refresh steps once ended before it).
+            await s.emu.configure({ refreshesPaused: true });
             await hold(op("autoscaling", "StartInstanceRefresh"));
             atKill = await s.activeRefreshes();
+          },
+          duringRerun: async ({ run }) => {
+            try {
+              await run.waitFor(/instance refresh \S+ onto version 2 is already running: waiting for it/);
+            } finally {
+              await s.emu.configure({ refreshesPaused: false });
+            }
           },
         },
         { promoted: true },

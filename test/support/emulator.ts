@@ -64,6 +64,8 @@ export interface EmulatorConfig {
   newTargetsInitial?: boolean;
   /** Seconds per instance refresh step (Pending→InProgress, each batch launch, its warm-up). */
   refreshStepSeconds?: number;
+  /** While true, no instance refresh advances; false lets each go on from where it stood. */
+  refreshesPaused?: boolean;
 }
 
 export interface StartEmulatorOptions {

@@ -5,7 +5,8 @@ its INITIAL_NO_AUTH_ACTION_COUNT budget. All bodies and answers are JSON.
 
   GET  /_gray/health                        -> {"ok": true, "moto": "5.2.4", "patches": [...]}
   GET  /_gray/config                        -> current config
-  POST /_gray/config                        {newTargetsInitial?: bool, refreshStepSeconds?: number}
+  POST /_gray/config                        {newTargetsInitial?: bool, refreshStepSeconds?: number,
+                                             refreshesPaused?: bool}
   POST /_gray/target-health                 {targetGroupArn, targetId, state, reason?, description?}
                                             or a JSON array of those
   POST /_gray/instance-refresh/fail-next    {autoScalingGroupName, region, afterInstances?: n, reason?}
@@ -32,7 +33,11 @@ StartResponse = Callable[..., Any]
 
 def _config_json() -> dict[str, Any]:
     c = state.STATE.config
-    return {"newTargetsInitial": c.new_targets_initial, "refreshStepSeconds": c.refresh_step_seconds}
+    return {
+        "newTargetsInitial": c.new_targets_initial,
+        "refreshStepSeconds": c.refresh_step_seconds,
+        "refreshesPaused": c.refreshes_paused,
+    }
 
 
 def _set_config(body: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +51,11 @@ def _set_config(body: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 60:
             raise ControlError(400, "refreshStepSeconds must be a number between 0 and 60")
         c.refresh_step_seconds = float(v)
-    unknown = set(body) - {"newTargetsInitial", "refreshStepSeconds"}
+    if "refreshesPaused" in body:
+        if not isinstance(body["refreshesPaused"], bool):
+            raise ControlError(400, "refreshesPaused must be a boolean")
+        c.refreshes_paused = body["refreshesPaused"]
+    unknown = set(body) - {"newTargetsInitial", "refreshStepSeconds", "refreshesPaused"}
     if unknown:
         raise ControlError(400, f"unknown config keys: {sorted(unknown)}")
     return _config_json()

@@ -160,6 +160,9 @@ class Refresh:
     # --- the state machine, one step per call -----------------------------------------------------
 
     def step(self, now: float) -> None:
+        if STATE.config.refreshes_paused:
+            self.next_at = max(self.next_at, now)
+            return
         if now < self.next_at:
             return
         group = self.backend.autoscaling_groups.get(self.group_name)

@@ -37,6 +37,9 @@ class Config:
     # Seconds per instance refresh step (Pending -> InProgress, each batch's launch, its warm-up).
     # Small so tests can observe InProgress without waiting minutes.
     refresh_step_seconds: float = 0.2
+    # When true, no instance refresh advances (a test holds one InProgress for as long as it needs,
+    # e.g. across a crashed process and its rerun); false lets each go on from where it stood.
+    refreshes_paused: bool = False
 
 
 def default_config() -> Config:

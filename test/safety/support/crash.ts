@@ -22,6 +22,8 @@ export interface KillPoint {
    * the first successful call matching `match` and resolves when the process made its next call.
    */
   readonly reach: (ctx: { s: Scenario; run: CliRun; hold: (m: Match) => Promise<Call> }) => Promise<unknown>;
+  /** Runs beside the rerun (e.g. releases what the kill point held once the rerun has seen it). */
+  readonly duringRerun?: (ctx: { s: Scenario; run: CliRun }) => Promise<unknown>;
 }
 
 export interface CrashReport {
@@ -68,7 +70,7 @@ export async function crashAndResume(
   const albAtKill = { stable: rule.stable, gray: rule.gray };
   await s.leaseExpired();
   const rerun = s.cli("deploy-gray", flags);
-  const result = await rerun.done;
+  const [result] = await Promise.all([rerun.done, kp.duringRerun?.({ s, run: rerun })]);
   // The data plane polls the rule every 100 ms: let it see the last write.
   await new Promise((r) => setTimeout(r, 300));
   const refreshes = await s.aws.autoScaling.send(

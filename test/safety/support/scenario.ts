@@ -341,7 +341,7 @@ async function startAlb(
   rps: number,
   metrics: () => MetricsPolicy,
 ): Promise<EmulatedAlb> {
-  await w.emu.configure({ newTargetsInitial: true, refreshStepSeconds: 0.2 });
+  await w.emu.configure({ newTargetsInitial: true, refreshStepSeconds: 0.2, refreshesPaused: false });
   // The data plane publishes through this client: the test decides what reaches CloudWatch, when.
   const cloudWatch = {
     send: async (command: unknown) => {
