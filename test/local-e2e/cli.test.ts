@@ -129,12 +129,24 @@ describe("gray-deploy CLI on the local target", { timeout: 120_000 }, () => {
   });
 
   it("a manual gate without a terminal pauses the run (exit 4) and stops everything", async () => {
-    const r = run(["deploy-gray", "--target", "local", "--json", "--approve-before", "25", ...FAST_FLAGS]);
+    // A first step of 20%: gray gets ~120 requests in the 3 s window, well above --min-requests 30
+    // (at 5%, ~30: a loaded machine's slower load ended that step inconclusive before the gate).
+    const r = run([
+      "deploy-gray",
+      "--target",
+      "local",
+      "--json",
+      ...FAST_FLAGS,
+      "--steps",
+      "20,50,100",
+      "--approve-before",
+      "50",
+    ]);
     r.child.stdin!.end(); // not a TTY: nobody can answer
     const code = await r.done;
-    expect(code).toBe(4);
     const outcome = JSON.parse(r.stdout);
-    expect(outcome.pause).toMatchObject({ reason: "awaiting-approval", gate: "step:25" });
+    expect(code, outcome.reason).toBe(4);
+    expect(outcome.pause).toMatchObject({ reason: "awaiting-approval", gate: "step:50" });
     await noneLeft(r);
   });
 
