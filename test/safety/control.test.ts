@@ -246,9 +246,12 @@ describe.concurrent("control from several processes", { timeout: 300_000 }, () =
     it("racing a step change: the first process's late weight write does not survive", async () => {
       const s = await startScenario();
       try {
-        // The first process's write of gray 100% takes 6 s to land (a slow, retried API call).
+        // The first process's write of gray 100% is slow to land (a slow, retried API call): it lands
+        // only once the abort has restored stable, however long the abort takes to start on a loaded
+        // machine (a fixed 6 s delay once let the write land before the abort even began).
         const gray100 = afterWeightWrite(s, { stable: 0, gray: 100 });
-        s.proxy.slow(gray100, 6000);
+        let letGo = () => {};
+        s.proxy.slow(gray100, new Promise<void>((r) => (letGo = r)));
         const first = s.cli("deploy-gray", s.flags({ startedBy: "pipeline-43" }));
         await s.proxy.next(gray100);
         const abortProxy = await s.newProxy();
@@ -256,6 +259,10 @@ describe.concurrent("control from several processes", { timeout: 300_000 }, () =
           "abort",
           s.controlFlags("abort", { endpoint: abortProxy.url, startedBy: "operator-olga", reason: "stop" }),
         );
+        void abort
+          .waitFor(/traffic restored: stable 100% \/ gray 0% \(verified\)/, 120_000)
+          .catch(() => undefined)
+          .finally(() => letGo());
         const [a, f] = await Promise.all([abort.done, first.done]);
         const why = `--- deploy-gray ---\n${first.tail(20)}\n--- abort ---\n${abort.tail(20)}\ntrail ${JSON.stringify(s.grayTrail())}`;
         expect(a.outcome?.outcome, why).toBe("aborted");

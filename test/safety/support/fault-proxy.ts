@@ -193,7 +193,7 @@ export class FaultProxy {
   #latency: { min: number; max: number } = { min: 0, max: 0 };
   #persistent: Persistent[] = [];
   #nextRule = 1;
-  #slow: { id: number; match: Match; ms: number }[] = [];
+  #slow: { id: number; match: Match; wait: number | Promise<unknown> }[] = [];
   #lose: FaultPlan = { rate: 0 };
   #watchers: { match: Match; resolve: (c: Call) => void }[] = [];
   #holdAfter: Match | null = null;
@@ -251,9 +251,12 @@ export class FaultProxy {
     this.#lose = plan;
   }
 
-  /** Matching calls wait `ms` before they are forwarded, until the returned function is called. */
-  slow(match: Match, ms: number): () => void {
-    const rule = { id: this.#nextRule++, match, ms };
+  /**
+   * Matching calls wait before they are forwarded — `wait` ms, or until the promise settles — until
+   * the returned function is called.
+   */
+  slow(match: Match, wait: number | Promise<unknown>): () => void {
+    const rule = { id: this.#nextRule++, match, wait };
     this.#slow.push(rule);
     return () => {
       this.#slow = this.#slow.filter((r) => r.id !== rule.id);
@@ -362,7 +365,11 @@ export class FaultProxy {
     const { min, max } = this.#latency;
     if (max > 0) await new Promise((r) => setTimeout(r, min + this.#random() * (max - min)));
     const slow = this.#slow.find((r) => r.match(call));
-    if (slow) await new Promise((r) => setTimeout(r, slow.ms));
+    if (slow) {
+      await (typeof slow.wait === "number"
+        ? new Promise((r) => setTimeout(r, slow.wait as number))
+        : slow.wait.catch(() => undefined));
+    }
 
     const persistent = this.#persistent.find((p) => p.match(call));
     let fault: FaultKind | null = persistent?.kind ?? null;
