@@ -155,12 +155,18 @@ describe.concurrent("control from several processes", { timeout: 300_000 }, () =
       await withScenario(async (s) => {
         const id = await deadRollout(s, "pipeline-alice");
         await s.leaseExpired();
-        // Each taker's first state write waits 2.5 s in its own proxy, so all three have read the same
-        // revision before any of them writes: the conditional write alone decides who wins.
+        // Each taker's first state write waits in its own proxy until all three have sent theirs, so
+        // all three have read the same revision before any of them writes: the conditional write
+        // alone decides who wins (a fixed delay would not hold when one taker starts late on a loaded
+        // machine; 60 s at most, so a taker that never writes fails the test instead of hanging it).
         const proxies = await Promise.all([s.newProxy(11), s.newProxy(12), s.newProxy(13)]);
+        const allArrived = Promise.race([
+          Promise.all(proxies.map((p) => p.next(op("dynamodb", "UpdateItem")))),
+          new Promise((r) => setTimeout(r, 60_000)),
+        ]);
         for (const p of proxies) {
-          const undo = p.slow(op("dynamodb", "UpdateItem"), 2500);
-          void p.next(op("dynamodb", "UpdateItem")).then(undo);
+          const undo = p.slow(op("dynamodb", "UpdateItem"), allArrived);
+          void allArrived.then(undo);
         }
         const [p1, p2, p3] = proxies as [FaultProxy, FaultProxy, FaultProxy];
         const takers = [
