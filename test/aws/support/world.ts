@@ -49,8 +49,12 @@ export function imageWithTag(fx: AwsFixture, tag: string): string {
 }
 
 /** Pushes image manifests to the emulator's ECR so preflight finds them (it checks ECR images exist). */
-export async function pushImages(emu: Emulator, images: readonly string[]): Promise<void> {
-  const ecr = new ECRClient({ ...emu.clientConfig(), maxAttempts: 2 });
+export async function pushImages(
+  emu: Emulator,
+  images: readonly string[],
+  credentials?: Parameters<Emulator["clientConfig"]>[0],
+): Promise<void> {
+  const ecr = new ECRClient({ ...emu.clientConfig(credentials), maxAttempts: 2 });
   try {
     const repos = new Set<string>();
     for (const image of images) {

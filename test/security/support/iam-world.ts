@@ -11,10 +11,9 @@
 
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
 import { bootstrapStateTable } from "../../../src/aws/bootstrap.js";
 import { resolveOptions } from "../../../src/contract/options.js";
-import { imageWithTag, STATE_TABLE, type World } from "../../aws/support/world.js";
+import { imageWithTag, pushImages, STATE_TABLE, type World } from "../../aws/support/world.js";
 import { loadTerraformDir, MODULE_DIR, raw } from "../../iac/hcl.js";
 import { type PolicyDocument, readPolicyTemplate, render } from "../../iac/policy.js";
 import { ACCOUNT_ID, awsClients, buildAwsFixture, createIamUser } from "../../support/aws-fixture.js";
@@ -50,29 +49,7 @@ export async function buildIamWorld(emu: Emulator): Promise<IamWorld> {
   const aws = awsClients(emu.clientConfig(admin));
   const fx = await buildAwsFixture(aws, { deregistrationDelaySeconds: 1, stateTable: false });
   const release = imageWithTag(fx, "1.5.0");
-  const ecr = new ECRClient({ ...emu.clientConfig(admin), maxAttempts: 2 });
-  try {
-    await ecr.send(new CreateRepositoryCommand({ repositoryName: "gatewaypix" }));
-    for (const image of [fx.image, release]) {
-      const tag = image.split(":").at(-1)!;
-      const manifest = JSON.stringify({
-        schemaVersion: 2,
-        mediaType: "application/vnd.docker.distribution.manifest.v2+json",
-        config: {
-          mediaType: "application/vnd.docker.container.image.v1+json",
-          size: 7023,
-          digest: `sha256:${"c".repeat(64)}`,
-        },
-        layers: [],
-        annotations: { tag },
-      });
-      await ecr.send(
-        new PutImageCommand({ repositoryName: "gatewaypix", imageManifest: manifest, imageTag: tag }),
-      );
-    }
-  } finally {
-    ecr.destroy();
-  }
+  await pushImages(emu, [fx.image, release], admin);
   await bootstrapStateTable(
     resolveOptions(
       { target: "aws", region: emu.region, endpoint: emu.endpoint, stateTable: STATE_TABLE },
