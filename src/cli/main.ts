@@ -21,7 +21,7 @@ import { type Policy, policyFromOptions } from "../core/policy.js";
 import type { RolloutState } from "../core/state.js";
 import { systemClock } from "../engine/clock.js";
 import { type EngineEvent, type EventListener, fanOut } from "../engine/events.js";
-import { refusedOutcome } from "../engine/outcome.js";
+import { errorOutcome, refusedOutcome } from "../engine/outcome.js";
 import { openTarget } from "../engine/targets.js";
 import {
   abort,
@@ -185,10 +185,8 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
       io.stdout.write(json ? `${JSON.stringify(result)}\n` : `${result.message}\n`);
       return 0;
     } catch (e) {
-      const err = toGrayDeployError(e);
       // Bad input, missing credentials or a mismatching table change nothing: exit 2, like every verb.
-      const refusal = ["INVALID_INPUT", "PREFLIGHT_FAILED", "CREDENTIALS"].includes(err.code);
-      return finish(refusedOutcome(err, { target: "aws", kind: refusal ? "refused" : "failed" }), io, json);
+      return finish(errorOutcome(e, { target: "aws" }), io, json);
     }
   }
 
@@ -235,15 +233,8 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
         throw new StateError(`unknown verb ${verb satisfies never}`);
     }
   } catch (e) {
-    const err = toGrayDeployError(e);
-    const refusal = ["INVALID_INPUT", "PREFLIGHT_FAILED", "CREDENTIALS", "LOCKED"].includes(err.code);
     return await end(
-      refusedOutcome(err, {
-        target: options.target,
-        scope: rolloutScope(options),
-        image: options.image ?? null,
-        kind: refusal ? "refused" : "failed",
-      }),
+      errorOutcome(e, { target: options.target, scope: rolloutScope(options), image: options.image ?? null }),
     );
   } finally {
     await runtime?.dispose().catch((e) => log(`cleanup: ${toGrayDeployError(e).message}`));

@@ -3,13 +3,7 @@
  * options and the ports of its target, and returns the contract's Outcome (plan returns a Plan).
  * Front ends parse input and print results; they never decide anything themselves.
  */
-import {
-  type GrayDeployError,
-  LockedError,
-  PreflightError,
-  StateError,
-  toGrayDeployError,
-} from "../contract/errors.js";
+import { isRefusal, LockedError, PreflightError, StateError, toGrayDeployError } from "../contract/errors.js";
 import { type Options, rolloutScope } from "../contract/options.js";
 import type { Outcome } from "../contract/outcome.js";
 import { formatDuration, formatRate } from "../contract/units.js";
@@ -35,11 +29,6 @@ function releaseOf(o: Options): ReleaseSpec {
 
 function leaseExpired(stored: StoredRollout, now: number): boolean {
   return stored.owner === null || stored.leaseUntil <= now;
-}
-
-/** Errors that mean "nothing was changed; the request itself cannot proceed". */
-function isRefusal(e: GrayDeployError): boolean {
-  return ["INVALID_INPUT", "PREFLIGHT_FAILED", "LOCKED", "CREDENTIALS", "INVALID_STATE"].includes(e.code);
 }
 
 function lockedBy(stored: StoredRollout): LockedError {
