@@ -7,10 +7,10 @@
  */
 import type { TableDescription } from "@aws-sdk/client-dynamodb";
 import { PreflightError } from "../contract/errors.js";
-import type { Options } from "../contract/options.js";
 import type { AwsCredentialsProvider } from "../engine/targets.js";
 import { type AwsApi, createAwsApi } from "./api.js";
 import { isAwsCode } from "./errors.js";
+import type { AwsOptions } from "./options.js";
 import { waitUntil } from "./wait.js";
 
 export const STATE_TABLE_KEY = "scope";
@@ -78,7 +78,10 @@ export async function checkStateTable(
   return description;
 }
 
-export async function bootstrapStateTable(o: Options, deps: BootstrapDeps = {}): Promise<BootstrapResult> {
+export async function bootstrapStateTable(
+  o: Pick<AwsOptions, "stateTable" | "region" | "endpoint" | "roleArn">,
+  deps: BootstrapDeps = {},
+): Promise<BootstrapResult> {
   const table = o.stateTable;
   const region = o.region;
   if (table === undefined || region === undefined) {

@@ -4,7 +4,6 @@
  * declared here by hand, so the CLI cannot drift from the contract.
  */
 import { Command, Option } from "commander";
-import { kebab } from "../contract/errors.js";
 import {
   defaultText,
   OPTION_DEFS,
@@ -13,9 +12,11 @@ import {
   type OptionName,
   optionFrontEnds,
   optionVerbs,
+  SCHEMA,
   VERBS,
   type Verb,
-} from "../contract/options.js";
+} from "../app/schema.js";
+import { kebab } from "../contract/errors.js";
 
 export const VERB_SUMMARIES: Record<Verb, string> = {
   "deploy-gray":
@@ -67,7 +68,7 @@ export function buildProgram(version: string): Command {
         def.choices ? `one of: ${def.choices.join(", ")}` : null,
         def.unit ? `unit: ${def.unit}` : null,
         def.env ? `env: ${def.env.join(", ")}` : null,
-        def.targets && def.targets.length === 1 ? `${def.targets[0]} only` : null,
+        SCHEMA.targetsOf(name).length === 1 ? `${SCHEMA.targetsOf(name)[0]} only` : null,
       ].filter(Boolean);
       // Defaults are applied by the schema for the chosen target, never by the parser; help shows them.
       const shown = helpDefault(name);

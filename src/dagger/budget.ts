@@ -2,13 +2,7 @@
  * How long a call may run at most, so the credentials preflight can demand that they last that long.
  * An upper bound, not an estimate: a rollout whose credentials expire half-way cannot even roll back.
  */
-import {
-  type OptionName,
-  type Options,
-  parseOptionValue,
-  rawDefault,
-  type Verb,
-} from "../contract/options.js";
+import { type OptionName, type Options, parseOptionValue, rawDefault, type Verb } from "../app/schema.js";
 
 /** Reads, one verified write and cleanup: generous for status, plan, bootstrap and publish. */
 export const SHORT_CALL_MS = 15 * 60_000;

@@ -8,21 +8,9 @@
  * does, the schema applies the very same default. The one thing this cannot express is forcing the
  * default value over a config file that says otherwise; edit the file for that.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
-import { readConfigFile } from "../cli/config.js";
+import { parseConfigText } from "../app/config.js";
+import { OPTION_DEFS, type OptionDef, type OptionName, type RawOptions } from "../app/schema.js";
 import { InvalidInputError } from "../contract/errors.js";
-import {
-  inapplicable,
-  OPTION_DEFS,
-  type OptionDef,
-  type OptionName,
-  type Options,
-  type RawOptions,
-  type Target,
-  type Verb,
-} from "../contract/options.js";
 
 /** The part of a Dagger `File` the module reads (so tests can pass a plain object). */
 export interface ConfigFileLike {
@@ -64,42 +52,5 @@ export function givenOptions(args: OptionArgs): RawOptions {
 export async function readConfig(file: ConfigFileLike | undefined): Promise<RawOptions> {
   if (file === undefined) return {};
   const [name, text] = await Promise.all([file.name(), file.contents()]);
-  const dir = await mkdtemp(join(tmpdir(), "gray-deploy-config-"));
-  try {
-    const path = join(dir, basename(name) || "config.yaml");
-    await writeFile(path, text, { mode: 0o600 });
-    return await readConfigFile(path);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/**
- * One config file serves every verb and both front ends, as in the CLI: keys another verb, target or
- * front end needs (the target group ARNs for `status`, `reportDir` for Dagger) are left out here
- * instead of refused. Unknown keys stay, so the schema still rejects them with a suggestion.
- */
-export function configForCall(config: RawOptions, verb: Verb, target: Target): RawOptions {
-  return Object.fromEntries(
-    Object.entries(config).filter(
-      ([key]) =>
-        !(key in OPTION_DEFS) || inapplicable(key as OptionName, verb, target, "dagger") === undefined,
-    ),
-  );
-}
-
-/** A verb that needs a stored rollout cannot run on the local target (its rollout lives in-process). */
-export function refuseLocalControl(verb: Verb | "report", o: Options): void {
-  if (o.target !== "local" || verb === "deploy-gray" || verb === "plan") return;
-  throw new InvalidInputError(
-    [
-      {
-        field: "target",
-        message: `\`${verb}\` needs a stored rollout, and a local rollout lives only inside its deploy-gray call`,
-      },
-    ],
-    verb === "bootstrap"
-      ? "bootstrap creates the AWS state table: pass --target aws"
-      : "pass --target aws (with --region, --listener-arn and --state-table) to control a stored rollout",
-  );
+  return parseConfigText(name || "config.yaml", text);
 }

@@ -3,7 +3,6 @@
  * failed call for every other outcome, its message carrying the outcome and the reason, so that
  * `dagger call` exits non-zero and CI never mistakes a rollback for a release.
  */
-import type { Target } from "../contract/options.js";
 import { isSuccessfulOutcome, type Outcome, type OutcomeKind } from "../contract/outcome.js";
 import { errorOutcome } from "../engine/outcome.js";
 
@@ -40,5 +39,5 @@ export function settle(outcome: Outcome): string {
 /** Turns anything thrown into the failing Outcome the CLI would print for it. */
 export const failureOutcome = (
   e: unknown,
-  ctx: { target: Target; scope?: string | null; image?: string | null },
+  ctx: { target: string; scope?: string | null; image?: string | null },
 ): Outcome => errorOutcome(e, ctx);

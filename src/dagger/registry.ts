@@ -5,7 +5,7 @@
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { CredentialsError, InvalidInputError, ProviderError } from "../contract/errors.js";
-import { IMAGE_REF } from "../contract/options.js";
+import { IMAGE_REF } from "../engine/options/release.js";
 import type { AwsSession } from "./credentials.js";
 
 export interface RegistryAuth {

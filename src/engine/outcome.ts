@@ -1,6 +1,6 @@
 /** Builds the contract's Outcome from a rollout state, or from an error before any rollout existed. */
 import { type GrayDeployError, isRefusal, toGrayDeployError } from "../contract/errors.js";
-import type { Target } from "../contract/options.js";
+import type { TargetName as Target } from "../contract/options/def.js";
 import {
   exitCodeFor,
   OUTCOME_SCHEMA_VERSION,

@@ -5,10 +5,10 @@
  * rollout. The rollout store is not part of it (see src/local/memory-store.ts).
  */
 import { AbortedError } from "../contract/errors.js";
-import type { Options } from "../contract/options.js";
 import { LocalFleet } from "./fleet.js";
 import { LoadGenerator } from "./load.js";
 import { TrafficMetrics } from "./metrics.js";
+import type { LocalTargetOptions } from "./options.js";
 import { type HealthCheckOptions, StaticWeightSource, WeightedProxy } from "./proxy.js";
 import { LocalTrafficRouter } from "./router.js";
 
@@ -49,7 +49,7 @@ export interface LocalEnvironment {
 }
 
 export async function createLocalEnvironment(
-  options: Options,
+  options: LocalTargetOptions,
   deps: LocalEnvironmentDeps = {},
 ): Promise<LocalEnvironment> {
   const { signal } = deps;

@@ -9,7 +9,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
-import { OPTION_DEFS, type OptionName, parseOptionValue } from "../../src/contract/options.js";
+import { OPTION_DEFS, type OptionName, parseOptionValue } from "../../src/app/schema.js";
 import type { ScannedFunction, ScannedObject } from "../dagger/scan.js";
 
 export interface FoundCommand {

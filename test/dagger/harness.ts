@@ -7,11 +7,11 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Container, Directory, File, Secret } from "@dagger.io/dagger";
+import { openTarget } from "../../src/app/targets.js";
 import { openAwsSession } from "../../src/dagger/credentials.js";
 import { ecrLogin, type RegistryAuth } from "../../src/dagger/registry.js";
 import type { BuildSpec, ModuleServices } from "../../src/dagger/service.js";
 import { systemClock } from "../../src/engine/clock.js";
-import { openTarget } from "../../src/engine/targets.js";
 import { GrayDeploy } from "../../src/index.js";
 import type { ScannedObject } from "./scan.js";
 

@@ -4,8 +4,6 @@
  * the CLI's verb (kebab-case, the same default in its help). Either front end drifting fails here.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildProgram, helpDefault } from "../../src/cli/program.js";
-import { kebab } from "../../src/contract/errors.js";
 import {
   OPTION_DEFS,
   OPTION_NAMES,
@@ -15,7 +13,9 @@ import {
   optionVerbs,
   VERBS,
   type Verb,
-} from "../../src/contract/options.js";
+} from "../../src/app/schema.js";
+import { buildProgram, helpDefault } from "../../src/cli/program.js";
+import { kebab } from "../../src/contract/errors.js";
 import { type ScannedArgument, type ScannedObject, scanModule } from "./scan.js";
 
 /** Arguments that are not options of the schema: what to build and how to reach AWS. */

@@ -1,9 +1,10 @@
 /** The small pure parts of the Dagger layer: ECR tokens, image references, tags, budgets, defaults. */
 import { describe, expect, it } from "vitest";
+import { configFor } from "../../src/app/config.js";
+import { resolveOptions } from "../../src/app/schema.js";
 import { InvalidInputError, ProviderError, StateError } from "../../src/contract/errors.js";
-import { resolveOptions } from "../../src/contract/options.js";
 import { runBudgetMs, SHORT_CALL_MS } from "../../src/dagger/budget.js";
-import { configForCall, givenOptions, isSchemaDefault } from "../../src/dagger/options.js";
+import { givenOptions, isSchemaDefault } from "../../src/dagger/options.js";
 import { failureOutcome, outcomeMessage, RolloutOutcomeError, settle } from "../../src/dagger/outcome.js";
 import { imageReference, parseAuthorization } from "../../src/dagger/registry.js";
 import { defaultTag } from "../../src/dagger/service.js";
@@ -84,10 +85,11 @@ describe("arguments equal to the schema default count as not given", () => {
 
   it("leaves config keys of other verbs, targets and the CLI out", () => {
     expect(
-      configForCall(
+      configFor(
         { stableAsg: "a", listenerArn: "arn", reportDir: "r", json: true, reason: "x", nope: 1 },
         "status",
         "aws",
+        "dagger",
       ),
     ).toEqual({ listenerArn: "arn", nope: 1 });
   });
