@@ -126,6 +126,7 @@ import {
   type ModifyRuleCommandOutput,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { fromTemporaryCredentials, fromTokenFile } from "@aws-sdk/credential-providers";
+import { systemClock } from "../engine/clock.js";
 import { mapAwsError } from "./errors.js";
 
 type Call<I, O> = (input: I, signal?: AbortSignal) => Promise<O>;
@@ -280,6 +281,8 @@ export interface AwsConnectionOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Receives one line per failed attempt that the SDK will retry (throttling, 5xx, network). */
   readonly log?: (line: string) => void;
+  /** The time, for the assumed role's session name. Default: the system clock. */
+  readonly now?: () => number;
 }
 
 export interface AwsConnection {
@@ -305,7 +308,7 @@ function credentialsFor(o: AwsConnectionOptions): AwsConnectionOptions["credenti
   if (o.credentials !== undefined) return o.credentials;
   if (o.roleArn === undefined) return undefined; // the SDK's default chain
   const env = o.env ?? process.env;
-  const session = `gray-deploy-${process.pid}-${Date.now().toString(36)}`;
+  const session = `gray-deploy-${process.pid}-${(o.now ?? systemClock().now)().toString(36)}`;
   const stsConfig = { region: o.region, ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }) };
   const tokenFile = env.AWS_WEB_IDENTITY_TOKEN_FILE;
   // Both providers re-assume the role shortly before the session expires, so a rollout longer than one

@@ -7,11 +7,13 @@
  */
 import type { TableDescription } from "@aws-sdk/client-dynamodb";
 import { PreflightError } from "../contract/errors.js";
+import { systemClock } from "../engine/clock.js";
+import { waitUntil } from "../engine/retry.js";
 import type { AwsCredentialsProvider } from "../engine/targets.js";
+import type { Clock } from "../ports/index.js";
 import { type AwsApi, createAwsApi } from "./api.js";
 import { isAwsCode } from "./errors.js";
 import type { AwsOptions } from "./options.js";
-import { waitUntil } from "./wait.js";
 
 export const STATE_TABLE_KEY = "scope";
 export const STATE_TABLE_TTL_ATTRIBUTE = "expiresAt";
@@ -20,6 +22,8 @@ export interface BootstrapDeps {
   readonly log?: (line: string) => void;
   /** Credentials with --role-arn applied (the Dagger module); absent: the standard chain plus --role-arn. */
   readonly credentials?: AwsCredentialsProvider;
+  /** For the wait until a new table is active. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 export interface BootstrapResult {
@@ -134,7 +138,7 @@ export async function bootstrapStateTable(
           }
           return { state: "RETRY", observed: t.TableStatus ?? "unknown" };
         },
-        { timeoutMs: 180_000, minDelayMs: 250, maxDelayMs: 5000 },
+        { timeoutMs: 180_000, minDelayMs: 250, maxDelayMs: 5000, clock: deps.clock ?? systemClock() },
       );
       if (ready.state !== "SUCCESS") {
         throw new PreflightError(

@@ -141,6 +141,7 @@ export async function openAwsTarget(
     ...(deps.credentials === undefined ? { roleArn: o.roleArn } : { credentials: deps.credentials }),
     ...(deps.maxAttempts === undefined ? {} : { maxAttempts: deps.maxAttempts }),
     ...(deps.log === undefined ? {} : { log: deps.log }),
+    ...(deps.clock === undefined ? {} : { now: () => deps.clock!.now() }),
   });
   try {
     const { api } = connection;
@@ -189,6 +190,7 @@ export async function openAwsTarget(
             };
       router = new AwsTrafficRouter({
         api,
+        clock: deps.clock,
         listenerArn: resources.listenerArn,
         ruleArn: resources.ruleArn ?? undefined,
         stableTargetGroupArn: resources.stableTargetGroupArn,
@@ -199,6 +201,7 @@ export async function openAwsTarget(
       });
       fleet = new AwsFleet({
         api,
+        clock: deps.clock,
         stableAsg: resources.stableAsg,
         grayAsg: resources.grayAsg,
         stableTargetGroupArn: resources.stableTargetGroupArn,

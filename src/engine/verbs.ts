@@ -16,6 +16,7 @@ import type { Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
 import { type EngineContext, RolloutRun } from "./engine.js";
 import { fanOut } from "./events.js";
 import { outcomeFromState, refusedOutcome } from "./outcome.js";
+import { RETRY, retry } from "./retry.js";
 
 export interface VerbContext extends EngineContext {
   /** Makes rollout ids (injected so tests are deterministic). */
@@ -260,38 +261,45 @@ async function abortStored(
   const reason = input.reason ?? "operator abort";
   const cause = input.cause ?? "abort";
   let current = stored;
-  // Another process may write between our read and our write: retry on the fresh revision.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const busy = abortInProgress(current, ctx);
-    if (busy !== null) throw busy;
-    const s: RolloutState = {
-      ...current.state,
-      abortRequested: { by: input.by, at: ctx.clock.now(), reason },
-      // Recorded with the request, so the process that loses the rollout reports the right outcome.
-      rollbackCause: cause,
-    };
-    try {
-      const taken = await ports.store.save(
-        s,
-        current.revision,
-        ctx.owner,
-        s.plan.lockLeaseMs,
-        ctx.clock.now(),
-      );
-      return await new RolloutRun(taken, ports, ctx).abort(`by ${input.by}: ${reason}`, cause);
-    } catch (e) {
-      if (!(e instanceof StateError)) throw e;
-      const fresh = await ports.store.load(stored.state.scope);
-      if (fresh === null || fresh.state.id !== stored.state.id || isTerminal(fresh.state.phase)) {
-        throw new StateError(`rollout ${stored.state.id} ended while aborting it`);
-      }
-      current = fresh;
-    }
+  // Another process may write between our read and our write: read again, write again (RETRY.takeover).
+  let taken: StoredRollout;
+  try {
+    taken = await retry(
+      { ...RETRY.takeover, retryable: (e) => e instanceof Conflict },
+      async () => {
+        const busy = abortInProgress(current, ctx);
+        if (busy !== null) throw busy;
+        const s: RolloutState = {
+          ...current.state,
+          abortRequested: { by: input.by, at: ctx.clock.now(), reason },
+          // Recorded with the request, so the process that loses the rollout reports the right outcome.
+          rollbackCause: cause,
+        };
+        try {
+          return await ports.store.save(s, current.revision, ctx.owner, s.plan.lockLeaseMs, ctx.clock.now());
+        } catch (e) {
+          if (!(e instanceof StateError)) throw e;
+          const fresh = await ports.store.load(stored.state.scope);
+          if (fresh === null || fresh.state.id !== stored.state.id || isTerminal(fresh.state.phase)) {
+            throw new StateError(`rollout ${stored.state.id} ended while aborting it`);
+          }
+          current = fresh;
+          throw new Conflict();
+        }
+      },
+      { clock: ctx.clock },
+    );
+  } catch (e) {
+    if (!(e instanceof Conflict)) throw e;
+    throw new StateError(`could not take rollout ${stored.state.id} over to abort it: it keeps changing`, {
+      retryable: true,
+    });
   }
-  throw new StateError(`could not take rollout ${stored.state.id} over to abort it: it keeps changing`, {
-    retryable: true,
-  });
+  return new RolloutRun(taken, ports, ctx).abort(`by ${input.by}: ${reason}`, cause);
 }
+
+/** Another process wrote the rollout between our read and our conditional write. */
+class Conflict extends Error {}
 
 /** status: where the rollout of this scope stands. */
 export async function status(at: RolloutAddress, ports: Pick<Ports, "store">, now: number): Promise<Outcome> {

@@ -28,6 +28,7 @@
  * Upstream HTTP is undici: one keep-alive `Pool` per target for traffic and one `Client` per target
  * for health checks (so a check never queues behind slow traffic). Nothing runs at import time.
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -35,6 +36,7 @@ import type { Dispatcher } from "undici";
 import { Client, Pool as UndiciPool } from "undici";
 import { ErrorCode, GrayDeployError, InvalidInputError } from "../contract/errors.js";
 import type { FleetHealth, Pool, PoolHealth, Weights } from "../core/types.js";
+import { systemClock } from "../engine/clock.js";
 
 /** The forward action as the load balancer applies it. */
 export interface ForwardConfig {
@@ -161,6 +163,8 @@ export interface ProxyOptions {
   readonly upstreamTimeoutMs?: number;
   /** Draws the weighted choice; injectable so tests can pin it. Default Math.random. */
   readonly random?: () => number;
+  /** Epoch milliseconds, for the pools' first requests. Default: the system clock. */
+  readonly now?: () => number;
 }
 
 export interface PoolCounters {
@@ -267,6 +271,7 @@ export class WeightedProxy {
   readonly #opts: ProxyOptions;
   readonly #health: HealthCheckOptions;
   readonly #random: () => number;
+  readonly #now: () => number;
   readonly #sink: MetricSink | undefined;
   readonly #targets: Record<Pool, Map<string, Target>> = { stable: new Map(), gray: new Map() };
   /** Healthy targets per pool, rebuilt on every state change; the request path only reads it. */
@@ -286,6 +291,7 @@ export class WeightedProxy {
     this.#opts = options;
     this.#health = { ...DEFAULT_HEALTH, ...options.healthCheck };
     this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? systemClock().now;
     this.#sink = options.sink;
     const h = this.#health;
     if (h.intervalMs < 10 || h.timeoutMs < 1 || h.healthyThreshold < 1 || h.unhealthyThreshold < 1) {
@@ -556,7 +562,7 @@ export class WeightedProxy {
     if (this.#rr[pool] > 1e9) this.#rr[pool] = 0;
     target.requests++;
     if (target.requests === 1 && this.#counters[pool].firstRequestAt === null) {
-      this.#counters[pool].firstRequestAt = Date.now();
+      this.#counters[pool].firstRequestAt = this.#now();
     }
 
     const h = req.headers;

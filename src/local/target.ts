@@ -24,6 +24,7 @@ export async function openLocalTarget(
   const environment = await createLocalEnvironment(o, {
     ...(deps.signal ? { signal: deps.signal } : {}),
     ...(deps.log ? { log: deps.log } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
   });
   return {
     environment,

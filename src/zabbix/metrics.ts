@@ -39,6 +39,7 @@
  * CredentialsError; a selector naming a host group that does not exist, overlapping versions or a
  * non-numeric item is a PreflightError (the configuration, not the moment, is wrong).
  */
+
 import {
   AbortedError,
   InvalidInputError,
@@ -47,6 +48,7 @@ import {
   ProviderError,
 } from "../contract/errors.js";
 import type { Pool, TimeWindow } from "../core/types.js";
+import { systemClock } from "../engine/clock.js";
 import { type HistoryRecord, type HostTag, ValueType, type ZabbixClient, type ZabbixItem } from "./client.js";
 
 export interface HostSelector {
@@ -128,7 +130,7 @@ export interface ZabbixMetricReaderOptions {
   readonly timeoutMs?: number;
   /** history.get page size. Default 50 000. */
   readonly pageSize?: number;
-  /** Clock, for the trend lag. Default Date.now. */
+  /** Clock, for the trend lag. Default: the system clock. */
   readonly now?: () => number;
 }
 
@@ -240,7 +242,7 @@ export class ZabbixMetricReader {
     if (issues.length > 0) throw new InvalidInputError(issues);
     this.#client = options.client;
     this.#selectors = options.selectors;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock().now;
   }
 
   /** Reads either kind of metric. */
