@@ -13,7 +13,7 @@
 
 import { parseArgs } from "node:util";
 import { deployRequest } from "../../src/app/requests.js";
-import type { CallCounts } from "../../src/aws/api.js";
+import type { CallCounts } from "../../src/aws/connection.js";
 import { openAwsTarget } from "../../src/aws/target.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { systemClock } from "../../src/engine/clock.js";

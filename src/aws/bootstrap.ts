@@ -11,7 +11,8 @@ import { systemClock } from "../engine/clock.js";
 import { waitUntil } from "../engine/retry.js";
 import type { AwsCredentialsProvider } from "../engine/targets.js";
 import type { Clock } from "../ports/index.js";
-import { type AwsApi, createAwsApi } from "./api.js";
+import type { AwsApi } from "./api.js";
+import { createAwsApi } from "./connection.js";
 import { isAwsCode } from "./errors.js";
 import type { AwsOptions } from "./options.js";
 

@@ -15,7 +15,7 @@
  *   the step waits; at it the gate says so (`errorLimit: "reached"`) and the step is judged
  *   inconclusive at once (--on-inconclusive), since a source down that long will not judge it.
  */
-import type { GateResult } from "../core/analysis.js";
+import type { GateResult } from "./verdict.js";
 import { conditionalExcessPValue } from "../core/stats.js";
 import type { BusinessReading, BusinessValue, Pool } from "../core/types.js";
 import { describeGate } from "./spec.js";

@@ -15,8 +15,8 @@ import {
 import { describe, expect, it } from "vitest";
 import { policyOf } from "../../src/app/requests.js";
 import { resolveOptions } from "../../src/app/schema.js";
-import { createAwsApi } from "../../src/aws/api.js";
 import { bootstrapStateTable } from "../../src/aws/bootstrap.js";
+import { createAwsApi } from "../../src/aws/connection.js";
 import { DynamoRolloutStore } from "../../src/aws/store.js";
 import { PreflightError, StateError } from "../../src/contract/errors.js";
 import { newRollout, type RolloutState, transition } from "../../src/core/state.js";

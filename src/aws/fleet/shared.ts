@@ -25,8 +25,9 @@ export interface AwsFleetOptions {
   readonly clock?: Clock | undefined;
 }
 
-/** The tag holding what the pin changed on stable, so any process can restore it. */
-export const PIN_TAG = "gray-deploy:pin";
+import { PIN_TAG } from "../tags.js";
+
+export { PIN_TAG };
 /** Processes that could take capacity from stable or undo the pin during a rollout. */
 export const PINNED_PROCESSES = ["AZRebalance", "ScheduledActions"] as const;
 
