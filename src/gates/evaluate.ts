@@ -15,11 +15,12 @@
  *   the step waits; at it the gate says so (`errorLimit: "reached"`) and the step is judged
  *   inconclusive at once (--on-inconclusive), since a source down that long will not judge it.
  */
-import type { GateResult } from "./verdict.js";
+
 import { conditionalExcessPValue } from "../core/stats.js";
 import type { BusinessReading, BusinessValue, Pool } from "../core/types.js";
 import { describeGate } from "./spec.js";
 import { type GateSpec, gateName } from "./types.js";
+import type { GateResult } from "./verdict.js";
 
 export interface RecordedValue {
   readonly value: BusinessValue;
