@@ -8,7 +8,7 @@ import type { TargetDefinition } from "../engine/targets.js";
 import type { DeployRequest, PlanRequest, RolloutAddress } from "../engine/verbs.js";
 import type { ReleaseSpec } from "../ports/index.js";
 import { TARGETS } from "./registry.js";
-import type { Options, TargetName, Verb } from "./schema.js";
+import type { Options, TargetName } from "./schema.js";
 
 /** The registered target of that name (the schema only lets registered names through). */
 export function targetNamed(name: TargetName): TargetDefinition<Options> {
@@ -50,32 +50,3 @@ export const planRequest = (o: Options): PlanRequest => ({
   ...deployRequest(o),
   refreshMinHealthy: o.refreshMinHealthy,
 });
-
-/**
- * Refuses a verb the target cannot serve, before anything is opened: the control verbs need a rollout
- * that outlives its process (a state store), bootstrap needs something to prepare.
- */
-export function assertVerbSupported(verb: Verb, o: Pick<Options, "target">): void {
-  const t = targetOf(o);
-  const all: readonly TargetDefinition<never>[] = TARGETS;
-  const stored = all.filter((x) => x.storedRollouts).map((x) => `--target ${x.name}`);
-  if (verb === "bootstrap" && t.bootstrap === undefined) {
-    throw new InvalidInputError(
-      [{ field: "target", message: `\`bootstrap\` has nothing to prepare on --target ${t.name}` }],
-      `bootstrap creates the state table: use ${all
-        .filter((x) => x.bootstrap !== undefined)
-        .map((x) => `--target ${x.name}`)
-        .join(" or ")}`,
-    );
-  }
-  if (verb === "deploy-gray" || verb === "plan" || verb === "bootstrap" || t.storedRollouts) return;
-  throw new InvalidInputError(
-    [
-      {
-        field: "target",
-        message: `\`${verb}\` needs a stored rollout, and a ${t.name} rollout lives only inside the process that runs deploy-gray`,
-      },
-    ],
-    `use ${stored.join(" or ")} for stored rollouts; on --target ${t.name}, answer deploy-gray's prompt or interrupt it (Ctrl-C) to abort`,
-  );
-}

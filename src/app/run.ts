@@ -6,34 +6,19 @@
  * contract/errors.ts (DISPOSITION); nothing the front end must interpret.
  */
 import { hostname } from "node:os";
-import { StateError, toGrayDeployError } from "../contract/errors.js";
+import { toGrayDeployError } from "../contract/errors.js";
 import type { Outcome } from "../contract/outcome.js";
 import type { Policy } from "../core/policy.js";
 import type { EngineContext } from "../engine/engine.js";
 import type { EventListener } from "../engine/events.js";
 import { errorOutcome } from "../engine/outcome.js";
 import type { TargetDeps, TargetRuntime } from "../engine/targets.js";
-import {
-  abort,
-  deployGray,
-  type PlanReport,
-  plan,
-  promote,
-  status,
-  type VerbContext,
-} from "../engine/verbs.js";
+import { type PlanReport, status, type VerbContext } from "../engine/verbs.js";
 import type { Clock } from "../ports/index.js";
-import {
-  addressOf,
-  assertVerbSupported,
-  deployRequest,
-  planRequest,
-  policyOf,
-  rolloutScope,
-  targetOf,
-} from "./requests.js";
+import { addressOf, policyOf, rolloutScope } from "./requests.js";
 import type { Options, Verb } from "./schema.js";
 import { openTarget } from "./targets.js";
+import { assertVerbSupported, VERB_DEFINITIONS, type VerbAnswer } from "./verbs.js";
 
 export interface RunDeps {
   readonly clock: Clock;
@@ -91,22 +76,27 @@ export async function runVerb(verb: Verb, o: Options, deps: RunDeps): Promise<Ve
     ...(deps.signal ? { signal: deps.signal } : {}),
     ...(deps.credentials ? { credentials: deps.credentials } : {}),
   };
-  if (verb === "bootstrap") {
+  const definition = VERB_DEFINITIONS[verb];
+  let runtime: TargetRuntime | null = null;
+  const settle = async (answer: VerbAnswer, raised = false): Promise<VerbResult> =>
+    answer.kind !== "outcome"
+      ? answer
+      : {
+          kind: "outcome",
+          outcome: answer.outcome,
+          plan: deps.withReportPlan ? await reportPlan(answer.outcome, o, verb, runtime) : null,
+          raised,
+        };
+  if (definition.run === undefined) {
     try {
-      const prepare = deps.bootstrap ?? targetOf(o).bootstrap;
-      if (prepare === undefined) throw new StateError(`--target ${o.target} has nothing to bootstrap`);
-      return { kind: "bootstrap", result: await prepare(o, targetDeps) };
+      const prepare = deps.bootstrap
+        ? async () => ({ kind: "bootstrap" as const, result: await deps.bootstrap!(o, targetDeps) })
+        : () => definition.prepare!(o, targetDeps);
+      return await settle(await prepare());
     } catch (e) {
       return failed(e);
     }
   }
-  let runtime: TargetRuntime | null = null;
-  const settle = async (outcome: Outcome, raised = false): Promise<VerbResult> => ({
-    kind: "outcome",
-    outcome,
-    plan: deps.withReportPlan ? await reportPlan(outcome, o, verb, runtime) : null,
-    raised,
-  });
   try {
     runtime = await (deps.openTarget ?? openTarget)(o, targetDeps);
     const ctx: VerbContext = {
@@ -117,28 +107,9 @@ export async function runVerb(verb: Verb, o: Options, deps: RunDeps): Promise<Ve
       newId: deps.newId,
       ...(deps.approver ? { approver: deps.approver } : {}),
     };
-    const by = o.startedBy ?? "unknown";
-    switch (verb) {
-      case "deploy-gray": {
-        const request = deployRequest(o);
-        await runtime.begin?.();
-        return await settle(await deployGray(request, runtime.ports, ctx));
-      }
-      case "promote":
-        return await settle(
-          await promote(addressOf(o), runtime.ports, ctx, { by, reason: o.reason, full: o.full }),
-        );
-      case "abort":
-        return await settle(await abort(addressOf(o), runtime.ports, ctx, { by, reason: o.reason }));
-      case "status":
-        return await settle(await status(addressOf(o), runtime.ports, deps.clock.now()));
-      case "plan":
-        return { kind: "plan", report: await plan(planRequest(o), runtime.ports, ctx) };
-      default:
-        throw new StateError(`unknown verb ${verb satisfies never}`);
-    }
+    return await settle(await definition.run(o, runtime, ctx));
   } catch (e) {
-    return settle(errorOutcome(e, whereOf(o)), true);
+    return settle({ kind: "outcome", outcome: errorOutcome(e, whereOf(o)) }, true);
   } finally {
     await runtime?.dispose().catch((e) => deps.log(`cleanup: ${toGrayDeployError(e).message}`));
   }

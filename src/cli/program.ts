@@ -16,19 +16,13 @@ import {
   VERBS,
   type Verb,
 } from "../app/schema.js";
+import { VERB_DEFINITIONS } from "../app/verbs.js";
 import { kebab } from "../contract/errors.js";
 
-export const VERB_SUMMARIES: Record<Verb, string> = {
-  "deploy-gray":
-    "Roll a new version out through weighted gray steps (5 → 25 → 50 → 100 by default), analysing metrics at every step; promote it or roll back on its own.",
-  plan: "Dry run: check the environment and print what deploy-gray would change, changing nothing.",
-  status:
-    "Where the rollout of this load balancer stands: phase, step, weights, last decision and its evidence.",
-  promote:
-    "Continue a paused rollout (pass its manual gate, accept an inconclusive step, or retry a failed promotion); --full skips the remaining steps.",
-  abort: "Back to stable 100% now (one verified write), then clean up; the rollout ends as aborted.",
-  bootstrap: "Create the DynamoDB table that holds rollout state and the lock (idempotent).",
-};
+/** Each verb's `--help` summary (src/app/verbs.ts). */
+export const VERB_SUMMARIES: Readonly<Record<Verb, string>> = Object.fromEntries(
+  Object.entries(VERB_DEFINITIONS).map(([verb, d]) => [verb, d.summary]),
+) as Record<Verb, string>;
 
 const VALUE_NAMES: Record<OptionDef["kind"], string> = {
   string: "<value>",
