@@ -4,9 +4,12 @@
  * the documentation — and the two views of it the engine has, normalised to one shape:
  *
  * - `surfaceOfScan`: what the SDK's introspector reads from src/ (surface.test.ts);
+ * - `surfaceOfTypeDefs`: what the module registers with the engine through the SDK's entrypoint
+ *   (rehearsal.test.ts, recorded by the engine double).
  *
- * Tests compare against `EXPECTED`, the one source of truth.
+ * Both tests compare against `EXPECTED`, the one source of truth.
  */
+import type { RecordedArg, RecordedFunction, RecordedTypeDef } from "./engine/double.js";
 import type { ScannedArgument, ScannedObject } from "./scan.js";
 
 // Types as `dagger call --help` names them.
@@ -306,4 +309,53 @@ export function surfaceOfScan(obj: ScannedObject): Surface {
     };
   }
   return out;
+}
+
+/** A registered typedef's type as `dagger call --help` names it. */
+export function typeDefName(t: RecordedTypeDef): string {
+  switch (t.kind) {
+    case "STRING_KIND":
+      return STR;
+    case "INTEGER_KIND":
+      return INT;
+    case "BOOLEAN_KIND":
+      return BOOL;
+    case "LIST_KIND":
+      return `[${typeDefName(t.elementType!)}]`;
+    case "OBJECT_KIND":
+    case "SCALAR_KIND":
+    case "ENUM_KIND":
+    case "INTERFACE_KIND":
+      return t.name ?? t.kind;
+    default:
+      return t.kind;
+  }
+}
+
+function registeredPresence(a: RecordedArg): Presence {
+  if (a.defaultValue !== undefined) return d(JSON.parse(a.defaultValue) as string);
+  return a.typeDef.optional ? OPTIONAL : REQUIRED;
+}
+
+/** The engine's view: what the module registered (recorded by the engine double). */
+export function surfaceOfTypeDefs(obj: RecordedTypeDef): Surface {
+  const out: Surface = {};
+  for (const fn of obj.functions ?? []) out[fn.name] = functionSurface(fn);
+  return out;
+}
+
+function functionSurface(fn: RecordedFunction): FunctionSurface {
+  const directories: FunctionSurface["directories"] = {};
+  for (const a of fn.args) {
+    if (typeDefName(a.typeDef) === DIR)
+      directories[a.name] = { defaultPath: a.defaultPath, ignore: a.ignore };
+  }
+  return {
+    args: Object.fromEntries(
+      fn.args.map((a) => [a.name, [a.name, typeDefName(a.typeDef), registeredPresence(a)] as const]),
+    ),
+    returns: typeDefName(fn.returnType),
+    cache: fn.cachePolicy === "Never" ? "never" : "default",
+    directories,
+  };
 }
