@@ -27,7 +27,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -281,10 +281,10 @@ export async function setupContainer(opts: PrepareOptions): Promise<PreparedModu
   );
   const sdkDir = join(dir, "sdk");
   await generateBundleLibrary(sdkDir);
-  // WithMountedDirectory("node_modules/@dagger.io/dagger", sdkLibrary): for the introspector's program.
-  await mkdir(join(dir, "node_modules/@dagger.io"), { recursive: true });
+  // WithMountedDirectory("node_modules/@dagger.io/dagger", sdkLibrary): a second copy, for the
+  // introspector's program (it does not read tsconfig paths).
   await rm(join(dir, "node_modules/@dagger.io/dagger"), { recursive: true, force: true });
-  await symlink(sdkDir, join(dir, "node_modules/@dagger.io/dagger"), "dir");
+  await generateBundleLibrary(join(dir, "node_modules/@dagger.io/dagger"));
   const tsconfig = JSON.parse(await readFile(join(source, "tsconfig.json"), "utf8")) as Record<
     string,
     unknown
