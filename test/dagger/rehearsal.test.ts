@@ -146,9 +146,10 @@ describe("registration (the entrypoint with no parent)", () => {
   });
 });
 
-// One call at a time: a call is CPU-heavy (the introspector parses src/ and the type declarations it
-// imports on every call, as in the engine) and a rollout needs its load generator to keep up.
-describe("calls", () => {
+// The promoted rollout runs alone: it needs its load generator to keep up on a loaded machine, and
+// every call is CPU-heavy (the SDK's introspector parses src/ and the declarations it imports on every
+// call, in the engine too). The other calls and the self-checks then run at once.
+describe("a release", () => {
   it("deploy-gray --target local: a real local rollout, its Outcome JSON returned through returnValue", async () => {
     const run = await callFunction(mod, registered, "deployGray", { ...SHORT_LOCAL, startedBy: "octocat" });
     cleanProtocol(run);
@@ -163,7 +164,9 @@ describe("calls", () => {
     // Progress went to the function's log, which the engine shows.
     expect(run.output).toMatch(/→ promoted/);
   }, 180_000);
+});
 
+describe.concurrent("calls", () => {
   it("deploy-gray of a bad release: the call fails with the outcome and its reason, as dagger call shows it", async () => {
     const run = await callFunction(mod, registered, "deployGray", { ...SHORT_LOCAL, grayErrorRate: "20%" });
     cleanProtocol(run);
@@ -209,11 +212,9 @@ describe("calls", () => {
     const outcome = json<Outcome>(status);
     expect(outcome.reason).toContain(`no rollout is recorded for ${world.fx.ruleArn}`);
   }, 180_000);
-});
 
-describe.concurrent("self-check: a runtime dependency moved back to devDependencies fails as in the engine", () => {
   for (const dep of RUNTIME_PROBES) {
-    it(`${dep}: the module no longer loads`, async () => {
+    it(`self-check: with ${dep} moved back to devDependencies the module no longer loads, as in the engine`, async () => {
       const run = await register(await broken.get(dep)!);
       expect(run.code).not.toBe(0);
       expect(run.double.result).toBeUndefined();
