@@ -6,11 +6,12 @@
  * SDK's own entrypoint (@dagger.io/dagger 0.21.9), connected to an engine double that serves Dagger's
  * published schema and rejects any query the engine would reject.
  *
- * Through it: the module registers (typedefs compared with surface.ts, the surface test's source of
- * truth), deploy-gray runs a real local rollout to promoted and one to rolled-back, plan and status run
- * on the AWS emulator reached as a Dagger Service with credentials passed as Secrets. And the
- * rehearsal fails, as the engine would, when a package the module needs at run time is a
- * devDependency.
+ * Through it: the module registers as 0.21 registers it, through the SDK's ModuleTypes introspection
+ * (typedefs compared with surface.ts, the surface test's source of truth); deploy-gray runs a real
+ * local rollout to promoted and one to rolled-back; plan and status run on the AWS emulator reached as
+ * a Dagger Service with credentials passed as Secrets. And every call fails, as in the engine, when a
+ * package the module needs at run time is a devDependency — while registration still succeeds, which
+ * is why a surface check alone never saw it.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -125,8 +126,8 @@ describe("the engine's install of the module", () => {
   });
 });
 
-describe("registration (the entrypoint with no parent)", () => {
-  it("loads, introspects and registers through the SDK's entrypoint with queries the schema accepts", () => {
+describe("registration (ModuleTypes: what dagger functions lists)", () => {
+  it("introspects src/ and registers through the SDK's introspection entrypoint, with queries the schema accepts", () => {
     expect(registration.code, registration.output).toBe(0);
     cleanProtocol(registration);
     expect(registration.double.queries.length).toBeGreaterThan(10);
@@ -215,7 +216,18 @@ describe.concurrent("calls", () => {
 
   for (const dep of RUNTIME_PROBES) {
     it(`self-check: with ${dep} moved back to devDependencies the module no longer loads, as in the engine`, async () => {
-      const run = await register(await broken.get(dep)!);
+      const module = await broken.get(dep)!;
+      if (dep === "typescript") {
+        // Registration neither installs nor loads the module: `dagger functions` still lists its
+        // functions, which is how the surface test stayed green while every call failed.
+        const types = await register(module);
+        expect(types.code, types.output).toBe(0);
+        expect(surfaceOfTypeDefs(mainObject(types.double.registered!))).toEqual(
+          expectedSurface({ registered: true }),
+        );
+      }
+      // Every call loads the module, and fails there, before the function runs.
+      const run = await callFunction(module, registered, "plan", { target: "local" });
       expect(run.code).not.toBe(0);
       expect(run.double.result).toBeUndefined();
       expect(run.output).toContain(`Cannot find package '${dep}'`);

@@ -6,7 +6,7 @@
  * the function call's parent, as the engine chains them.
  */
 import { EngineDouble, type RecordedFunction, type RecordedModule, type RecordedTypeDef } from "./double.js";
-import { type EntrypointRun, type PreparedModule, runEntrypoint } from "./runtime.js";
+import { type EntrypointRun, moduleTypes, type PreparedModule, runEntrypoint } from "./runtime.js";
 
 /** A value as the caller gives it on the command line. */
 export type Given =
@@ -28,10 +28,19 @@ export interface CallRun extends EntrypointRun {
 
 export const MODULE_NAME = "gray-deploy";
 
-/** Registers the module: the entrypoint with no parent, as the engine runs it to learn its typedefs. */
+/**
+ * Registers the module as engine 0.21 does, through the SDK's ModuleTypes (runtime.ts `moduleTypes`):
+ * the typedefs `dagger functions` lists, learnt without installing or loading the module.
+ */
 export async function register(mod: PreparedModule, timeoutMs = 120_000): Promise<CallRun> {
   const double = new EngineDouble(MODULE_NAME);
-  return session(mod, double, { parentName: "", name: "", parent: {}, inputArgs: {} }, timeoutMs);
+  const s = await double.start();
+  try {
+    const run = await moduleTypes(mod, s, double, { timeoutMs });
+    return { ...run, double, value: undefined, error: undefined };
+  } finally {
+    await double.stop();
+  }
 }
 
 /** The module's main object in its registered typedefs. */

@@ -434,13 +434,15 @@ export class EngineDouble {
     },
   };
 
+  /** The module whose ID the SDK handed back (the entrypoint's returnValue, or ModuleTypes' output file). */
+  registerModule(id: unknown): RecordedModule {
+    this.registered = structuredClone(this.load(id, "Module").data) as unknown as RecordedModule;
+    return this.registered;
+  }
+
   private settle(result: CallResult): void {
     if (this.result !== undefined) throw new Error("the call already returned");
     this.result = result;
-    if (result.kind === "value" && this.call.parentName === "") {
-      this.registered = structuredClone(
-        this.load(JSON.parse(result.json), "Module").data,
-      ) as unknown as RecordedModule;
-    }
+    if (result.kind === "value" && this.call.parentName === "") this.registerModule(JSON.parse(result.json));
   }
 }

@@ -5,6 +5,8 @@
  *
  * 1. `moduleSourceFiles`: the files the engine loads as the module's source — core/schema/modulesource.go
  *    `loadModuleSourceContext` (host.directory with dagger.json's `include`, gitignore on);
+ *    `moduleTypes`: the typedefs the engine registers, from the SDK's introspection entrypoint on src/
+ *    alone (main.go `ModuleTypes`, introspector.go) — nothing installed or loaded;
  * 2. `updatePackageJSONForModule`, `updateTSConfigForModule`: sdk/typescript/runtime/tsutils;
  * 3. `withInstalledDependencies`: runtime_node.go `NpmPkgManager` — the TypeScript mount when
  *    package.json's `dependencies.typescript` is exactly tsdistconsts.DefaultTypeScriptVersion, then
@@ -27,7 +29,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -192,11 +194,14 @@ export async function withInstalledDependencies(
  * that header: the same classes and code for a module without dependencies.
  */
 export async function generateBundleLibrary(sdkDir: string): Promise<void> {
-  bundled ??= bundleSdk();
-  await cp(await bundled, sdkDir, { recursive: true });
+  await cp(await bundledLibrary(), sdkDir, { recursive: true });
 }
 
 let bundled: Promise<string> | undefined;
+const bundledLibrary = (): Promise<string> => {
+  bundled ??= bundleSdk();
+  return bundled;
+};
 
 /** The library, built once per test process (the same files for every module prepared). */
 async function bundleSdk(): Promise<string> {
@@ -238,6 +243,8 @@ async function bundleSdk(): Promise<string> {
 export interface PreparedModule {
   /** The module's directory inside the "container" (/src in the engine). */
   readonly dir: string;
+  /** The module's source as the engine loaded it (its context directory). */
+  readonly context: string;
   readonly installed: Installed;
   /** How long the steps took (ms). */
   readonly ms: number;
@@ -303,7 +310,7 @@ export async function setupContainer(opts: PrepareOptions): Promise<PreparedModu
     join(REPO, "vendor/dagger/runtime/__dagger.entrypoint.ts"),
     join(dir, "src/__dagger.entrypoint.ts"),
   );
-  return { dir, installed, ms: Date.now() - started };
+  return { dir, context: source, installed, ms: Date.now() - started };
 }
 
 /** config.go `moduleConfigFiles(".")` */
@@ -330,6 +337,50 @@ async function listFiles(dir: string, prefix = ""): Promise<string[]> {
     else out.push(rel);
   }
   return out;
+}
+
+/**
+ * main.go `ModuleTypes` + introspector.go `AsEntrypoint`: what the engine registers for the module
+ * (what `dagger functions` lists) comes from the SDK's introspection entrypoint — the SDK's
+ * `ts-introspector`, built from src/module/entrypoint/introspection_entrypoint.ts — run on the
+ * module's src/ alone, no dependency installed, with the SDK's own TypeScript (6.0.3, the
+ * typescript-library) and a minimal @dagger.io/dagger package (client.gen.ts, index.ts, the runtime's
+ * core.d.ts stub, telemetry.ts) at node_modules/@dagger.io/dagger and sdk/. It registers through the
+ * session and writes the module's ID to TYPEDEF_OUTPUT_FILE. Here the published JavaScript of that
+ * entrypoint runs on the runtime's Node instead of the engine's Bun-compiled binary.
+ */
+export async function moduleTypes(
+  mod: PreparedModule,
+  session: { port: number; token: string },
+  double: EngineDouble,
+  opts: { timeoutMs: number },
+): Promise<EntrypointRun> {
+  const dir = join(dirname(mod.dir), "module-types");
+  await rm(dir, { recursive: true, force: true });
+  await cp(join(mod.context, "src"), join(dir, "src"), { recursive: true });
+  const pkg = join(dir, "sdk");
+  await mkdir(pkg, { recursive: true });
+  const library = await bundledLibrary();
+  await cp(join(library, "client.gen.ts"), join(pkg, "client.gen.ts"));
+  for (const f of ["index.ts", "core.d.ts", "telemetry.ts"]) {
+    await cp(join(REPO, "vendor/dagger/runtime", f), join(pkg, f));
+  }
+  await cp(pkg, join(dir, "node_modules/@dagger.io/dagger"), { recursive: true });
+  // WithMountedDirectory(/src/node_modules/typescript, typescript-library): read for its lib files.
+  await symlink(join(sdkRoot(), "node_modules/typescript"), join(dir, "node_modules/typescript"), "dir");
+  const entry = join(sdkRoot(), "dist/src/module/entrypoint/introspection_entrypoint.js");
+  const name = (JSON.parse(await readFile(join(mod.context, "dagger.json"), "utf8")) as { name: string })
+    .name;
+  const output = join(dir, "module-id.json");
+  const run = await runProcess(
+    [RUNTIME.node, entry, name, "src", "sdk/client.gen.ts"],
+    { cwd: dir, env: { TYPEDEF_OUTPUT_FILE: output } },
+    session,
+    undefined,
+    opts,
+  );
+  if (run.code === 0) double.registerModule(JSON.parse(await readFile(output, "utf8")));
+  return run;
 }
 
 export interface EntrypointRun {
@@ -367,21 +418,38 @@ export async function runEntrypoint(
   double: EngineDouble,
   opts: { timeoutMs: number; exitWithinMs?: number },
 ): Promise<EntrypointRun> {
-  const started = Date.now();
   const entry = join(mod.dir, "src/__dagger.entrypoint.ts");
-  const child = spawn(
-    RUNTIME.node,
-    [RUNTIME.tsxCli, "--no-deprecation", "--tsconfig", join(mod.dir, "tsconfig.json"), entry],
-    {
-      cwd: mod.dir,
-      env: {
-        ...runtimeEnv(),
-        DAGGER_SESSION_PORT: String(session.port),
-        DAGGER_SESSION_TOKEN: session.token,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
+  return runProcess(
+    [RUNTIME.node, RUNTIME.tsxCli, "--no-deprecation", "--tsconfig", join(mod.dir, "tsconfig.json"), entry],
+    { cwd: mod.dir, env: {} },
+    session,
+    double,
+    opts,
   );
+}
+
+/**
+ * A process of the runtime connected to the session; killed when it outlives `timeoutMs`, or
+ * `exitWithinMs` after `double` got the call's result (the engine waits for the process to exit).
+ */
+async function runProcess(
+  command: string[],
+  where: { cwd: string; env: NodeJS.ProcessEnv },
+  session: { port: number; token: string },
+  double: EngineDouble | undefined,
+  opts: { timeoutMs: number; exitWithinMs?: number },
+): Promise<EntrypointRun> {
+  const started = Date.now();
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: where.cwd,
+    env: {
+      ...runtimeEnv(),
+      ...where.env,
+      DAGGER_SESSION_PORT: String(session.port),
+      DAGGER_SESSION_TOKEN: session.token,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (c: Buffer) => {
     output += c.toString("utf8");
@@ -400,7 +468,7 @@ export async function runEntrypoint(
   }, 200);
   let resultAt: number | undefined;
   const settleWatch = setInterval(() => {
-    if (double.result !== undefined && resultAt === undefined) resultAt = Date.now();
+    if (double?.result !== undefined && resultAt === undefined) resultAt = Date.now();
     if (resultAt !== undefined && Date.now() - resultAt > exitWithin) {
       hung = true;
       child.kill("SIGKILL");
