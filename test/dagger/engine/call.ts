@@ -74,7 +74,8 @@ export async function callFunction(
   const forCtor = Object.fromEntries(Object.entries(given).filter(([k]) => ctorArgs.has(k)));
   const forFn = Object.fromEntries(Object.entries(given).filter(([k]) => !ctorArgs.has(k)));
   let parent: Record<string, unknown> = {};
-  if (main.ctor && (Object.keys(forCtor).length > 0 || main.ctor.args.some((a) => !a.typeDef.optional))) {
+  // The engine constructs the main object first whenever the module registered a constructor.
+  if (main.ctor) {
     const built = await session(
       mod,
       double,
