@@ -47,6 +47,14 @@ const CREDENTIALS: Arg[] = [
   ["webIdentityToken", SECRET, OPTIONAL],
 ];
 
+/** Where AWS is and who calls it: the region, an endpoint (a URL or a Dagger Service), a role. */
+const REACH_AWS: Arg[] = [
+  ["region", STR, OPTIONAL],
+  ["endpoint", STR, OPTIONAL],
+  ["endpointService", SERVICE, OPTIONAL],
+  ["roleArn", STR, OPTIONAL],
+];
+
 const BUILD: Arg[] = [
   ["dockerfile", STR, d("Dockerfile")],
   ["platform", STR, OPTIONAL],
@@ -58,10 +66,7 @@ const BUILD: Arg[] = [
 const AWS_CONTROL: Arg[] = [
   ["target", STR, d("local")],
   ["startedBy", STR, OPTIONAL],
-  ["region", STR, OPTIONAL],
-  ["endpoint", STR, OPTIONAL],
-  ["endpointService", SERVICE, OPTIONAL],
-  ["roleArn", STR, OPTIONAL],
+  ...REACH_AWS,
   ["listenerArn", STR, OPTIONAL],
   ["ruleArn", STR, OPTIONAL],
   ["stateTable", STR, OPTIONAL],
@@ -82,10 +87,7 @@ const ROLLOUT: Arg[] = [
   ["image", STR, OPTIONAL], // local: gray-deploy/sample-gateway:next; aws: required or built
   ["commit", STR, OPTIONAL],
   ["startedBy", STR, OPTIONAL],
-  ["region", STR, OPTIONAL],
-  ["endpoint", STR, OPTIONAL],
-  ["endpointService", SERVICE, OPTIONAL],
-  ["roleArn", STR, OPTIONAL],
+  ...REACH_AWS,
   ["listenerArn", STR, OPTIONAL],
   ["ruleArn", STR, OPTIONAL],
   ["stableTargetGroupArn", STR, OPTIONAL],
@@ -169,10 +171,7 @@ export const EXPECTED: Record<string, ExpectedFunction> = {
       ["tag", STR, OPTIONAL],
       ["commit", STR, OPTIONAL],
       ...BUILD,
-      ["region", STR, OPTIONAL],
-      ["endpoint", STR, OPTIONAL],
-      ["endpointService", SERVICE, OPTIONAL],
-      ["roleArn", STR, OPTIONAL],
+      ...REACH_AWS,
       ...CREDENTIALS,
     ],
     returns: STR,
@@ -218,10 +217,7 @@ export const EXPECTED: Record<string, ExpectedFunction> = {
   bootstrap: {
     args: [
       ["target", STR, d("local")],
-      ["region", STR, OPTIONAL],
-      ["endpoint", STR, OPTIONAL],
-      ["endpointService", SERVICE, OPTIONAL],
-      ["roleArn", STR, OPTIONAL],
+      ...REACH_AWS,
       ["stateTable", STR, OPTIONAL],
       ["config", FILE, OPTIONAL],
       ...CREDENTIALS,
@@ -231,22 +227,21 @@ export const EXPECTED: Record<string, ExpectedFunction> = {
   },
 };
 
+const KIND_NAMES: Readonly<Record<string, string>> = {
+  STRING_KIND: STR,
+  INTEGER_KIND: INT,
+  BOOLEAN_KIND: BOOL,
+};
+
+/** A type as `dagger call --help` names it, from its kind, its name and (lists) its element's. */
+function named(kind: string, name: string | undefined, element: () => string): string {
+  if (kind === "LIST_KIND") return `[${element()}]`;
+  return KIND_NAMES[kind] ?? name ?? kind;
+}
+
 export function typeName(t: ScannedArgument["type"]): string {
   if (t === undefined) return "unresolved";
-  switch (t.kind) {
-    case "STRING_KIND":
-      return STR;
-    case "INTEGER_KIND":
-      return INT;
-    case "BOOLEAN_KIND":
-      return BOOL;
-    case "LIST_KIND":
-      return `[${typeName(t.typeDef as ScannedArgument["type"])}]`;
-    case "OBJECT_KIND":
-      return t.name ?? "object";
-    default:
-      return t.kind;
-  }
+  return named(t.kind, t.name, () => typeName(t.typeDef as ScannedArgument["type"]));
 }
 
 export function presence(a: ScannedArgument): Presence {
@@ -313,23 +308,7 @@ export function surfaceOfScan(obj: ScannedObject): Surface {
 
 /** A registered typedef's type as `dagger call --help` names it. */
 export function typeDefName(t: RecordedTypeDef): string {
-  switch (t.kind) {
-    case "STRING_KIND":
-      return STR;
-    case "INTEGER_KIND":
-      return INT;
-    case "BOOLEAN_KIND":
-      return BOOL;
-    case "LIST_KIND":
-      return `[${typeDefName(t.elementType!)}]`;
-    case "OBJECT_KIND":
-    case "SCALAR_KIND":
-    case "ENUM_KIND":
-    case "INTERFACE_KIND":
-      return t.name ?? t.kind;
-    default:
-      return t.kind;
-  }
+  return named(t.kind, t.name, () => typeDefName(t.elementType!));
 }
 
 function registeredPresence(a: RecordedArg): Presence {
