@@ -13,9 +13,11 @@
  * package the module needs at run time is a devDependency — while registration still succeeds, which
  * is why a surface check alone never saw it.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { buildWorld, STATE_TABLE, type World } from "../aws/support/world.js";
@@ -52,11 +54,11 @@ const KEY_ID = "AKIAREHEARSALKEY0001";
 const SECRET_KEY = "rehearsal/secret+access/key0000000000000";
 
 /**
- * Packages the module needs at run time, moved back to devDependencies one at a time: typescript (the
- * SDK's entrypoint imports it on every call: the engine's failure this file guards against) and zod
- * (imported by src/ itself).
+ * A package the module needs at run time, moved back to devDependencies: typescript, which the SDK's
+ * entrypoint imports on every call (the engine's failure this file guards against). Every package
+ * src/ imports is checked against the same install below, without installing once more for each.
  */
-const RUNTIME_PROBES = ["typescript", "zod"] as const;
+const RUNTIME_PROBES = ["typescript"] as const;
 
 const works: string[] = [];
 /** The module with one runtime dependency moved to devDependencies, prepared while the rest runs. */
@@ -123,6 +125,34 @@ describe("the engine's install of the module", () => {
   it("installs with npm install --omit=dev from the lockfile, without the runtime's TypeScript mount", () => {
     expect(mod.installed.npmRan).toBe(true);
     expect(mod.installed.mountedTypescript).toBe(false);
+  });
+
+  it("declares in dependencies, and so installs, every package src/ imports", async () => {
+    const imported = new Set<string>();
+    const files = (await readdir(join(mod.context, "src"), { recursive: true })).filter((f) =>
+      f.endsWith(".ts"),
+    );
+    for (const file of files) {
+      const text = await readFile(join(mod.context, "src", file), "utf8");
+      for (const { fileName } of ts.preProcessFile(text, true, true).importedFiles) {
+        if (fileName.startsWith(".") || fileName.startsWith("node:")) continue;
+        imported.add(
+          fileName
+            .split("/")
+            .slice(0, fileName.startsWith("@") ? 2 : 1)
+            .join("/"),
+        );
+      }
+    }
+    imported.delete("@dagger.io/dagger"); // the runtime's generated SDK, never installed
+    expect([...imported]).toEqual(expect.arrayContaining(["zod", "@aws-sdk/client-ec2"])); // it sees imports
+    const pkg = JSON.parse(await readFile(join(mod.context, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    expect([...imported].filter((name) => pkg.dependencies[name] === undefined)).toEqual([]);
+    expect(
+      [...imported].filter((name) => !existsSync(join(mod.dir, "node_modules", name, "package.json"))),
+    ).toEqual([]);
   });
 });
 
