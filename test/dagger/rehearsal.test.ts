@@ -25,7 +25,12 @@ import { type AwsClients, awsClients } from "../support/aws-fixture.js";
 import { type Emulator, startEmulator } from "../support/emulator.js";
 import { type CallRun, callFunction, type Given, mainObject, register } from "./engine/call.js";
 import type { RecordedModule } from "./engine/double.js";
-import { type PreparedModule, setupContainer, toolchainMissing } from "./engine/runtime.js";
+import {
+  disposeBundledLibrary,
+  type PreparedModule,
+  setupContainer,
+  toolchainMissing,
+} from "./engine/runtime.js";
 import { expectedSurface, surfaceOfTypeDefs } from "./surface.js";
 
 /**
@@ -119,6 +124,7 @@ afterAll(async () => {
   aws?.destroy();
   await emu?.stop();
   await Promise.all(works.map((w) => rm(w, { recursive: true, force: true })));
+  await disposeBundledLibrary();
 });
 
 describe("the engine's install of the module", () => {

@@ -28,7 +28,7 @@
  * container's filesystem and network isolation, and BuildKit (container builds and pushes).
  */
 import { execFile, spawn } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -203,11 +203,17 @@ const bundledLibrary = (): Promise<string> => {
   return bundled;
 };
 
+/** Removes the library built for this process (call once its modules are no longer needed). */
+export async function disposeBundledLibrary(): Promise<void> {
+  const dir = await bundled?.catch(() => undefined);
+  bundled = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+
 /** The library, built once per test process (the same files for every module prepared). */
 async function bundleSdk(): Promise<string> {
   const root = sdkRoot();
   const sdkDir = await mkdtemp(join(tmpdir(), "gray-deploy-sdk-library-"));
-  process.once("exit", () => rmSync(sdkDir, { recursive: true, force: true }));
   await build({
     entryPoints: [join(root, "dist/src/index.js")],
     bundle: true,
