@@ -62,8 +62,7 @@ export const awsOptions = optionGroup({
       kind: "string",
       verbs: AWS_VERBS,
       pattern: ROLE_ARN,
-      description:
-        "An IAM role to assume for every AWS call (with a web-identity token from CI, or from the default credentials); credentials refresh during long rollouts.",
+      description: "An IAM role to assume for every AWS call; credentials refresh during long rollouts.",
     },
     listenerArn: {
       kind: "string",
