@@ -143,8 +143,9 @@ export class GrayDeploy {
     /**
      * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
      * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
+     * Default local.
      */
-    target = "local",
+    target?: string,
     /**
      * The container image of the new version, preferably digest-qualified (…@sha256:…). On AWS it
      * replaces the image reference in the launch template's user data. Default
@@ -230,8 +231,9 @@ export class GrayDeploy {
     /**
      * Deadline of one Zabbix read (all its API calls); a Zabbix slower than this is a measurement
      * error of its gates, never a pass. AWS only.
+     * Default 10s.
      */
-    zabbixTimeout = "10s",
+    zabbixTimeout?: string,
     /**
      * The header (`Name: value`) the smoke rule routes straight to gray; given, smoke checks run
      * through the load balancer before any customer reaches gray. A secret, never printed: prefer
@@ -243,15 +245,18 @@ export class GrayDeploy {
      * and port). AWS only.
      */
     smokeUrl?: string,
-    /** Paths the smoke checks GET through the smoke route, each starting with /. AWS only. */
-    smokePaths: string[] = ["/health"],
-    /** HTTP statuses a smoke check accepts. AWS only. */
-    smokeStatuses: string[] = ["200"],
+    /**
+     * Paths the smoke checks GET through the smoke route, each starting with /. AWS only. Default /health.
+     */
+    smokePaths?: string[],
+    /** HTTP statuses a smoke check accepts. AWS only. Default 200. */
+    smokeStatuses?: string[],
     /**
      * Gray's traffic weight at each step, in percent: strictly increasing, each 1 to 100, ending at
      * 100.
+     * Default 5,25,50,100.
      */
-    steps = "5,25,50,100",
+    steps?: string,
     /**
      * Manual gates: step weights (e.g. 50) and/or `promotion` before which the rollout pauses until
      * `gray-deploy promote`.
@@ -295,8 +300,9 @@ export class GrayDeploy {
     /**
      * After promotion refreshes the stable fleet, stable's weight at each step back (analysed like the
      * forward steps), ending at 100.
+     * Default 50,100.
      */
-    returnSteps = "50,100",
+    returnSteps?: string,
     /**
      * Minimum time at each return step; at least the rollback window plus the metrics delay. Default
      * 7m on aws, 11s on local.
@@ -305,10 +311,11 @@ export class GrayDeploy {
     /**
      * What to do when a step stays inconclusive until --max-bake: pause for a person, or roll back.
      * One of: pause, rollback.
+     * Default pause.
      */
-    onInconclusive = "pause",
-    /** Minimum gray instances at any step (gray's capacity otherwise follows its weight). */
-    minGrayCapacity = 1,
+    onInconclusive?: string,
+    /** Minimum gray instances at any step (gray's capacity otherwise follows its weight). Default 1. */
+    minGrayCapacity?: number,
     /**
      * Deadline for new instances to become healthy in their target group. Default 10m on aws, 30s on
      * local.
@@ -319,85 +326,108 @@ export class GrayDeploy {
      * is replaced. Default 5m on aws, 0s on local.
      */
     instanceWarmup?: string,
-    /** Instance refresh floor during promotion: percentage of stable capacity kept in service. Unit: %. */
-    refreshMinHealthy = 90,
-    /** A paused rollout with traffic on gray longer than this is rolled back by the guard. */
-    maxPause = "1h",
+    /**
+     * Instance refresh floor during promotion: percentage of stable capacity kept in service. Unit: %. Default 90.
+     */
+    refreshMinHealthy?: number,
+    /** A paused rollout with traffic on gray longer than this is rolled back by the guard. Default 1h. */
+    maxPause?: string,
     /**
      * A running rollout renews its lock this often; a rollout silent for longer may be taken over.
      * Default 2m on aws, 30s on local.
      */
     lockLease?: string,
-    /** Roll back when gray's 5xx rate over the rollback window is above this. */
-    rollbackErrorRate = "2%",
-    /** Roll back when gray's p99 latency over the rollback window is above this. */
-    rollbackP99 = "2s",
+    /** Roll back when gray's 5xx rate over the rollback window is above this. Default 2%. */
+    rollbackErrorRate?: string,
+    /** Roll back when gray's p99 latency over the rollback window is above this. Default 2s. */
+    rollbackP99?: string,
     /**
      * Roll back when more than this many gray instances fail health checks (no healthy gray at all
      * always fails).
+     * Default 1.
      */
-    rollbackUnhealthy = 1,
-    /** A step passes only while gray's 5xx rate over the promotion window is below this. */
-    promoteErrorRate = "1%",
-    /** A step passes only while gray's p95 latency over the promotion window is below this. */
-    promoteP95 = "500ms",
-    /** Minimum gray requests in the promotion window before a step can pass; less is inconclusive. */
-    minRequests = 100,
+    rollbackUnhealthy?: number,
+    /** A step passes only while gray's 5xx rate over the promotion window is below this. Default 1%. */
+    promoteErrorRate?: string,
+    /** A step passes only while gray's p95 latency over the promotion window is below this. Default 500ms. */
+    promoteP95?: string,
+    /**
+     * Minimum gray requests in the promotion window before a step can pass; less is inconclusive. Default 100.
+     */
+    minRequests?: number,
     /**
      * Evidence for the rollback limits: a window's error rate or p99 is judged once the limit means at
      * least this many events in it (10: 500 requests at 2%, 1,000 for a p99); before that only an
      * overwhelming excess (p < 0.1%) rolls back. 0 judges every window.
+     * Default 10.
      */
-    evidenceEvents = 10,
+    evidenceEvents?: number,
     /**
      * Significance level of the tests that gray is worse than stable over the same window, in error
      * rate or in p95/p99 latency (a fail rolls back).
+     * Default 0.1%.
      */
-    relativeSignificance = "0.1%",
-    /** Gray must be worse than stable by more than this (in error rate) before the relative gate fails. */
-    relativeErrorMargin = "0.5%",
-    /** Relative latency gate: gray's p95 and p99 may exceed stable's by this fraction (plus --latency-slack). */
-    latencyTolerance = "50%",
-    /** Relative latency gate: absolute allowance added to stable's p95 and p99 before gray is judged slower. */
-    latencySlack = "50ms",
+    relativeSignificance?: string,
+    /**
+     * Gray must be worse than stable by more than this (in error rate) before the relative gate fails. Default 0.5%.
+     */
+    relativeErrorMargin?: string,
+    /**
+     * Relative latency gate: gray's p95 and p99 may exceed stable's by this fraction (plus --latency-slack). Default 50%.
+     */
+    latencyTolerance?: string,
+    /**
+     * Relative latency gate: absolute allowance added to stable's p95 and p99 before gray is judged slower. Default 50ms.
+     */
+    latencySlack?: string,
     /**
      * Sequential error-rate test: it compares all of gray's traffic since its first request with
      * stable's at every observation and rolls back at most this share of releases no worse than
      * --sequential-tolerance, over the whole rollout; 0 switches it off.
+     * Default 1%.
      */
-    sequentialAlpha = "1%",
+    sequentialAlpha?: string,
     /**
      * Sequential error-rate test: gray counts as bad only when its error rate is more than this much
      * above stable's (25% = 1.25× stable's).
+     * Default 25%.
      */
-    sequentialTolerance = "25%",
+    sequentialTolerance?: string,
     /**
      * Load generated through the local load balancer during the rollout. Unit: requests/s. Local
      * target only.
+     * Default 200.
      */
-    rps = 200,
-    /** Local stable fleet size (processes); gray's size follows the capacity rule. Local target only. */
-    instances = 4,
-    /** Fault injection: share of the new version's requests that answer 500. Local target only. */
-    grayErrorRate = "0%",
-    /** Fault injection: latency added to every request of the new version. Unit: ms. Local target only. */
-    grayLatencyMs = 0,
+    rps?: number,
+    /**
+     * Local stable fleet size (processes); gray's size follows the capacity rule. Local target only. Default 4.
+     */
+    instances?: number,
+    /**
+     * Fault injection: share of the new version's requests that answer 500. Local target only. Default 0%.
+     */
+    grayErrorRate?: string,
+    /**
+     * Fault injection: latency added to every request of the new version. Unit: ms. Local target only. Default 0.
+     */
+    grayLatencyMs?: number,
     /** Fault injection: the new version exits right after it starts. Local target only. */
-    grayCrash = false,
+    grayCrash?: boolean,
     /**
      * Share of requests that fail in both versions (the service's own baseline, not the release's
      * fault). Local target only.
+     * Default 0%.
      */
-    baselineErrorRate = "0%",
+    baselineErrorRate?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
-     * to its default does not: Dagger cannot tell it from an omitted one.
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
+     * does an argument equal to its default.
      */
     config?: File,
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
     notifyWebhook?: Secret,
     /** If a paused or stale rollout holds the lock, abort it first (saying so) instead of refusing. */
-    supersede = false,
+    supersede?: boolean,
     /** The service's source directory, built and pushed when --image is not given (AWS); nothing is uploaded without it. */
     @argument({ ignore: [".git", "**/node_modules", ".dagger", "**/.terraform"] })
     source?: Directory,
@@ -509,8 +539,9 @@ export class GrayDeploy {
     /**
      * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
      * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
+     * Default local.
      */
-    target = "local",
+    target?: string,
     /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
     startedBy?: string,
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
@@ -555,8 +586,8 @@ export class GrayDeploy {
      */
     lockLease?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
-     * to its default does not: Dagger cannot tell it from an omitted one.
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
+     * does an argument equal to its default.
      */
     config?: File,
     /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
@@ -591,8 +622,9 @@ export class GrayDeploy {
     /**
      * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
      * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
+     * Default local.
      */
-    target = "local",
+    target?: string,
     /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
     startedBy?: string,
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
@@ -637,8 +669,8 @@ export class GrayDeploy {
      */
     lockLease?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
-     * to its default does not: Dagger cannot tell it from an omitted one.
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
+     * does an argument equal to its default.
      */
     config?: File,
     /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
@@ -673,8 +705,9 @@ export class GrayDeploy {
     /**
      * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
      * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
+     * Default local.
      */
-    target = "local",
+    target?: string,
     /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
     startedBy?: string,
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
@@ -731,17 +764,18 @@ export class GrayDeploy {
     /**
      * Deadline of one Zabbix read (all its API calls); a Zabbix slower than this is a measurement
      * error of its gates, never a pass. AWS only.
+     * Default 10s.
      */
-    zabbixTimeout = "10s",
+    zabbixTimeout?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
-     * to its default does not: Dagger cannot tell it from an omitted one.
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
+     * does an argument equal to its default.
      */
     config?: File,
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
     notifyWebhook?: Secret,
     /** Skip the remaining steps and promote now (the 100% analysis and the return steps still run). */
-    full = false,
+    full?: boolean,
     /** Why the operator aborts or approves, recorded in the state and reports. */
     reason?: string,
     /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
@@ -791,8 +825,9 @@ export class GrayDeploy {
     /**
      * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
      * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
+     * Default local.
      */
-    target = "local",
+    target?: string,
     /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
     startedBy?: string,
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
@@ -837,8 +872,8 @@ export class GrayDeploy {
      */
     lockLease?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
-     * to its default does not: Dagger cannot tell it from an omitted one.
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
+     * does an argument equal to its default.
      */
     config?: File,
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
@@ -889,8 +924,9 @@ export class GrayDeploy {
     /**
      * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
      * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
+     * Default local.
      */
-    target = "local",
+    target?: string,
     /**
      * The container image of the new version, preferably digest-qualified (…@sha256:…). On AWS it
      * replaces the image reference in the launch template's user data. Default
@@ -975,8 +1011,9 @@ export class GrayDeploy {
     /**
      * Deadline of one Zabbix read (all its API calls); a Zabbix slower than this is a measurement
      * error of its gates, never a pass. AWS only.
+     * Default 10s.
      */
-    zabbixTimeout = "10s",
+    zabbixTimeout?: string,
     /**
      * The header (`Name: value`) the smoke rule routes straight to gray; given, smoke checks run
      * through the load balancer before any customer reaches gray. A secret, never printed: prefer
@@ -988,15 +1025,18 @@ export class GrayDeploy {
      * and port). AWS only.
      */
     smokeUrl?: string,
-    /** Paths the smoke checks GET through the smoke route, each starting with /. AWS only. */
-    smokePaths: string[] = ["/health"],
-    /** HTTP statuses a smoke check accepts. AWS only. */
-    smokeStatuses: string[] = ["200"],
+    /**
+     * Paths the smoke checks GET through the smoke route, each starting with /. AWS only. Default /health.
+     */
+    smokePaths?: string[],
+    /** HTTP statuses a smoke check accepts. AWS only. Default 200. */
+    smokeStatuses?: string[],
     /**
      * Gray's traffic weight at each step, in percent: strictly increasing, each 1 to 100, ending at
      * 100.
+     * Default 5,25,50,100.
      */
-    steps = "5,25,50,100",
+    steps?: string,
     /**
      * Manual gates: step weights (e.g. 50) and/or `promotion` before which the rollout pauses until
      * `gray-deploy promote`.
@@ -1040,8 +1080,9 @@ export class GrayDeploy {
     /**
      * After promotion refreshes the stable fleet, stable's weight at each step back (analysed like the
      * forward steps), ending at 100.
+     * Default 50,100.
      */
-    returnSteps = "50,100",
+    returnSteps?: string,
     /**
      * Minimum time at each return step; at least the rollback window plus the metrics delay. Default
      * 7m on aws, 11s on local.
@@ -1050,10 +1091,11 @@ export class GrayDeploy {
     /**
      * What to do when a step stays inconclusive until --max-bake: pause for a person, or roll back.
      * One of: pause, rollback.
+     * Default pause.
      */
-    onInconclusive = "pause",
-    /** Minimum gray instances at any step (gray's capacity otherwise follows its weight). */
-    minGrayCapacity = 1,
+    onInconclusive?: string,
+    /** Minimum gray instances at any step (gray's capacity otherwise follows its weight). Default 1. */
+    minGrayCapacity?: number,
     /**
      * Deadline for new instances to become healthy in their target group. Default 10m on aws, 30s on
      * local.
@@ -1064,79 +1106,102 @@ export class GrayDeploy {
      * is replaced. Default 5m on aws, 0s on local.
      */
     instanceWarmup?: string,
-    /** Instance refresh floor during promotion: percentage of stable capacity kept in service. Unit: %. */
-    refreshMinHealthy = 90,
-    /** A paused rollout with traffic on gray longer than this is rolled back by the guard. */
-    maxPause = "1h",
+    /**
+     * Instance refresh floor during promotion: percentage of stable capacity kept in service. Unit: %. Default 90.
+     */
+    refreshMinHealthy?: number,
+    /** A paused rollout with traffic on gray longer than this is rolled back by the guard. Default 1h. */
+    maxPause?: string,
     /**
      * A running rollout renews its lock this often; a rollout silent for longer may be taken over.
      * Default 2m on aws, 30s on local.
      */
     lockLease?: string,
-    /** Roll back when gray's 5xx rate over the rollback window is above this. */
-    rollbackErrorRate = "2%",
-    /** Roll back when gray's p99 latency over the rollback window is above this. */
-    rollbackP99 = "2s",
+    /** Roll back when gray's 5xx rate over the rollback window is above this. Default 2%. */
+    rollbackErrorRate?: string,
+    /** Roll back when gray's p99 latency over the rollback window is above this. Default 2s. */
+    rollbackP99?: string,
     /**
      * Roll back when more than this many gray instances fail health checks (no healthy gray at all
      * always fails).
+     * Default 1.
      */
-    rollbackUnhealthy = 1,
-    /** A step passes only while gray's 5xx rate over the promotion window is below this. */
-    promoteErrorRate = "1%",
-    /** A step passes only while gray's p95 latency over the promotion window is below this. */
-    promoteP95 = "500ms",
-    /** Minimum gray requests in the promotion window before a step can pass; less is inconclusive. */
-    minRequests = 100,
+    rollbackUnhealthy?: number,
+    /** A step passes only while gray's 5xx rate over the promotion window is below this. Default 1%. */
+    promoteErrorRate?: string,
+    /** A step passes only while gray's p95 latency over the promotion window is below this. Default 500ms. */
+    promoteP95?: string,
+    /**
+     * Minimum gray requests in the promotion window before a step can pass; less is inconclusive. Default 100.
+     */
+    minRequests?: number,
     /**
      * Evidence for the rollback limits: a window's error rate or p99 is judged once the limit means at
      * least this many events in it (10: 500 requests at 2%, 1,000 for a p99); before that only an
      * overwhelming excess (p < 0.1%) rolls back. 0 judges every window.
+     * Default 10.
      */
-    evidenceEvents = 10,
+    evidenceEvents?: number,
     /**
      * Significance level of the tests that gray is worse than stable over the same window, in error
      * rate or in p95/p99 latency (a fail rolls back).
+     * Default 0.1%.
      */
-    relativeSignificance = "0.1%",
-    /** Gray must be worse than stable by more than this (in error rate) before the relative gate fails. */
-    relativeErrorMargin = "0.5%",
-    /** Relative latency gate: gray's p95 and p99 may exceed stable's by this fraction (plus --latency-slack). */
-    latencyTolerance = "50%",
-    /** Relative latency gate: absolute allowance added to stable's p95 and p99 before gray is judged slower. */
-    latencySlack = "50ms",
+    relativeSignificance?: string,
+    /**
+     * Gray must be worse than stable by more than this (in error rate) before the relative gate fails. Default 0.5%.
+     */
+    relativeErrorMargin?: string,
+    /**
+     * Relative latency gate: gray's p95 and p99 may exceed stable's by this fraction (plus --latency-slack). Default 50%.
+     */
+    latencyTolerance?: string,
+    /**
+     * Relative latency gate: absolute allowance added to stable's p95 and p99 before gray is judged slower. Default 50ms.
+     */
+    latencySlack?: string,
     /**
      * Sequential error-rate test: it compares all of gray's traffic since its first request with
      * stable's at every observation and rolls back at most this share of releases no worse than
      * --sequential-tolerance, over the whole rollout; 0 switches it off.
+     * Default 1%.
      */
-    sequentialAlpha = "1%",
+    sequentialAlpha?: string,
     /**
      * Sequential error-rate test: gray counts as bad only when its error rate is more than this much
      * above stable's (25% = 1.25× stable's).
+     * Default 25%.
      */
-    sequentialTolerance = "25%",
+    sequentialTolerance?: string,
     /**
      * Load generated through the local load balancer during the rollout. Unit: requests/s. Local
      * target only.
+     * Default 200.
      */
-    rps = 200,
-    /** Local stable fleet size (processes); gray's size follows the capacity rule. Local target only. */
-    instances = 4,
-    /** Fault injection: share of the new version's requests that answer 500. Local target only. */
-    grayErrorRate = "0%",
-    /** Fault injection: latency added to every request of the new version. Unit: ms. Local target only. */
-    grayLatencyMs = 0,
+    rps?: number,
+    /**
+     * Local stable fleet size (processes); gray's size follows the capacity rule. Local target only. Default 4.
+     */
+    instances?: number,
+    /**
+     * Fault injection: share of the new version's requests that answer 500. Local target only. Default 0%.
+     */
+    grayErrorRate?: string,
+    /**
+     * Fault injection: latency added to every request of the new version. Unit: ms. Local target only. Default 0.
+     */
+    grayLatencyMs?: number,
     /** Fault injection: the new version exits right after it starts. Local target only. */
-    grayCrash = false,
+    grayCrash?: boolean,
     /**
      * Share of requests that fail in both versions (the service's own baseline, not the release's
      * fault). Local target only.
+     * Default 0%.
      */
-    baselineErrorRate = "0%",
+    baselineErrorRate?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
-     * to its default does not: Dagger cannot tell it from an omitted one.
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
+     * does an argument equal to its default.
      */
     config?: File,
     /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
@@ -1231,8 +1296,9 @@ export class GrayDeploy {
     /**
      * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
      * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
+     * Default local.
      */
-    target = "local",
+    target?: string,
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
     region?: string,
     /**
@@ -1260,8 +1326,8 @@ export class GrayDeploy {
      */
     stateTable?: string,
     /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. A flag equal
-     * to its default does not: Dagger cannot tell it from an omitted one.
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
+     * does an argument equal to its default.
      */
     config?: File,
     /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */

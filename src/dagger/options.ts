@@ -3,13 +3,12 @@
  * `resolveOptions` as the CLI (front end "dagger"): same names, same parsing, same defaults, same
  * messages.
  *
- * Dagger hands a function every argument that has a default, given or not, so an argument equal to
- * the schema's default is treated as not given: a `--config` file can then set it, and when no file
- * does, the schema applies the very same default. The one thing this cannot express is forcing the
- * default value over a config file that says otherwise; edit the file for that.
+ * No option argument declares a default (its description says it): an argument Dagger hands over is
+ * one the caller gave, so a value equal to the schema's default still overrides a `--config` file,
+ * and an omitted one (undefined) lets the file, then the target's default, decide.
  */
 import { parseConfigText } from "../app/config.js";
-import { OPTION_DEFS, type OptionDef, type OptionName, type RawOptions } from "../app/schema.js";
+import { OPTION_DEFS, type OptionName, type RawOptions } from "../app/schema.js";
 import { InvalidInputError } from "../contract/errors.js";
 
 /** The part of a Dagger `File` the module reads (so tests can pass a plain object). */
@@ -45,26 +44,14 @@ export async function endpointOf(
 /** The arguments of one call that are options of the schema, as Dagger passed them. */
 export type OptionArgs = Partial<Record<OptionName, unknown>>;
 
-/** True when `value` is what the schema uses anyway when the option is not given. */
-export function isSchemaDefault(name: OptionName, value: unknown): boolean {
-  const def: OptionDef = OPTION_DEFS[name];
-  if (value === undefined) return true;
-  if (Array.isArray(value)) {
-    // Lists default to nothing, or to the schema's comma-separated default.
-    if (def.default === undefined) return value.length === 0;
-    return value.join(",") === String(def.default);
-  }
-  return def.default !== undefined && value === def.default;
-}
-
-/** Drops arguments that were not given (or equal their schema default), keeping the rest as typed. */
+/** Drops arguments that were not given (undefined, or null from the engine), keeping the rest as typed. */
 export function givenOptions(args: OptionArgs): RawOptions {
   const out: RawOptions = {};
   for (const [name, value] of Object.entries(args) as [OptionName, unknown][]) {
     if (!(name in OPTION_DEFS)) {
       throw new InvalidInputError([{ field: name, message: "is not an option of the schema" }]);
     }
-    if (!isSchemaDefault(name, value)) out[name] = value;
+    if (value !== undefined && value !== null) out[name] = value;
   }
   return out;
 }

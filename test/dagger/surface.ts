@@ -64,7 +64,7 @@ const BUILD: Arg[] = [
 
 /** Options shared by every verb that reaches a stored rollout on AWS. */
 const AWS_CONTROL: Arg[] = [
-  ["target", STR, d("local")],
+  ["target", STR, OPTIONAL],
   ["startedBy", STR, OPTIONAL],
   ...REACH_AWS,
   ["listenerArn", STR, OPTIONAL],
@@ -78,12 +78,12 @@ const AWS_CONTROL: Arg[] = [
 const ZABBIX: Arg[] = [
   ["zabbixUrl", STR, OPTIONAL],
   ["zabbixToken", SECRET, OPTIONAL], // sensitive: a Secret
-  ["zabbixTimeout", STR, d("10s")],
+  ["zabbixTimeout", STR, OPTIONAL],
 ];
 
 /** deploy-gray's and plan's options (the rollout plan, its thresholds, the local environment). */
 const ROLLOUT: Arg[] = [
-  ["target", STR, d("local")],
+  ["target", STR, OPTIONAL],
   ["image", STR, OPTIONAL], // local: gray-deploy/sample-gateway:next; aws: required or built
   ["commit", STR, OPTIONAL],
   ["startedBy", STR, OPTIONAL],
@@ -102,9 +102,9 @@ const ROLLOUT: Arg[] = [
   ...ZABBIX,
   ["smokeHeader", SECRET, OPTIONAL], // sensitive: a Secret
   ["smokeUrl", STR, OPTIONAL],
-  ["smokePaths", LIST, d(["/health"])],
-  ["smokeStatuses", LIST, d(["200"])],
-  ["steps", STR, d("5,25,50,100")],
+  ["smokePaths", LIST, OPTIONAL],
+  ["smokeStatuses", LIST, OPTIONAL],
+  ["steps", STR, OPTIONAL],
   ["approveBefore", LIST, OPTIONAL],
   ["interval", STR, OPTIONAL], // 30s on aws, 1s on local
   ["bake", STR, OPTIONAL], // 12m / 13s
@@ -113,34 +113,34 @@ const ROLLOUT: Arg[] = [
   ["promotionWindow", STR, OPTIONAL],
   ["metricPeriod", STR, OPTIONAL],
   ["metricsDelay", STR, OPTIONAL],
-  ["returnSteps", STR, d("50,100")],
+  ["returnSteps", STR, OPTIONAL],
   ["returnBake", STR, OPTIONAL],
-  ["onInconclusive", STR, d("pause")],
-  ["minGrayCapacity", INT, d(1)],
+  ["onInconclusive", STR, OPTIONAL],
+  ["minGrayCapacity", INT, OPTIONAL],
   ["healthyTimeout", STR, OPTIONAL],
   ["instanceWarmup", STR, OPTIONAL],
-  ["refreshMinHealthy", INT, d(90)],
-  ["maxPause", STR, d("1h")],
+  ["refreshMinHealthy", INT, OPTIONAL],
+  ["maxPause", STR, OPTIONAL],
   ["lockLease", STR, OPTIONAL],
-  ["rollbackErrorRate", STR, d("2%")],
-  ["rollbackP99", STR, d("2s")],
-  ["rollbackUnhealthy", INT, d(1)],
-  ["promoteErrorRate", STR, d("1%")],
-  ["promoteP95", STR, d("500ms")],
-  ["minRequests", INT, d(100)],
-  ["evidenceEvents", INT, d(10)],
-  ["relativeSignificance", STR, d("0.1%")],
-  ["relativeErrorMargin", STR, d("0.5%")],
-  ["latencyTolerance", STR, d("50%")],
-  ["latencySlack", STR, d("50ms")],
-  ["sequentialAlpha", STR, d("1%")],
-  ["sequentialTolerance", STR, d("25%")],
-  ["rps", INT, d(200)],
-  ["instances", INT, d(4)],
-  ["grayErrorRate", STR, d("0%")],
-  ["grayLatencyMs", INT, d(0)],
-  ["grayCrash", BOOL, d(false)],
-  ["baselineErrorRate", STR, d("0%")],
+  ["rollbackErrorRate", STR, OPTIONAL],
+  ["rollbackP99", STR, OPTIONAL],
+  ["rollbackUnhealthy", INT, OPTIONAL],
+  ["promoteErrorRate", STR, OPTIONAL],
+  ["promoteP95", STR, OPTIONAL],
+  ["minRequests", INT, OPTIONAL],
+  ["evidenceEvents", INT, OPTIONAL],
+  ["relativeSignificance", STR, OPTIONAL],
+  ["relativeErrorMargin", STR, OPTIONAL],
+  ["latencyTolerance", STR, OPTIONAL],
+  ["latencySlack", STR, OPTIONAL],
+  ["sequentialAlpha", STR, OPTIONAL],
+  ["sequentialTolerance", STR, OPTIONAL],
+  ["rps", INT, OPTIONAL],
+  ["instances", INT, OPTIONAL],
+  ["grayErrorRate", STR, OPTIONAL],
+  ["grayLatencyMs", INT, OPTIONAL],
+  ["grayCrash", BOOL, OPTIONAL],
+  ["baselineErrorRate", STR, OPTIONAL],
   ["config", FILE, OPTIONAL],
 ];
 
@@ -182,7 +182,7 @@ export const EXPECTED: Record<string, ExpectedFunction> = {
     args: [
       ...ROLLOUT,
       ["notifyWebhook", SECRET, OPTIONAL],
-      ["supersede", BOOL, d(false)],
+      ["supersede", BOOL, OPTIONAL],
       ["source", DIR, OPTIONAL],
       ["repository", STR, OPTIONAL],
       ["tag", STR, OPTIONAL],
@@ -202,7 +202,7 @@ export const EXPECTED: Record<string, ExpectedFunction> = {
       ...AWS_CONTROL,
       ...ZABBIX,
       ["notifyWebhook", SECRET, OPTIONAL],
-      ["full", BOOL, d(false)],
+      ["full", BOOL, OPTIONAL],
       ["reason", STR, OPTIONAL],
       ...CREDENTIALS,
     ],
@@ -216,7 +216,7 @@ export const EXPECTED: Record<string, ExpectedFunction> = {
   },
   bootstrap: {
     args: [
-      ["target", STR, d("local")],
+      ["target", STR, OPTIONAL],
       ...REACH_AWS,
       ["stateTable", STR, OPTIONAL],
       ["config", FILE, OPTIONAL],
