@@ -25,6 +25,7 @@ import {
   relativeLatencyGate,
   sequentialGate,
 } from "../gates/builtin.js";
+import type { SyntheticRun } from "../gates/synthetic.js";
 import { type GateResult, type Verdict, worst } from "../gates/verdict.js";
 import type { Thresholds } from "./policy.js";
 import type { Stratum } from "./sequential.js";
@@ -53,6 +54,8 @@ export interface Observation {
   readonly history?: readonly WindowStats[] | null;
   /** Measurement errors of this observation (a provider failure is data, not an exception). */
   readonly errors: readonly string[];
+  /** Synthetic transactions run with this observation (when one was due); absent: none ran. */
+  readonly synthetic?: readonly SyntheticRun[] | null;
 }
 
 export interface AnalysisInput {
@@ -142,13 +145,13 @@ export function analyse(input: AnalysisInput): Analysis {
   return { verdict: worst(gates.map((g) => g.verdict)), gates };
 }
 
-/** The gates that failed, for the reason line of a rollback. */
+/** The gates that failed, for the reason line of a rollback (observe-only gates never count). */
 export function failing(a: Analysis): GateResult[] {
-  return a.gates.filter((g) => g.verdict === "fail");
+  return a.gates.filter((g) => g.verdict === "fail" && g.observe !== true);
 }
 
 export function summarise(a: Analysis): string {
-  const bad = a.gates.filter((g) => g.verdict === a.verdict && a.verdict !== "pass");
+  const bad = a.gates.filter((g) => g.verdict === a.verdict && a.verdict !== "pass" && g.observe !== true);
   if (bad.length === 0) return "all gates pass";
   return bad.map((g) => g.reason).join("; ");
 }

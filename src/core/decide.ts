@@ -14,6 +14,15 @@ import {
   summarise,
   worst,
 } from "./analysis.js";
+import {
+  absorbSynthetic,
+  hookOverrideTarget,
+  judging,
+  PILOT_WEIGHTS,
+  pilotLabel,
+  stepLabel,
+  withChecks,
+} from "./checks.js";
 import { type HistoryPlan, historyCuts, type Stratum, strataFromSuffixes } from "./sequential.js";
 import {
   forwardWeights,
@@ -32,6 +41,8 @@ export type Decision =
       readonly phase: "shifting" | "returning";
       readonly stepIndex: number;
       readonly weights: Weights;
+      /** The chosen-customers step: the pilot rule is switched on (the weights stay stable 100). */
+      readonly pilot?: boolean;
       readonly reason: string;
       readonly evidence: readonly GateResult[];
     }
@@ -170,7 +181,7 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
     thresholds: s.plan.thresholds,
   });
   const declared = s.plan.gates ?? [];
-  if (declared.length === 0) return analysis;
+  if (declared.length === 0) return withChecks(s, obs, analysis, subject === "gray");
   // Business-metric gates (src/gates), judged like the built-in ones and listed after them.
   const business = declared.map((g) =>
     evaluateGate(g, readingOf(g, observation, obs.errors), {
@@ -182,7 +193,7 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
     }),
   );
   const gates = [...analysis.gates, ...business];
-  return { verdict: worst(gates.map((g) => g.verdict)), gates };
+  return withChecks(s, obs, { verdict: worst(gates.map((g) => g.verdict)), gates }, subject === "gray");
 }
 
 /**
@@ -204,7 +215,8 @@ export function absorbObservation(s: RolloutState, obs: Observation): RolloutSta
     ) {
       next = { ...next, baseline: { pool: other, stats: rb[other], at: obs.at } };
     }
-    if (s.weights.gray === 0 && s.phase !== "returning" && rb.lbErrors !== null) {
+    // (Not during the chosen-customers step: its gray traffic comes through another rule.)
+    if (s.weights.gray === 0 && !s.pilot && s.phase !== "returning" && rb.lbErrors !== null) {
       const total = rb.stable.requests + rb.gray.requests;
       if (total > 0) next = { ...next, lbErrorBaselineRate: rb.lbErrors / total };
     }
@@ -220,7 +232,7 @@ export function absorbObservation(s: RolloutState, obs: Observation): RolloutSta
     });
     next = { ...next, gateErrors: absorbed.errors, gateBaselines: absorbed.baselines };
   }
-  return next;
+  return absorbSynthetic(next, obs);
 }
 
 export function decide(s: RolloutState, obs: Observation | null, now: number): Decision {
@@ -243,7 +255,9 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
   switch (s.phase) {
     case "scaling":
     case "smoke":
-      return enterForward(s, 0, "gray is healthy; first step");
+      return s.plan.pilot
+        ? enterPilot(s, "gray is healthy")
+        : enterForward(s, 0, "gray is healthy; first step");
     case "paused":
       return decidePaused(s, obs);
     case "shifting":
@@ -316,7 +330,7 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
   if (analysis.verdict === "pass") {
     if (forward) {
       if (s.stepIndex < lastForward) {
-        return enterForward(s, s.stepIndex + 1, `step ${plan.steps[s.stepIndex]}% passed`, evidence);
+        return enterForward(s, s.stepIndex + 1, `${stepLabel(s)} passed`, evidence);
       }
       if (needsApproval(s, "promotion")) {
         return {
@@ -348,7 +362,7 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
 
   const limit = forward ? plan.maxBakeMs : Math.max(plan.maxBakeMs, plan.returnBakeMs);
   // A business-metric source down for its gate's error limit will not judge the step by waiting.
-  if (elapsed < limit && errorLimitReached(evidence) === undefined) {
+  if (elapsed < limit && errorLimitReached(judging(evidence)) === undefined) {
     return wait(
       `inconclusive, extending the bake (${formatDuration(elapsed)} of at most ${formatDuration(limit)}): ${summarise(analysis)}`,
       evidence,
@@ -357,6 +371,20 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
   const why = `still inconclusive after ${formatDuration(elapsed)}: ${summarise(analysis)}`;
   if (forward && plan.onInconclusive === "rollback") return { kind: "rollback", reason: why, evidence };
   return { kind: "pause", pauseReason: "inconclusive", reason: why, evidence };
+}
+
+/** The chosen-customers step: the pilot rule on, the weighted split unchanged (stable 100 / gray 0). */
+function enterPilot(s: RolloutState, why: string, evidence: readonly GateResult[] = []): Decision {
+  const reason = `${why}: first step, ${pilotLabel(s)} to gray`;
+  return {
+    kind: "set-weights",
+    phase: "shifting",
+    stepIndex: -1,
+    weights: PILOT_WEIGHTS,
+    pilot: true,
+    reason,
+    evidence,
+  };
 }
 
 function enterForward(
@@ -392,6 +420,13 @@ function decidePaused(s: RolloutState, obs: Observation | null): Decision {
     return { kind: "pause", pauseReason: pause.reason, reason: pause.detail, evidence: [] };
   }
   const evidence = obs ? analyseStep(s, obs).gates : [];
+  if (pause.reason === "hook-failed") {
+    // A person overrode the failed hook: go where it was guarding (the engine skips the hook there).
+    const by = `${approver(s, gate)} overrode ${gate.replace(/@.*/, "")}`;
+    const to = hookOverrideTarget(s, gate);
+    if (to === "promotion") return { kind: "promote", reason: `${by}: promoting`, evidence };
+    return to === "pilot" ? enterPilot(s, by, evidence) : enterForward(s, to, by, evidence);
+  }
   if (pause.reason === "promotion-failed") {
     return { kind: "promote", reason: "operator retries the promotion", evidence };
   }
@@ -447,7 +482,8 @@ function decidePaused(s: RolloutState, obs: Observation | null): Decision {
 export function pauseGate(s: RolloutState): string {
   const pause = s.pause;
   if (pause === null) throw new StateError(`rollout ${s.id} is not paused`);
-  if (pause.reason === "awaiting-approval" && pause.gate !== undefined) return pause.gate;
+  if ((pause.reason === "awaiting-approval" || pause.reason === "hook-failed") && pause.gate !== undefined)
+    return pause.gate;
   return `${pause.reason}@${pause.since}`;
 }
 

@@ -2,7 +2,9 @@
  * The rollout plan and release policy: the part of the options the core decides with. It is stored
  * with the rollout, so a `promote` from another process continues with exactly the same plan.
  */
+import type { SyntheticSpec } from "../gates/synthetic.js";
 import type { GateSpec } from "../gates/types.js";
+import type { HookSpec } from "./hooks.js";
 import type { PlanOptions } from "./options/plan.js";
 import type { ThresholdOptions } from "./options/thresholds.js";
 
@@ -61,6 +63,19 @@ export interface Policy {
   readonly thresholds: Thresholds;
   /** Business-metric gates declared by the team (src/gates); absent: none. */
   readonly gates?: readonly GateSpec[];
+  /** Synthetic transactions (src/gates/synthetic.ts), run before traffic and during steps; absent: none. */
+  readonly synthetic?: readonly SyntheticSpec[];
+  /** How often they run during a step. */
+  readonly syntheticIntervalMs?: number;
+  /** Lifecycle hooks (src/core/hooks.ts); absent: none. */
+  readonly hooks?: readonly HookSpec[];
+  /** Gates judged and reported but never counted (observe-only); absent: none. */
+  readonly observe?: readonly string[];
+  /**
+   * The chosen-customers first step, before the percentage steps: requests matching `match` (a
+   * header or cookie; null: the load balancer's pilot rule holds it) go to gray. Absent: no such step.
+   */
+  readonly pilot?: { readonly match: string | null };
 }
 
 /** What the policy is built from: the plan, the thresholds, and the extra gates (alarms, business gates). */
@@ -68,6 +83,14 @@ export type PolicyInput = PlanOptions &
   ThresholdOptions & {
     readonly alarms?: readonly string[] | undefined;
     readonly gates?: readonly GateSpec[] | undefined;
+    readonly synthetic?: readonly SyntheticSpec[] | undefined;
+    readonly syntheticInterval?: number | undefined;
+    readonly hooks?: readonly HookSpec[] | undefined;
+    readonly observeGates?: readonly string[] | undefined;
+    readonly pilotHeader?: string | undefined;
+    readonly pilotCookie?: string | undefined;
+    /** The load balancer's pilot rule (AWS): the chosen-customers step without a declared match. */
+    readonly pilotRuleArn?: string | undefined;
   };
 
 /**
@@ -112,6 +135,29 @@ export function policyFromOptions(o: PolicyInput, minPromotionTimeoutMs: number)
       sequentialTolerance: o.sequentialTolerance,
     },
     ...(gates.length > 0 ? { gates: [...gates] } : {}),
+    ...checksOf(o),
+  };
+}
+
+/** The checks part of the policy: only what is declared, so a plan without checks stays as it was. */
+function checksOf(o: PolicyInput): Partial<Policy> {
+  const synthetic = o.synthetic ?? [];
+  const hooks = o.hooks ?? [];
+  const observe = o.observeGates ?? [];
+  const match =
+    o.pilotHeader !== undefined
+      ? `header ${o.pilotHeader.replace(/:\s*/, ": ")}`
+      : o.pilotCookie !== undefined
+        ? `cookie ${o.pilotCookie}`
+        : null;
+  const pilot = match !== null || o.pilotRuleArn !== undefined;
+  return {
+    ...(synthetic.length > 0
+      ? { synthetic: [...synthetic], syntheticIntervalMs: o.syntheticInterval ?? o.interval }
+      : {}),
+    ...(hooks.length > 0 ? { hooks: [...hooks] } : {}),
+    ...(observe.length > 0 ? { observe: [...observe] } : {}),
+    ...(pilot ? { pilot: { match } } : {}),
   };
 }
 

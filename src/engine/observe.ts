@@ -8,9 +8,13 @@ import type { Observation } from "../core/analysis.js";
 import { analyseStep, historyWindows, observationWindows } from "../core/decide.js";
 import type { BusinessQuery } from "../gates/types.js";
 import type { RunState } from "./run-state.js";
+import type { Synthetic } from "./synthetic.js";
 
 export class Observer {
-  constructor(private readonly r: RunState) {}
+  constructor(
+    private readonly r: RunState,
+    private readonly synthetic?: Synthetic,
+  ) {}
 
   async observe(): Promise<Observation> {
     const now = this.r.now();
@@ -20,13 +24,16 @@ export class Observer {
     const signal = this.r.ctx.signal;
     // History (the sequential test's windows, all ending where the rollback window ends) is a read
     // of its own, so its many window lengths never change how the gates' windows are answered.
-    const [metrics, health, alarms, past] = await Promise.allSettled([
+    // A round of synthetic transactions when one is due (a low rate: --synthetic-interval).
+    const synthetic = this.synthetic?.due(now) ? this.synthetic.round("step") : Promise.resolve(null);
+    const [metrics, health, alarms, past, runs] = await Promise.allSettled([
       this.r.ports.metrics.read([windows.rollback, windows.promotion], signal, this.businessQuery()),
       this.r.ports.router.targetHealth(signal),
       plan.alarms.length > 0 && this.r.ports.metrics.alarms
         ? this.r.ports.metrics.alarms(plan.alarms, signal)
         : Promise.resolve([]),
       history.length > 0 ? this.r.ports.metrics.read(history, signal) : Promise.resolve([]),
+      synthetic,
     ]);
     if (signal?.aborted) throw new AbortedError("interrupted: rolling back");
     const errors: string[] = [];
@@ -35,6 +42,7 @@ export class Observer {
     if (health.status === "rejected") errors.push(`target health: ${why(health)}`);
     if (alarms.status === "rejected") errors.push(`alarms: ${why(alarms)}`);
     if (past.status === "rejected") errors.push(`metrics history: ${why(past)}`);
+    if (runs.status === "rejected") errors.push(`synthetic transactions: ${why(runs)}`);
     const m = metrics.status === "fulfilled" ? metrics.value : null;
     const observation: Observation = {
       at: now,
@@ -44,6 +52,7 @@ export class Observer {
       health: health.status === "fulfilled" ? health.value : null,
       alarms: alarms.status === "fulfilled" ? alarms.value : null,
       errors,
+      ...(runs.status === "fulfilled" && runs.value !== null ? { synthetic: runs.value } : {}),
     };
     const analysis =
       this.r.state.phase === "shifting" || this.r.state.phase === "returning"

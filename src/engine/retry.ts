@@ -53,6 +53,23 @@ export const RETRY = {
   }),
   /** A smoke check through the load balancer that could not connect: three tries, 500 ms then 1 s apart. */
   smokeCheck: { attempts: 3, firstDelayMs: 500, factor: 2, maxDelayMs: 1000 },
+  /**
+   * A synthetic transaction that got no answer: once more after 500 ms when repeating it is safe
+   * (an idempotent method, or an Idempotency-Key header); a charge without a key is never sent twice.
+   */
+  synthetic: (repeatable: boolean): RetryPolicy => ({
+    attempts: repeatable ? 2 : 1,
+    firstDelayMs: 500,
+    factor: 2,
+    maxDelayMs: 1000,
+  }),
+  /** A lifecycle hook that gave no answer (connection error, timeout): `retries` more, 1 s, 2 s, 4 s… apart. */
+  hookCall: (retries: number): RetryPolicy => ({
+    attempts: retries + 1,
+    firstDelayMs: 1000,
+    factor: 2,
+    maxDelayMs: 8000,
+  }),
   /** Another process wrote the rollout between our read and our write: read again, write again, 5 times. */
   takeover: { attempts: 5, firstDelayMs: 0, factor: 1, maxDelayMs: 0 },
   /** Polling the world until a condition holds or a deadline passes (waitUntil). */

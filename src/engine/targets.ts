@@ -61,6 +61,8 @@ export interface TargetDefinition<O> extends TargetOptionInfo {
   readonly bootstrap?: (o: O, deps: TargetDeps) => Promise<{ readonly message: string }>;
   /** The gate source whose gates this target's own metric source answers (cloudwatch on AWS). */
   readonly ownGateSource?: string;
+  /** Kinds of lifecycle hook this target calls itself besides HTTP (`lambda` on AWS). */
+  readonly hookKinds?: readonly string[];
   /** The least time a promotion (rolling update of stable) is given, however short the plan. */
   readonly minPromotionTimeoutMs: number;
   /** The scope a rollout locks: one rollout at a time per scope. */
