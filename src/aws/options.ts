@@ -141,6 +141,8 @@ export const awsOptions = optionGroup({
     },
     smokeHeader: {
       kind: "string",
+      // promote too: a rollout continued by another process keeps running its synthetic transactions.
+      verbs: [...ROLLOUT, "promote"],
       sensitive: true,
       env: ["GRAY_DEPLOY_SMOKE_HEADER"],
       pattern: { re: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*\S.*$/, hint: "Header-Name: value" },
@@ -149,6 +151,7 @@ export const awsOptions = optionGroup({
     },
     smokeUrl: {
       kind: "string",
+      verbs: [...ROLLOUT, "promote"],
       pattern: { re: /^https?:\/\/[^\s/]+(\/[^\s]*)?$/, hint: "https://gateway.example.com" },
       description:
         "Base URL of the smoke checks (default: the load balancer's DNS name and the listener's protocol and port).",

@@ -9,6 +9,7 @@
  * laptop with three flags, and the guard can act from the table alone.
  */
 import { PreflightError, ProviderError, StateError } from "../contract/errors.js";
+import { type CheckOptions, pilotCondition } from "../core/options/checks.js";
 import type { PlanOptions } from "../core/options/plan.js";
 import { isTerminal } from "../core/state.js";
 import type { ReleaseOptions } from "../engine/options/release.js";
@@ -17,15 +18,18 @@ import type { Fleet, MetricSource, TrafficRouter } from "../ports/index.js";
 import { checkStateTable } from "./bootstrap.js";
 import { type AwsConnection, type CallCounter, createAwsApi } from "./connection.js";
 import { AwsFleet } from "./fleet.js";
+import { LambdaHookCaller } from "./lambda-hooks.js";
 import { AwsMetricSource, arnSuffix } from "./metrics.js";
 import { type AwsOptions, awsScope, loadBalancerArnOf } from "./options.js";
+import { AwsPilotRule } from "./pilot.js";
 import { AwsTrafficRouter, type SmokeConfig } from "./router.js";
 import { DynamoRolloutStore, type StoredItem } from "./store.js";
 
 /** What the AWS target reads: its coordinates and the plan's timings it needs to drive the fleet. */
 export type AwsTargetOptions = AwsOptions &
   Pick<PlanOptions, "interval" | "metricPeriod" | "instanceWarmup" | "refreshMinHealthy"> &
-  Partial<Pick<ReleaseOptions, "startedBy">>;
+  Partial<Pick<ReleaseOptions, "startedBy">> &
+  Partial<Pick<CheckOptions, "pilotHeader" | "pilotCookie">>;
 
 /** What a stored rollout records about its AWS resources (the store's `context`). */
 export interface AwsResources {
@@ -41,6 +45,8 @@ export interface AwsResources {
   readonly launchTemplate: string;
   readonly instanceWarmupMs: number;
   readonly refreshMinHealthy: number;
+  /** The chosen-customers rule (absent in rollouts recorded before it existed). */
+  readonly pilotRuleArn?: string | null;
 }
 
 export interface AwsTargetDeps extends TargetDeps {
@@ -90,6 +96,7 @@ function resourcesFromOptions(o: AwsTargetOptions): AwsResources | null {
     launchTemplate,
     instanceWarmupMs: o.instanceWarmup,
     refreshMinHealthy: o.refreshMinHealthy,
+    pilotRuleArn: o.pilotRuleArn ?? null,
   };
 }
 
@@ -198,6 +205,18 @@ export async function openAwsTarget(
         configuredStickiness: live ? stored.state.stickinessSeconds : undefined,
         rememberedStickiness: stored?.state.stickinessSeconds,
         smoke,
+        pilot:
+          resources.pilotRuleArn === undefined || resources.pilotRuleArn === null
+            ? undefined
+            : new AwsPilotRule({
+                api,
+                ruleArn: resources.pilotRuleArn,
+                targets: {
+                  stableTargetGroupArn: resources.stableTargetGroupArn,
+                  grayTargetGroupArn: resources.grayTargetGroupArn,
+                },
+                expect: pilotCondition(o),
+              }),
       });
       fleet = new AwsFleet({
         api,
@@ -249,6 +268,7 @@ export async function openAwsTarget(
       ports: { router, fleet, metrics, store },
       identities: { stable: identity("stable"), gray: identity("gray") },
       found: stored?.state ?? null,
+      hookCallers: { lambda: new LambdaHookCaller(api, o.region) },
       calls: connection.calls,
       connection,
       resources,

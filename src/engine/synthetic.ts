@@ -106,8 +106,9 @@ export class Synthetic {
     const started = this.r.now();
     const values = { release: s.release.image, rolloutId: s.id, n: String(n) };
     const secrets: string[] = [];
-    const done = (ok: boolean, status: number | null, detail: string): SyntheticRun => {
+    const done = (ok: boolean, status: number | null, detail: string, unsent = false): SyntheticRun => {
       const run: SyntheticRun = {
+        ...(unsent ? { unsent: true as const } : {}),
         name: spec.name,
         at: started,
         n,
@@ -129,6 +130,7 @@ export class Synthetic {
           false,
           null,
           `not sent: the secret $${ref.env} (header ${name}) is not set in this process`,
+          true,
         );
       }
       secrets.push(value);
@@ -145,7 +147,7 @@ export class Synthetic {
     };
     const router = this.r.ports.router;
     if (router.grayRequest === undefined) {
-      return done(false, null, "not sent: this target has no header route to gray");
+      return done(false, null, "not sent: this process has no header route to gray (--smoke-header)", true);
     }
     const keyed = Object.keys(spec.headers).some((h) => h.toLowerCase() === "idempotency-key");
     try {

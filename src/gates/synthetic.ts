@@ -82,6 +82,11 @@ export interface SyntheticRun {
   readonly ms: number;
   /** Where it ran: before any customer (pre-traffic) or during a step. */
   readonly when: "pre-traffic" | "step";
+  /**
+   * It could not be sent from this process (a secret not set here, no header route): a measurement
+   * error — the gate is inconclusive, never judged on it.
+   */
+  readonly unsent?: true;
 }
 
 export const MAX_SYNTHETIC = 10;
@@ -487,7 +492,16 @@ export function describeSynthetic(s: SyntheticSpec): string {
  */
 export function syntheticGate(spec: SyntheticSpec, runs: readonly SyntheticRun[]): GateResult {
   const gate = syntheticGateName(spec.name);
-  const mine = runs.filter((r) => r.name === spec.name);
+  const latest = runs.filter((r) => r.name === spec.name).at(-1);
+  if (latest?.unsent) {
+    return {
+      gate,
+      verdict: "inconclusive",
+      reason: `${gate} could not run: ${latest.detail}`,
+      values: { unsent: 1 },
+    };
+  }
+  const mine = runs.filter((r) => r.name === spec.name && !r.unsent);
   const last = mine[mine.length - 1];
   if (last === undefined) {
     return {

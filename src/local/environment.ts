@@ -5,14 +5,15 @@
  * rollout. The rollout store is not part of it (see src/local/memory-store.ts).
  */
 import { AbortedError } from "../contract/errors.js";
+import { pilotCondition } from "../core/options/checks.js";
 import { systemClock } from "../engine/clock.js";
 import type { Clock } from "../ports/index.js";
 import { LocalFleet } from "./fleet.js";
 import { LoadGenerator } from "./load.js";
 import { TrafficMetrics } from "./metrics.js";
 import type { LocalTargetOptions } from "./options.js";
-import { type HealthCheckOptions, StaticWeightSource, WeightedProxy } from "./proxy.js";
-import { LocalTrafficRouter } from "./router.js";
+import { type HealthCheckOptions, type ProxyStats, StaticWeightSource, WeightedProxy } from "./proxy.js";
+import { LocalTrafficRouter, PILOT_ROUTE, pilotRoute } from "./router.js";
 
 /** The version label the local stable pool runs before any release. */
 export const LOCAL_STABLE_VERSION = "gray-deploy/sample-gateway:stable";
@@ -45,6 +46,8 @@ export interface LocalEnvironment {
   readonly fleet: LocalFleet;
   readonly metrics: TrafficMetrics;
   readonly load: LoadGenerator;
+  /** The chosen customers' share of the load (requests carrying the pilot header or cookie); null without one. */
+  readonly pilotLoad: LoadGenerator | null;
   /** The proxy itself, for its cumulative counters (`stats()`) and target states. */
   readonly proxy: WeightedProxy;
   readonly proxyUrl: string;
@@ -71,7 +74,12 @@ export async function createLocalEnvironment(
     retentionMs: Math.max(longestWindow + 10 * options.metricPeriod, 120_000),
     now: deps.now ?? (() => clock.now()),
   });
-  const source = new StaticWeightSource({ weights: { stable: 100, gray: 0 }, stickinessSeconds });
+  const pilot = pilotCondition(options);
+  const source = new StaticWeightSource({
+    weights: { stable: 100, gray: 0 },
+    stickinessSeconds,
+    ...(pilot === null ? {} : { routes: [pilotRoute([pilot], false)] }),
+  });
   const proxy = new WeightedProxy({
     weights: source,
     sink: metrics,
@@ -88,6 +96,7 @@ export async function createLocalEnvironment(
     grayLatencyMs: options.grayLatencyMs,
     grayCrash: options.grayCrash,
     baselineErrorRate: options.baselineErrorRate,
+    grayPaymentFault: options.grayPaymentFault,
     instanceWarmupMs: options.instanceWarmup,
     refreshMinHealthy: options.refreshMinHealthy,
     healthyTimeoutMs: options.healthyTimeout,
@@ -96,6 +105,7 @@ export async function createLocalEnvironment(
     ...(deps.serverPath === undefined ? {} : { serverPath: deps.serverPath }),
   });
   let load: LoadGenerator | null = null;
+  let pilotLoad: LoadGenerator | null = null;
 
   let disposing: Promise<void> | null = null;
   const dispose = (): Promise<void> => {
@@ -103,6 +113,8 @@ export async function createLocalEnvironment(
       // Each step runs whatever the previous one did: children must die even if the proxy misbehaves.
       const steps: (() => Promise<void> | void)[] = [
         () => load?.close(),
+        () => pilotLoad?.close(),
+        () => log(servedSummary(proxy.stats())),
         () => fleet.dispose(),
         () => proxy.close(),
         () => metrics.close(),
@@ -122,16 +134,34 @@ export async function createLocalEnvironment(
     const proxyUrl = await proxy.start();
     log(`local proxy listening on ${proxyUrl}; starting ${options.instances} stable instances`);
     await fleet.start(signal);
-    load = new LoadGenerator({ url: proxyUrl, rps: options.rps });
+    // With a chosen-customers rule, part of the customers carry its header or cookie.
+    const pilotRps = pilot === null ? 0 : Math.max(1, Math.round(options.rps * options.pilotShare));
+    load = new LoadGenerator({ url: proxyUrl, rps: Math.max(1, options.rps - pilotRps) });
+    if (pilot !== null) {
+      const value = pilot.header.toLowerCase() === "cookie" ? options.pilotCookie! : pilot.values[0]!;
+      pilotLoad = new LoadGenerator({ url: proxyUrl, rps: pilotRps, headers: { [pilot.header]: value } });
+    }
     const router = new LocalTrafficRouter({
       proxy,
       source,
       stickinessSeconds,
       grayVersion: () => fleet.grayVersion,
+      ...(pilot === null ? {} : { pilot: [pilot] }),
     });
-    return { router, fleet, metrics, load, proxy, proxyUrl, dispose };
+    return { router, fleet, metrics, load, pilotLoad, proxy, proxyUrl, dispose };
   } catch (e) {
     await dispose();
     throw e;
   }
+}
+
+/**
+ * The proxy's account of who reached gray, logged when the environment stops: customers (by weight,
+ * stickiness or the chosen-customers rule) apart from the header route that only smoke checks and
+ * synthetic transactions use.
+ */
+export function servedSummary(stats: ProxyStats): string {
+  const gray = (route: string) => stats.routes[route]?.gray ?? 0;
+  const customers = gray("weighted") + gray("sticky") + gray(PILOT_ROUTE);
+  return `local proxy: gray served ${customers} customer request(s) (by weight ${gray("weighted")}, sticky ${gray("sticky")}, chosen customers ${gray(PILOT_ROUTE)}) and ${gray("header")} smoke/synthetic request(s) through the header route`;
 }

@@ -15,6 +15,8 @@ export interface LocalFleetOptions {
   readonly grayLatencyMs?: number;
   readonly grayCrash?: boolean;
   readonly baselineErrorRate?: number;
+  /** The release declines every payment (--gray-payment-fault). */
+  readonly grayPaymentFault?: boolean;
   /** Instance refresh: how long a new stable instance serves before the next replacement. Default 0. */
   readonly instanceWarmupMs?: number;
   /** Instance refresh floor, percent of stable capacity kept healthy. Default 90. */

@@ -1,5 +1,6 @@
 /** The local environment: load and fault injection of the embedded target (src/local). */
 import { optionGroup, type Values } from "../contract/options/def.js";
+import type { CheckOptions } from "../core/options/checks.js";
 import type { PlanOptions } from "../core/options/plan.js";
 import type { ReleaseOptions } from "../engine/options/release.js";
 
@@ -84,4 +85,7 @@ export const LOCAL_SYNTHETIC = JSON.stringify([
 export type LocalOptions = Values<typeof localOptions.defs>;
 
 /** What the local target reads: its environment, the plan's timings, the release's image. */
-export type LocalTargetOptions = LocalOptions & PlanOptions & Pick<ReleaseOptions, "image">;
+export type LocalTargetOptions = LocalOptions &
+  PlanOptions &
+  Pick<ReleaseOptions, "image"> &
+  Partial<Pick<CheckOptions, "pilotHeader" | "pilotCookie">>;

@@ -39,6 +39,7 @@ export async function openLocalTarget(
     description: `local: proxy ${environment.proxyUrl}, ${o.instances} stable instance(s), ${o.rps} requests/s`,
     async begin() {
       environment.load.start();
+      environment.pilotLoad?.start();
     },
     async dispose() {
       await environment.dispose();

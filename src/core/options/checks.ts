@@ -98,3 +98,19 @@ export function checkOptions(served: (kind: string, target: string) => string | 
 }
 
 export type CheckOptions = Values<ReturnType<typeof checkOptions>["defs"]>;
+
+/**
+ * The chosen-customers rule's condition as an ALB http-header condition: `X-Tenant: acme` → header
+ * X-Tenant, value acme; `pilot=internal` → header Cookie, value `*pilot=internal*` (ALB has no cookie
+ * condition; the wildcard also matches a longer cookie name ending the same way, as it would on AWS).
+ */
+export function pilotCondition(
+  o: Partial<Pick<CheckOptions, "pilotHeader" | "pilotCookie">>,
+): { header: string; values: string[] } | null {
+  if (o.pilotHeader !== undefined) {
+    const at = o.pilotHeader.indexOf(":");
+    return { header: o.pilotHeader.slice(0, at).trim(), values: [o.pilotHeader.slice(at + 1).trim()] };
+  }
+  if (o.pilotCookie !== undefined) return { header: "Cookie", values: [`*${o.pilotCookie}*`] };
+  return null;
+}
