@@ -85,8 +85,13 @@ export class Synthetic {
       syntheticRuns: [...(s.syntheticRuns ?? []), ...runs],
       syntheticCount: Math.max(s.syntheticCount ?? 0, ...runs.map((x) => x.n)),
     });
+    // An observe-only transaction (--observe-gates synthetic:<name>) is reported, never rolls back.
+    const observed = s.plan.observe ?? [];
+    for (const x of runs.filter((r) => !r.ok && observed.includes(syntheticGateName(r.name)))) {
+      this.r.log("warn", `${syntheticGateName(x.name)} (observe only) failed before traffic: ${x.detail}`);
+    }
     const failed: GateResult[] = runs
-      .filter((x) => !x.ok)
+      .filter((x) => !x.ok && !observed.includes(syntheticGateName(x.name)))
       .map((x) => ({
         gate: syntheticGateName(x.name),
         verdict: "fail",
