@@ -4,38 +4,14 @@
  * outside the replay window, "not yet" (423) until the receiver says yes, and a retry of one
  * delivery gets the same answer. The key never appears in anything the receiver printed.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { HOOK_CONTEXT_SCHEMA, type HookContext, type HookSpec } from "../../src/core/hooks.js";
 import { systemClock } from "../../src/engine/clock.js";
 import { HttpHookCaller, SIGNATURE_HEADER, sign, TIMESTAMP_HEADER } from "../../src/hooks/http.js";
 import type { Clock } from "../../src/ports/index.js";
+import { type Receiver, startReceiver } from "../support/hook-receiver.js";
 
 const KEY = "rcv-KEY-7f3a9c1e5b";
-
-interface Receiver {
-  readonly url: string;
-  readonly lines: string[];
-  readonly child: ChildProcess;
-}
-
-async function startReceiver(env: Record<string, string>): Promise<Receiver> {
-  const child = spawn(process.execPath, ["examples/hook-receiver/server.mjs"], {
-    env: { PATH: process.env.PATH ?? "", HOOK_SECRET: KEY, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines: string[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`receiver exited ${code}`)));
-    createInterface({ input: child.stdout! }).on("line", (l) => {
-      lines.push(l);
-      const e = JSON.parse(l) as { event: string; port?: number };
-      if (e.event === "listening") resolve(e.port!);
-    });
-  });
-  return { url: `http://127.0.0.1:${port}/gray-deploy`, lines, child };
-}
 
 const hook = (url: string, over: Partial<HookSpec> = {}): HookSpec =>
   ({
@@ -82,7 +58,10 @@ const caller = (key: string | undefined, clock: Clock = systemClock()) =>
 let plain: Receiver;
 let slow: Receiver;
 beforeAll(async () => {
-  [plain, slow] = await Promise.all([startReceiver({}), startReceiver({ NOT_YET: "3", RETRY_AFTER: "1" })]);
+  [plain, slow] = await Promise.all([
+    startReceiver(KEY),
+    startReceiver(KEY, { NOT_YET: "3", RETRY_AFTER: "1" }),
+  ]);
 });
 afterAll(() => {
   plain?.child.kill();
