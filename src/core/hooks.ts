@@ -80,7 +80,9 @@ export const HOOK_DEFAULTS = {
 } as const;
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+// Upper case only: a name is echoed in errors ("$NAME is not set"), and a pasted secret (tokens mix
+// cases) must be refused without being quoted.
+const ENV_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
 const LAMBDA =
   /^(arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$/;
 const FIELDS = [
@@ -204,7 +206,7 @@ function parseHook(item: unknown, i: number, issues: GateIssue[]): HookSpec | nu
         "required for an HTTP hook: the NAME of the environment variable holding the signing key (e.g. RISK_HOOK_SECRET)",
       );
     } else if (typeof o.secretEnv !== "string" || !ENV_NAME.test(o.secretEnv)) {
-      issue("secretEnv", "must be an environment variable NAME (letters, digits, _), never the key itself");
+      issue("secretEnv", "must be an environment variable NAME (upper-case letters, digits, _), e.g. RISK_HOOK_SECRET — never the key itself");
     }
   } else if (o.secretEnv !== undefined) {
     issue("secretEnv", "applies to HTTP hooks only: a Lambda invocation is authenticated by IAM");

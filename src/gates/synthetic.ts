@@ -96,7 +96,9 @@ export const DEFAULT_FAIL_AFTER = 2;
 export const RUNS_KEPT = 12;
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+// Upper case only: a name is echoed in errors ("$NAME is not set"), and a pasted secret (tokens mix
+// cases) must be refused without being quoted.
+const ENV_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
 const FIELDS = [
   "name",
   "method",
@@ -320,7 +322,7 @@ function parseSecretHeaders(
     if (typeof env !== "string" || !ENV_NAME.test(env)) {
       issue(
         `${field}.env`,
-        "must be an environment variable NAME (letters, digits, _), e.g. PIX_SANDBOX_TOKEN — never the secret itself",
+        "must be an environment variable NAME (upper-case letters, digits, _), e.g. PIX_SANDBOX_TOKEN — never the secret itself",
       );
       continue;
     }

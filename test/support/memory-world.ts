@@ -60,10 +60,10 @@ export interface Scenario {
   /** Time for new instances to become healthy. */
   bootMs?: number;
   /**
-   * How gray answers a synthetic transaction at time t (default: an approved payment, 201). Null:
+   * How gray answers a synthetic transaction at time t (undefined: an approved payment, 201). Null:
    * no answer (a connection error).
    */
-  synthetic?: (version: string, t: number, request: GrayRequest) => GrayAnswer | null;
+  synthetic?: (version: string, t: number, request: GrayRequest) => GrayAnswer | null | undefined;
   /** The target has a chosen-customers rule (setPilot/getPilot). */
   pilotRule?: boolean;
 }
