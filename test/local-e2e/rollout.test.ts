@@ -68,7 +68,9 @@ describe("local target: full rollouts with real traffic", { timeout: 180_000 }, 
   });
 
   it("rolls back a release failing 5% of requests at the 5% step, within a failure bound", async () => {
-    const { outcome, proxy, options } = await rollout({ grayErrorRate: "5%" });
+    // The error-rate gates, not the default synthetic charge (which a 5% fault fails 1 time in 20
+    // before any customer reaches gray: test/local-e2e/checks.test.ts covers that path).
+    const { outcome, proxy, options } = await rollout({ grayErrorRate: "5%", synthetic: "[]" });
     expect(outcome.outcome).toBe("rolled-back");
     expect(outcome.exitCode).toBe(3);
     expect(forward(outcome)).toEqual([5]);
