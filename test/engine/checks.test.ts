@@ -5,7 +5,7 @@
  * against real receivers elsewhere (test/hooks, test/aws/lambda-hooks.test.ts, test/local-e2e/checks).
  */
 import { describe, expect, it } from "vitest";
-import { deployRequest } from "../../src/app/requests.js";
+import { deployRequest, policyOf } from "../../src/app/requests.js";
 import { type RawOptions, resolveOptions } from "../../src/app/schema.js";
 import type { HookAnswer, HookContext, HookSpec } from "../../src/core/hooks.js";
 import type { EngineEvent } from "../../src/engine/events.js";
@@ -238,5 +238,38 @@ describe("chosen-customers step", () => {
     const weights = world.calls.findIndex((c, i) => i > off && c.startsWith("router.setWeights"));
     expect(off).toBeGreaterThan(world.calls.indexOf("router.setPilot true"));
     expect(weights === -1 || weights > off).toBe(true);
+  });
+});
+
+describe("the report of the checks", () => {
+  it("report.md lists every hook call; timeline.svg draws one diamond per call and keeps each panel title clear of its legend", async () => {
+    let n = 0;
+    const hooks = new ScriptedHooks((c) =>
+      c.instance === "step:25" && ++n === 1
+        ? { kind: "not-yet", retryAfterMs: null, detail: "answered 423 (not yet)" }
+        : { kind: "pass", detail: "answered 200" },
+    );
+    // Latency far below the rollback limit puts that limit off scale: it once lengthened the title.
+    const { options, ports, ctx, events } = setup(
+      { latency: () => ({ p95: 20, p99: 40 }) },
+      { hooks: hook("before-step", { pollEvery: "5s" }) },
+      hooks,
+    );
+    const outcome = await deployGray(deployRequest(options), ports, ctx);
+    expect(outcome.outcome).toBe("promoted");
+    const { markdown, svg } = renderReport(outcome, events, { plan: policyOf(options) });
+    expect(markdown).toMatch(/### Lifecycle hooks/);
+    expect(markdown.match(/risk-approval/g)?.length ?? 0).toBeGreaterThanOrEqual(hooks.calls.length);
+    expect(svg.match(/<g class="hook"/g)?.length).toBe(hooks.calls.length);
+    expect(svg).toMatch(/limits off scale/);
+    // Each panel: the bold title's width (≤ 7.4 px per character at 12 px) ends before the legend.
+    const panels = [...svg.matchAll(/<g class="panel" data-panel="([a-z-]+)">(.*?)<\/g>/g)];
+    expect(panels.map((p) => p[1])).toEqual(["weight", "error-rate", "latency"]);
+    for (const [, key, body] of panels) {
+      const title = /<text x="([\d.]+)"[^>]*font-weight="bold"[^>]*>([^<]*)<\/text>/.exec(body!)!;
+      const legendStart = Math.min(...[...body!.matchAll(/<line x1="([\d.]+)"/g)].map((m) => Number(m[1])));
+      const chars = title[2]!.replace(/&[a-z#0-9]+;/g, "x").length;
+      expect(Number(title[1]) + chars * 7.4, key).toBeLessThan(legendStart);
+    }
   });
 });
