@@ -8,7 +8,9 @@
  * embedded environment with real traffic, no AWS account needed.
  *
  * Arguments are the options of the `gray-deploy` CLI in camelCase, so flags read the same in both:
- * `gray-deploy deploy-gray --bake 5m` is `dagger call deploy-gray --bake 5m`. Durations take units
+ * `gray-deploy deploy-gray --target local --bake 5m` is `dagger call --target local deploy-gray --bake 5m`.
+ * What every function needs (the target, where the rollout lives on AWS, the credentials, the config
+ * file) is given to the module, before the function; each function takes the rest. Durations take units
  * (500ms, 30s, 5m), rates a fraction or a percentage (0.02, 2%), steps a list of weights (5,25,50,100).
  *
  * Results: the rollout's Outcome as JSON when it is promoted or paused; every other outcome
@@ -37,6 +39,109 @@ import { GrayDeployService, type ModuleServices } from "./dagger/service.js";
 /** Gray deployments gated by metrics, on AWS ALB + Auto Scaling or on a local environment. */
 @object()
 export class GrayDeploy {
+  // What every function needs — the target, where the rollout lives on AWS, the credentials, the
+  // config file — is given once, before the function: `dagger call --region … --target aws status`.
+  // Kept as private fields (loaded again before each call, never exposed as functions).
+  target?: string;
+  config?: File;
+  startedBy?: string;
+  region?: string;
+  endpoint?: string;
+  endpointService?: Service;
+  roleArn?: string;
+  listenerArn?: string;
+  ruleArn?: string;
+  stateTable?: string;
+  lockLease?: string;
+  awsAccessKeyId?: Secret;
+  awsSecretAccessKey?: Secret;
+  awsSessionToken?: Secret;
+  webIdentityToken?: Secret;
+
+  constructor(
+    /**
+     * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
+     * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
+     * Default local.
+     */
+    target?: string,
+    /**
+     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
+     * does an argument equal to its default.
+     */
+    config?: File,
+    /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
+    startedBy?: string,
+    /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
+    region?: string,
+    /**
+     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
+     * reached from the function's container inside the Dagger engine, where localhost is that
+     * container, not your machine: for an emulator or LocalStack on your machine use
+     * --endpoint-service. AWS only.
+     */
+    endpoint?: string,
+    /**
+     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
+     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
+     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
+     */
+    endpointService?: Service,
+    /**
+     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
+     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
+     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
+     */
+    roleArn?: string,
+    /**
+     * The ALB listener whose traffic is split. Without --rule-arn its default action holds the
+     * weighted forward. AWS only.
+     */
+    listenerArn?: string,
+    /**
+     * The listener rule holding the weighted forward action (the Terraform module creates it). Also
+     * the rollout's lock key when given. AWS only.
+     */
+    ruleArn?: string,
+    /**
+     * The DynamoDB table holding rollout state and the lock (created by the Terraform module or
+     * `gray-deploy bootstrap`). AWS only.
+     */
+    stateTable?: string,
+    /**
+     * A running rollout renews its lock this often; a rollout silent for longer may be taken over.
+     * Default 2m on aws, 30s on local.
+     */
+    lockLease?: string,
+    /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
+    awsAccessKeyId?: Secret,
+    /** AWS secret access key, as a Secret. */
+    awsSecretAccessKey?: Secret,
+    /** Session token of temporary access keys, as a Secret; such keys cannot be refreshed: prefer --role-arn. */
+    awsSessionToken?: Secret,
+    /**
+     * An OIDC token from CI (GitHub, GitLab), as a Secret, exchanged for --role-arn's credentials with
+     * AssumeRoleWithWebIdentity and renewed during long rollouts.
+     */
+    webIdentityToken?: Secret,
+  ) {
+    this.target = target;
+    this.config = config;
+    this.startedBy = startedBy;
+    this.region = region;
+    this.endpoint = endpoint;
+    this.endpointService = endpointService;
+    this.roleArn = roleArn;
+    this.listenerArn = listenerArn;
+    this.ruleArn = ruleArn;
+    this.stateTable = stateTable;
+    this.lockLease = lockLease;
+    this.awsAccessKeyId = awsAccessKeyId;
+    this.awsSecretAccessKey = awsSecretAccessKey;
+    this.awsSessionToken = awsSessionToken;
+    this.webIdentityToken = webIdentityToken;
+  }
+
   /**
    * Build a container image of a service from its source directory and Dockerfile.
    *
@@ -62,7 +167,7 @@ export class GrayDeploy {
   /**
    * Build the service and push it to Amazon ECR (login through GetAuthorizationToken); returns the digest-qualified reference.
    *
-   * Example: `dagger call publish --source . --repository payments/gateway --region sa-east-1 --aws-access-key-id env:AWS_ACCESS_KEY_ID --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY`
+   * Example: `dagger call --region sa-east-1 --aws-access-key-id env:AWS_ACCESS_KEY_ID --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY publish --source . --repository payments/gateway`
    */
   @func({ cache: "never" })
   async publish(
@@ -83,34 +188,6 @@ export class GrayDeploy {
     buildArgs: string[] = [],
     /** The Dockerfile stage to build. Default: the last stage. */
     buildTarget?: string,
-    /** The AWS region of the ECR registry. */
-    region?: string,
-    /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
-     * reached from the function's container inside the Dagger engine, where localhost is that
-     * container, not your machine: for an emulator or LocalStack on your machine use
-     * --endpoint-service.
-     */
-    endpoint?: string,
-    /**
-     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
-     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
-     * over HTTP through the engine's tunnel. Instead of --endpoint.
-     */
-    endpointService?: Service,
-    /** An IAM role to assume (with --web-identity-token, or with the access keys). */
-    roleArn?: string,
-    /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
-    awsAccessKeyId?: Secret,
-    /** AWS secret access key, as a Secret. */
-    awsSecretAccessKey?: Secret,
-    /** Session token of temporary access keys, as a Secret; such keys cannot be refreshed: prefer --role-arn. */
-    awsSessionToken?: Secret,
-    /**
-     * An OIDC token from CI (GitHub, GitLab), as a Secret, exchanged for --role-arn's credentials with
-     * AssumeRoleWithWebIdentity and renewed during long rollouts.
-     */
-    webIdentityToken?: Secret,
   ): Promise<string> {
     return this.service().publish(
       {
@@ -121,12 +198,12 @@ export class GrayDeploy {
         target: buildTarget,
         repository,
         tag,
-        region,
-        endpoint,
-        endpointService,
-        roleArn,
+        region: this.region,
+        endpoint: this.endpoint,
+        endpointService: this.endpointService,
+        roleArn: this.roleArn,
       },
-      { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
+      this.secrets(),
       commit,
     );
   }
@@ -136,16 +213,10 @@ export class GrayDeploy {
    *
    * Returns the Outcome as JSON when promoted or paused (at a manual gate, or inconclusive); fails with the outcome and its reason otherwise. Without --image on AWS, builds --source and pushes it to --repository first, then deploys that digest.
    *
-   * Example: `dagger call deploy-gray --target local --gray-error-rate 5%`
+   * Example: `dagger call --target local deploy-gray --gray-error-rate 5%`
    */
   @func({ cache: "never" })
   async deployGray(
-    /**
-     * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
-     * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
-     * Default local.
-     */
-    target?: string,
     /**
      * The container image of the new version, preferably digest-qualified (…@sha256:…). On AWS it
      * replaces the image reference in the launch template's user data. Default
@@ -155,39 +226,6 @@ export class GrayDeploy {
     image?: string,
     /** The source commit of the release, recorded in the rollout state and reports. */
     commit?: string,
-    /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
-    startedBy?: string,
-    /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
-    region?: string,
-    /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
-     * reached from the function's container inside the Dagger engine, where localhost is that
-     * container, not your machine: for an emulator or LocalStack on your machine use
-     * --endpoint-service. AWS only.
-     */
-    endpoint?: string,
-    /**
-     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
-     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
-     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
-     */
-    endpointService?: Service,
-    /**
-     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
-     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
-     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
-     */
-    roleArn?: string,
-    /**
-     * The ALB listener whose traffic is split. Without --rule-arn its default action holds the
-     * weighted forward. AWS only.
-     */
-    listenerArn?: string,
-    /**
-     * The listener rule holding the weighted forward action (the Terraform module creates it). Also
-     * the rollout's lock key when given. AWS only.
-     */
-    ruleArn?: string,
     /** The target group of the stable Auto Scaling group. AWS only. */
     stableTargetGroupArn?: string,
     /** The target group of the gray Auto Scaling group. AWS only. */
@@ -203,11 +241,6 @@ export class GrayDeploy {
     launchTemplate?: string,
     /** Also change the launch template's AMI in the new version. AWS only. */
     ami?: string,
-    /**
-     * The DynamoDB table holding rollout state and the lock (created by the Terraform module or
-     * `gray-deploy bootstrap`). AWS only.
-     */
-    stateTable?: string,
     /** CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step. AWS only. */
     alarms?: string[],
     /**
@@ -332,11 +365,6 @@ export class GrayDeploy {
     refreshMinHealthy?: number,
     /** A paused rollout with traffic on gray longer than this is rolled back by the guard. Default 1h. */
     maxPause?: string,
-    /**
-     * A running rollout renews its lock this often; a rollout silent for longer may be taken over.
-     * Default 2m on aws, 30s on local.
-     */
-    lockLease?: string,
     /** Roll back when gray's 5xx rate over the rollback window is above this. Default 2%. */
     rollbackErrorRate?: string,
     /** Roll back when gray's p99 latency over the rollback window is above this. Default 2s. */
@@ -419,11 +447,6 @@ export class GrayDeploy {
      * Default 0%.
      */
     baselineErrorRate?: string,
-    /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
-     * does an argument equal to its default.
-     */
-    config?: File,
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
     notifyWebhook?: Secret,
     /** If a paused or stale rollout holds the lock, abort it first (saying so) instead of refusing. */
@@ -443,36 +466,17 @@ export class GrayDeploy {
     buildArgs: string[] = [],
     /** The Dockerfile stage to build. Default: the last stage. */
     buildTarget?: string,
-    /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
-    awsAccessKeyId?: Secret,
-    /** AWS secret access key, as a Secret. */
-    awsSecretAccessKey?: Secret,
-    /** Session token of temporary access keys, as a Secret; such keys cannot be refreshed: prefer --role-arn. */
-    awsSessionToken?: Secret,
-    /**
-     * An OIDC token from CI (GitHub, GitLab), as a Secret, exchanged for --role-arn's credentials with
-     * AssumeRoleWithWebIdentity and renewed during long rollouts.
-     */
-    webIdentityToken?: Secret,
   ): Promise<string> {
     return this.service().deployGray({
       options: {
-        target,
         image,
         commit,
-        startedBy,
-        region,
-        endpoint,
-        roleArn,
-        listenerArn,
-        ruleArn,
         stableTargetGroupArn,
         grayTargetGroupArn,
         stableAsg,
         grayAsg,
         launchTemplate,
         ami,
-        stateTable,
         alarms,
         gates,
         zabbixUrl,
@@ -497,7 +501,6 @@ export class GrayDeploy {
         instanceWarmup,
         refreshMinHealthy,
         maxPause,
-        lockLease,
         rollbackErrorRate,
         rollbackP99,
         rollbackUnhealthy,
@@ -519,10 +522,8 @@ export class GrayDeploy {
         baselineErrorRate,
         supersede,
       },
-      config,
-      endpointService,
       sensitive: { notifyWebhook, smokeHeader, zabbixToken },
-      secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
+      ...this.shared(),
       build: { source, repository, tag, dockerfile, platform, buildArgs, target: buildTarget },
     });
   }
@@ -532,81 +533,13 @@ export class GrayDeploy {
    *
    * Returns the stored rollout's Outcome as JSON whatever it is (`in-progress` while another process runs it); fails only when it cannot be read.
    *
-   * Example: `dagger call status --target aws --region sa-east-1 --listener-arn $LISTENER_ARN --state-table gray-deploy-state --role-arn $ROLE_ARN --web-identity-token env:ID_TOKEN`
+   * Example: `dagger call --target aws --region sa-east-1 --listener-arn $LISTENER_ARN --state-table gray-deploy-state --role-arn $ROLE_ARN --web-identity-token env:ID_TOKEN status`
    */
   @func({ cache: "never" })
-  async status(
-    /**
-     * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
-     * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
-     * Default local.
-     */
-    target?: string,
-    /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
-    startedBy?: string,
-    /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
-    region?: string,
-    /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
-     * reached from the function's container inside the Dagger engine, where localhost is that
-     * container, not your machine: for an emulator or LocalStack on your machine use
-     * --endpoint-service. AWS only.
-     */
-    endpoint?: string,
-    /**
-     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
-     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
-     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
-     */
-    endpointService?: Service,
-    /**
-     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
-     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
-     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
-     */
-    roleArn?: string,
-    /**
-     * The ALB listener whose traffic is split. Without --rule-arn its default action holds the
-     * weighted forward. AWS only.
-     */
-    listenerArn?: string,
-    /**
-     * The listener rule holding the weighted forward action (the Terraform module creates it). Also
-     * the rollout's lock key when given. AWS only.
-     */
-    ruleArn?: string,
-    /**
-     * The DynamoDB table holding rollout state and the lock (created by the Terraform module or
-     * `gray-deploy bootstrap`). AWS only.
-     */
-    stateTable?: string,
-    /**
-     * A running rollout renews its lock this often; a rollout silent for longer may be taken over.
-     * Default 2m on aws, 30s on local.
-     */
-    lockLease?: string,
-    /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
-     * does an argument equal to its default.
-     */
-    config?: File,
-    /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
-    awsAccessKeyId?: Secret,
-    /** AWS secret access key, as a Secret. */
-    awsSecretAccessKey?: Secret,
-    /** Session token of temporary access keys, as a Secret; such keys cannot be refreshed: prefer --role-arn. */
-    awsSessionToken?: Secret,
-    /**
-     * An OIDC token from CI (GitHub, GitLab), as a Secret, exchanged for --role-arn's credentials with
-     * AssumeRoleWithWebIdentity and renewed during long rollouts.
-     */
-    webIdentityToken?: Secret,
-  ): Promise<string> {
+  async status(): Promise<string> {
     return this.service().status({
-      options: { target, startedBy, region, endpoint, roleArn, listenerArn, ruleArn, stateTable, lockLease },
-      config,
-      endpointService,
-      secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
+      options: {},
+      ...this.shared(),
     });
   }
 
@@ -615,81 +548,13 @@ export class GrayDeploy {
    *
    * Rendered from the durable rollout state, so a later CI job gets it after any outcome, even when deploy-gray failed.
    *
-   * Example: `dagger call report --target aws --region sa-east-1 --listener-arn $LISTENER_ARN --state-table gray-deploy-state --role-arn $ROLE_ARN --web-identity-token env:ID_TOKEN export --path gray-deploy-report`
+   * Example: `dagger call --target aws --region sa-east-1 --listener-arn $LISTENER_ARN --state-table gray-deploy-state --role-arn $ROLE_ARN --web-identity-token env:ID_TOKEN report export --path gray-deploy-report`
    */
   @func({ cache: "never" })
-  async report(
-    /**
-     * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
-     * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
-     * Default local.
-     */
-    target?: string,
-    /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
-    startedBy?: string,
-    /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
-    region?: string,
-    /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
-     * reached from the function's container inside the Dagger engine, where localhost is that
-     * container, not your machine: for an emulator or LocalStack on your machine use
-     * --endpoint-service. AWS only.
-     */
-    endpoint?: string,
-    /**
-     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
-     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
-     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
-     */
-    endpointService?: Service,
-    /**
-     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
-     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
-     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
-     */
-    roleArn?: string,
-    /**
-     * The ALB listener whose traffic is split. Without --rule-arn its default action holds the
-     * weighted forward. AWS only.
-     */
-    listenerArn?: string,
-    /**
-     * The listener rule holding the weighted forward action (the Terraform module creates it). Also
-     * the rollout's lock key when given. AWS only.
-     */
-    ruleArn?: string,
-    /**
-     * The DynamoDB table holding rollout state and the lock (created by the Terraform module or
-     * `gray-deploy bootstrap`). AWS only.
-     */
-    stateTable?: string,
-    /**
-     * A running rollout renews its lock this often; a rollout silent for longer may be taken over.
-     * Default 2m on aws, 30s on local.
-     */
-    lockLease?: string,
-    /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
-     * does an argument equal to its default.
-     */
-    config?: File,
-    /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
-    awsAccessKeyId?: Secret,
-    /** AWS secret access key, as a Secret. */
-    awsSecretAccessKey?: Secret,
-    /** Session token of temporary access keys, as a Secret; such keys cannot be refreshed: prefer --role-arn. */
-    awsSessionToken?: Secret,
-    /**
-     * An OIDC token from CI (GitHub, GitLab), as a Secret, exchanged for --role-arn's credentials with
-     * AssumeRoleWithWebIdentity and renewed during long rollouts.
-     */
-    webIdentityToken?: Secret,
-  ): Promise<Directory> {
+  async report(): Promise<Directory> {
     return this.service().report({
-      options: { target, startedBy, region, endpoint, roleArn, listenerArn, ruleArn, stateTable, lockLease },
-      config,
-      endpointService,
-      secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
+      options: {},
+      ...this.shared(),
     });
   }
 
@@ -698,59 +563,10 @@ export class GrayDeploy {
    *
    * Returns the Outcome as JSON when promoted or paused again; fails with the outcome and its reason otherwise.
    *
-   * Example: `dagger call promote --target aws --region sa-east-1 --listener-arn $LISTENER_ARN --state-table gray-deploy-state --reason "dashboards look fine" --role-arn $ROLE_ARN --web-identity-token env:ID_TOKEN`
+   * Example: `dagger call --target aws --region sa-east-1 --listener-arn $LISTENER_ARN --state-table gray-deploy-state --role-arn $ROLE_ARN --web-identity-token env:ID_TOKEN promote --reason "dashboards look fine"`
    */
   @func({ cache: "never" })
   async promote(
-    /**
-     * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
-     * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
-     * Default local.
-     */
-    target?: string,
-    /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
-    startedBy?: string,
-    /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
-    region?: string,
-    /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
-     * reached from the function's container inside the Dagger engine, where localhost is that
-     * container, not your machine: for an emulator or LocalStack on your machine use
-     * --endpoint-service. AWS only.
-     */
-    endpoint?: string,
-    /**
-     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
-     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
-     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
-     */
-    endpointService?: Service,
-    /**
-     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
-     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
-     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
-     */
-    roleArn?: string,
-    /**
-     * The ALB listener whose traffic is split. Without --rule-arn its default action holds the
-     * weighted forward. AWS only.
-     */
-    listenerArn?: string,
-    /**
-     * The listener rule holding the weighted forward action (the Terraform module creates it). Also
-     * the rollout's lock key when given. AWS only.
-     */
-    ruleArn?: string,
-    /**
-     * The DynamoDB table holding rollout state and the lock (created by the Terraform module or
-     * `gray-deploy bootstrap`). AWS only.
-     */
-    stateTable?: string,
-    /**
-     * A running rollout renews its lock this often; a rollout silent for longer may be taken over.
-     * Default 2m on aws, 30s on local.
-     */
-    lockLease?: string,
     /**
      * The Zabbix API (api_jsonrpc.php, or the frontend's URL ending in /) that gates with source
      * zabbix read. AWS only.
@@ -767,49 +583,17 @@ export class GrayDeploy {
      * Default 10s.
      */
     zabbixTimeout?: string,
-    /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
-     * does an argument equal to its default.
-     */
-    config?: File,
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
     notifyWebhook?: Secret,
     /** Skip the remaining steps and promote now (the 100% analysis and the return steps still run). */
     full?: boolean,
     /** Why the operator aborts or approves, recorded in the state and reports. */
     reason?: string,
-    /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
-    awsAccessKeyId?: Secret,
-    /** AWS secret access key, as a Secret. */
-    awsSecretAccessKey?: Secret,
-    /** Session token of temporary access keys, as a Secret; such keys cannot be refreshed: prefer --role-arn. */
-    awsSessionToken?: Secret,
-    /**
-     * An OIDC token from CI (GitHub, GitLab), as a Secret, exchanged for --role-arn's credentials with
-     * AssumeRoleWithWebIdentity and renewed during long rollouts.
-     */
-    webIdentityToken?: Secret,
   ): Promise<string> {
     return this.service().promote({
-      options: {
-        target,
-        startedBy,
-        region,
-        endpoint,
-        roleArn,
-        listenerArn,
-        ruleArn,
-        stateTable,
-        lockLease,
-        zabbixUrl,
-        zabbixTimeout,
-        full,
-        reason,
-      },
-      config,
-      endpointService,
+      options: { zabbixUrl, zabbixTimeout, full, reason },
       sensitive: { notifyWebhook, zabbixToken },
-      secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
+      ...this.shared(),
     });
   }
 
@@ -818,97 +602,19 @@ export class GrayDeploy {
    *
    * An abort that succeeds ends in the outcome `aborted`, which fails the call (exit code 5 in the CLI) with the reason; a rollout that cannot be restored fails as `rollback-failed`.
    *
-   * Example: `dagger call abort --target aws --region sa-east-1 --listener-arn $LISTENER_ARN --state-table gray-deploy-state --reason "customer reports" --role-arn $ROLE_ARN --web-identity-token env:ID_TOKEN`
+   * Example: `dagger call --target aws --region sa-east-1 --listener-arn $LISTENER_ARN --state-table gray-deploy-state --role-arn $ROLE_ARN --web-identity-token env:ID_TOKEN abort --reason "customer reports"`
    */
   @func({ cache: "never" })
   async abort(
-    /**
-     * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
-     * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
-     * Default local.
-     */
-    target?: string,
-    /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
-    startedBy?: string,
-    /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
-    region?: string,
-    /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
-     * reached from the function's container inside the Dagger engine, where localhost is that
-     * container, not your machine: for an emulator or LocalStack on your machine use
-     * --endpoint-service. AWS only.
-     */
-    endpoint?: string,
-    /**
-     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
-     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
-     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
-     */
-    endpointService?: Service,
-    /**
-     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
-     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
-     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
-     */
-    roleArn?: string,
-    /**
-     * The ALB listener whose traffic is split. Without --rule-arn its default action holds the
-     * weighted forward. AWS only.
-     */
-    listenerArn?: string,
-    /**
-     * The listener rule holding the weighted forward action (the Terraform module creates it). Also
-     * the rollout's lock key when given. AWS only.
-     */
-    ruleArn?: string,
-    /**
-     * The DynamoDB table holding rollout state and the lock (created by the Terraform module or
-     * `gray-deploy bootstrap`). AWS only.
-     */
-    stateTable?: string,
-    /**
-     * A running rollout renews its lock this often; a rollout silent for longer may be taken over.
-     * Default 2m on aws, 30s on local.
-     */
-    lockLease?: string,
-    /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
-     * does an argument equal to its default.
-     */
-    config?: File,
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
     notifyWebhook?: Secret,
     /** Why the operator aborts or approves, recorded in the state and reports. */
     reason?: string,
-    /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
-    awsAccessKeyId?: Secret,
-    /** AWS secret access key, as a Secret. */
-    awsSecretAccessKey?: Secret,
-    /** Session token of temporary access keys, as a Secret; such keys cannot be refreshed: prefer --role-arn. */
-    awsSessionToken?: Secret,
-    /**
-     * An OIDC token from CI (GitHub, GitLab), as a Secret, exchanged for --role-arn's credentials with
-     * AssumeRoleWithWebIdentity and renewed during long rollouts.
-     */
-    webIdentityToken?: Secret,
   ): Promise<string> {
     return this.service().abort({
-      options: {
-        target,
-        startedBy,
-        region,
-        endpoint,
-        roleArn,
-        listenerArn,
-        ruleArn,
-        stateTable,
-        lockLease,
-        reason,
-      },
-      config,
-      endpointService,
+      options: { reason },
       sensitive: { notifyWebhook },
-      secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
+      ...this.shared(),
     });
   }
 
@@ -917,16 +623,10 @@ export class GrayDeploy {
    *
    * Returns the plan as JSON: the checks made, the steps with gray's capacity and bake, the thresholds, the changes, the estimated duration and any blockers.
    *
-   * Example: `dagger call plan --target local --steps 10,50,100 --bake 20s`
+   * Example: `dagger call --target local plan --steps 10,50,100 --bake 20s`
    */
   @func({ cache: "never" })
   async plan(
-    /**
-     * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
-     * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
-     * Default local.
-     */
-    target?: string,
     /**
      * The container image of the new version, preferably digest-qualified (…@sha256:…). On AWS it
      * replaces the image reference in the launch template's user data. Default
@@ -935,39 +635,6 @@ export class GrayDeploy {
     image?: string,
     /** The source commit of the release, recorded in the rollout state and reports. */
     commit?: string,
-    /** Who starts, promotes or aborts the rollout, recorded in the state and reports. */
-    startedBy?: string,
-    /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
-    region?: string,
-    /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
-     * reached from the function's container inside the Dagger engine, where localhost is that
-     * container, not your machine: for an emulator or LocalStack on your machine use
-     * --endpoint-service. AWS only.
-     */
-    endpoint?: string,
-    /**
-     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
-     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
-     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
-     */
-    endpointService?: Service,
-    /**
-     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
-     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
-     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
-     */
-    roleArn?: string,
-    /**
-     * The ALB listener whose traffic is split. Without --rule-arn its default action holds the
-     * weighted forward. AWS only.
-     */
-    listenerArn?: string,
-    /**
-     * The listener rule holding the weighted forward action (the Terraform module creates it). Also
-     * the rollout's lock key when given. AWS only.
-     */
-    ruleArn?: string,
     /** The target group of the stable Auto Scaling group. AWS only. */
     stableTargetGroupArn?: string,
     /** The target group of the gray Auto Scaling group. AWS only. */
@@ -983,11 +650,6 @@ export class GrayDeploy {
     launchTemplate?: string,
     /** Also change the launch template's AMI in the new version. AWS only. */
     ami?: string,
-    /**
-     * The DynamoDB table holding rollout state and the lock (created by the Terraform module or
-     * `gray-deploy bootstrap`). AWS only.
-     */
-    stateTable?: string,
     /** CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step. AWS only. */
     alarms?: string[],
     /**
@@ -1112,11 +774,6 @@ export class GrayDeploy {
     refreshMinHealthy?: number,
     /** A paused rollout with traffic on gray longer than this is rolled back by the guard. Default 1h. */
     maxPause?: string,
-    /**
-     * A running rollout renews its lock this often; a rollout silent for longer may be taken over.
-     * Default 2m on aws, 30s on local.
-     */
-    lockLease?: string,
     /** Roll back when gray's 5xx rate over the rollback window is above this. Default 2%. */
     rollbackErrorRate?: string,
     /** Roll back when gray's p99 latency over the rollback window is above this. Default 2s. */
@@ -1199,41 +856,17 @@ export class GrayDeploy {
      * Default 0%.
      */
     baselineErrorRate?: string,
-    /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
-     * does an argument equal to its default.
-     */
-    config?: File,
-    /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
-    awsAccessKeyId?: Secret,
-    /** AWS secret access key, as a Secret. */
-    awsSecretAccessKey?: Secret,
-    /** Session token of temporary access keys, as a Secret; such keys cannot be refreshed: prefer --role-arn. */
-    awsSessionToken?: Secret,
-    /**
-     * An OIDC token from CI (GitHub, GitLab), as a Secret, exchanged for --role-arn's credentials with
-     * AssumeRoleWithWebIdentity and renewed during long rollouts.
-     */
-    webIdentityToken?: Secret,
   ): Promise<string> {
     return this.service().plan({
       options: {
-        target,
         image,
         commit,
-        startedBy,
-        region,
-        endpoint,
-        roleArn,
-        listenerArn,
-        ruleArn,
         stableTargetGroupArn,
         grayTargetGroupArn,
         stableAsg,
         grayAsg,
         launchTemplate,
         ami,
-        stateTable,
         alarms,
         gates,
         zabbixUrl,
@@ -1258,7 +891,6 @@ export class GrayDeploy {
         instanceWarmup,
         refreshMinHealthy,
         maxPause,
-        lockLease,
         rollbackErrorRate,
         rollbackP99,
         rollbackUnhealthy,
@@ -1279,75 +911,54 @@ export class GrayDeploy {
         grayCrash,
         baselineErrorRate,
       },
-      config,
-      endpointService,
       sensitive: { smokeHeader, zabbixToken },
-      secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
+      ...this.shared(),
     });
   }
 
   /**
    * Create the DynamoDB table that holds rollout state and the lock (idempotent), as `gray-deploy bootstrap` does.
    *
-   * Example: `dagger call bootstrap --target aws --region sa-east-1 --state-table gray-deploy-state --aws-access-key-id env:AWS_ACCESS_KEY_ID --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY`
+   * Example: `dagger call --target aws --region sa-east-1 --state-table gray-deploy-state --aws-access-key-id env:AWS_ACCESS_KEY_ID --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY bootstrap`
    */
   @func({ cache: "never" })
-  async bootstrap(
-    /**
-     * Where to deploy: `local` runs the embedded environment (real proxy, processes and traffic on
-     * this machine); `aws` drives an ALB, Auto Scaling groups and CloudWatch. One of: local, aws.
-     * Default local.
-     */
-    target?: string,
-    /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
-    region?: string,
-    /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
-     * reached from the function's container inside the Dagger engine, where localhost is that
-     * container, not your machine: for an emulator or LocalStack on your machine use
-     * --endpoint-service. AWS only.
-     */
-    endpoint?: string,
-    /**
-     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
-     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
-     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
-     */
-    endpointService?: Service,
-    /**
-     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
-     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
-     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
-     */
-    roleArn?: string,
-    /**
-     * The DynamoDB table holding rollout state and the lock (created by the Terraform module or
-     * `gray-deploy bootstrap`). AWS only.
-     */
-    stateTable?: string,
-    /**
-     * A JSON or YAML file with any of these options (camelCase keys); flags override it. So
-     * does an argument equal to its default.
-     */
-    config?: File,
-    /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
-    awsAccessKeyId?: Secret,
-    /** AWS secret access key, as a Secret. */
-    awsSecretAccessKey?: Secret,
-    /** Session token of temporary access keys, as a Secret; such keys cannot be refreshed: prefer --role-arn. */
-    awsSessionToken?: Secret,
-    /**
-     * An OIDC token from CI (GitHub, GitLab), as a Secret, exchanged for --role-arn's credentials with
-     * AssumeRoleWithWebIdentity and renewed during long rollouts.
-     */
-    webIdentityToken?: Secret,
-  ): Promise<string> {
+  async bootstrap(): Promise<string> {
     return this.service().bootstrap({
-      options: { target, region, endpoint, roleArn, stateTable },
-      config,
-      endpointService,
-      secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
+      options: {},
+      ...this.shared(),
     });
+  }
+
+  /**
+   * The constructor's options for a verb's call: they apply to it as a `--config` file's keys do
+   * (those another verb needs are left out, not refused); the function's own arguments override them.
+   */
+  private shared() {
+    return {
+      shared: {
+        target: this.target,
+        startedBy: this.startedBy,
+        region: this.region,
+        endpoint: this.endpoint,
+        roleArn: this.roleArn,
+        listenerArn: this.listenerArn,
+        ruleArn: this.ruleArn,
+        stateTable: this.stateTable,
+        lockLease: this.lockLease,
+      },
+      config: this.config,
+      endpointService: this.endpointService,
+      secrets: this.secrets(),
+    };
+  }
+
+  private secrets() {
+    return {
+      awsAccessKeyId: this.awsAccessKeyId,
+      awsSecretAccessKey: this.awsSecretAccessKey,
+      awsSessionToken: this.awsSessionToken,
+      webIdentityToken: this.webIdentityToken,
+    };
   }
 
   /** The operations behind the functions; tests override `services()` to replace the engine-touching parts. */

@@ -125,9 +125,15 @@ interface Where {
   image?: string | null;
 }
 
-/** One call of a verb: its schema options, the config file, the secrets. */
+/** One call of a verb: its schema options, the module's shared ones, the config file, the secrets. */
 export interface VerbCall {
   readonly options: OptionArgs;
+  /**
+   * The module's constructor options (target, where the rollout lives, …): they apply to the call
+   * as a config file's keys do — those this verb or target does not take are left out — and the
+   * function's own arguments override them.
+   */
+  readonly shared?: OptionArgs | undefined;
   readonly config?: ConfigFileLike | undefined;
   /** The schema's sensitive options (notifyWebhook, smokeHeader, zabbixToken), passed as Secrets. */
   readonly sensitive?: Partial<Record<OptionName, SecretLike | undefined>>;
@@ -291,13 +297,21 @@ export class GrayDeployService {
       ),
     );
     const args = givenOptions(call.options);
-    const endpoint = await endpointOf(args.endpoint as string | undefined, call.endpointService);
+    const shared = givenOptions(call.shared ?? {});
+    const endpoint = await endpointOf(
+      (args.endpoint ?? shared.endpoint) as string | undefined,
+      call.endpointService,
+    );
     const given = {
       ...args,
-      ...(endpoint === undefined ? {} : { endpoint }),
       ...Object.fromEntries(secrets.filter(([, value]) => value !== undefined && value.trim() !== "")),
     };
-    return { given, config: await readConfig(call.config) };
+    const config = {
+      ...(await readConfig(call.config)),
+      ...shared,
+      ...(endpoint === undefined ? {} : { endpoint }),
+    };
+    return { given, config };
   }
 
   private resolve(verb: Verb, input: { given: RawOptions; config: RawOptions }, where: Where): Options {

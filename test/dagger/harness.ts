@@ -29,7 +29,11 @@ export function moduleWith(services: ModuleServices): TestGrayDeploy {
   return Object.assign(mod, { testServices: services });
 }
 
-/** Calls `fn` with named arguments, passed positionally in the introspector's order. */
+/**
+ * Calls `fn` with named arguments as `dagger call --ctor-arg … fn --arg …` does: those of the module's
+ * constructor become the object's state first (the runtime loads the parent's fields by assignment),
+ * the function's own are passed positionally in the introspector's order.
+ */
 export function invoke<T>(
   scanned: ScannedObject,
   mod: GrayDeploy,
@@ -38,8 +42,10 @@ export function invoke<T>(
 ): T {
   const order = scanned.functions[fn]?.arguments.map((a) => a.name);
   if (order === undefined) throw new Error(`no function ${fn}`);
-  const unknown = Object.keys(named).filter((k) => !order.includes(k));
+  const ctor = scanned.constructorArguments.map((a) => a.name);
+  const unknown = Object.keys(named).filter((k) => !order.includes(k) && !ctor.includes(k));
   if (unknown.length > 0) throw new Error(`${fn} has no argument(s) ${unknown.join(", ")}`);
+  Object.assign(mod, Object.fromEntries(Object.entries(named).filter(([k]) => ctor.includes(k))));
   const method = (mod as unknown as Record<string, (...args: unknown[]) => T>)[fn]!;
   return method.apply(
     mod,

@@ -1,7 +1,8 @@
 /**
  * One schema, two front ends: every option of the contract that applies to a verb is an argument of
- * that verb's Dagger function (same name, a type that reads the same, the same default) and a flag of
- * the CLI's verb (kebab-case, the same default in its help). Either front end drifting fails here.
+ * that verb's Dagger function or of the module's constructor (once: never both; same name, a type
+ * that reads the same, optional without a default, its default in its text) and a flag of the CLI's
+ * verb (kebab-case, the same default in its help). Either front end drifting fails here.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -20,32 +21,22 @@ import { type ScannedArgument, type ScannedObject, scanModule } from "./scan.js"
 
 /** Arguments that are not options of the schema: what to build and how to reach AWS. */
 const NOT_OPTIONS: Record<Verb, readonly string[]> = {
-  "deploy-gray": [
-    "endpointService",
-    "source",
-    "repository",
-    "tag",
-    "dockerfile",
-    "platform",
-    "buildArgs",
-    "buildTarget",
-    "awsAccessKeyId",
-    "awsSecretAccessKey",
-    "awsSessionToken",
-    "webIdentityToken",
-  ],
-  plan: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  status: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  promote: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  abort: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  bootstrap: [
-    "endpointService",
-    "awsAccessKeyId",
-    "awsSecretAccessKey",
-    "awsSessionToken",
-    "webIdentityToken",
-  ],
+  "deploy-gray": ["source", "repository", "tag", "dockerfile", "platform", "buildArgs", "buildTarget"],
+  plan: [],
+  status: [],
+  promote: [],
+  abort: [],
+  bootstrap: [],
 };
+
+/** The constructor's arguments that are not options: how to reach AWS and with which credentials. */
+const CONSTRUCTOR_NOT_OPTIONS = [
+  "endpointService",
+  "awsAccessKeyId",
+  "awsSecretAccessKey",
+  "awsSessionToken",
+  "webIdentityToken",
+];
 
 const camel = (verb: Verb) => verb.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const words = (s: string) => s.replace(/\s+/g, " ").trim();
@@ -81,7 +72,7 @@ describe.each(VERBS.map((v) => [v]))("%s", (verb) => {
   it("has a Dagger argument for every option of the verb, same name, type and default", () => {
     const fn = gray.functions[camel(verb)];
     expect(fn, `function ${camel(verb)}`).toBeDefined();
-    const args = new Map(fn!.arguments.map((a) => [a.name, a]));
+    const args = new Map([...gray.constructorArguments, ...fn!.arguments].map((a) => [a.name, a]));
     const problems: string[] = [];
     for (const name of applies(verb, "dagger")) {
       const a = args.get(name);
@@ -107,10 +98,12 @@ describe.each(VERBS.map((v) => [v]))("%s", (verb) => {
     expect(problems).toEqual([]);
   });
 
-  it("has no other Dagger arguments than those options and the build/credential inputs", () => {
+  it("has no other Dagger arguments than those options and the build inputs, none also in the constructor", () => {
     const fn = gray.functions[camel(verb)]!;
     const allowed = new Set<string>([...applies(verb, "dagger"), ...NOT_OPTIONS[verb]]);
     expect(fn.arguments.map((a) => a.name).filter((n) => !allowed.has(n))).toEqual([]);
+    const ctor = new Set(gray.constructorArguments.map((a) => a.name));
+    expect(fn.arguments.map((a) => a.name).filter((n) => ctor.has(n))).toEqual([]);
     // CLI-only options (json, reportDir) are not Dagger arguments.
     const cliOnly = OPTION_NAMES.filter((n) => !optionFrontEnds(n).includes("dagger"));
     expect(fn.arguments.map((a) => a.name).filter((n) => cliOnly.includes(n as OptionName))).toEqual([]);
@@ -147,6 +140,20 @@ describe.each(VERBS.map((v) => [v]))("%s", (verb) => {
     const fn = gray.functions[camel(verb)]!;
     const defaulted = fn.arguments.filter((a) => a.name in OPTION_DEFS && a.defaultValue !== undefined);
     expect(defaulted.map((a) => `${a.name}=${String(a.defaultValue)}`)).toEqual([]);
+  });
+});
+
+describe("the constructor (what every function needs, given once)", () => {
+  it("takes only options of the schema and the ways to reach AWS, each used by a verb", () => {
+    const names = gray.constructorArguments.map((a) => a.name);
+    const usedBy = (n: string) =>
+      VERBS.filter(
+        (v) =>
+          applies(v, "dagger").includes(n as OptionName) &&
+          !gray.functions[camel(v)]!.arguments.some((a) => a.name === n),
+      );
+    expect(names.filter((n) => !CONSTRUCTOR_NOT_OPTIONS.includes(n) && usedBy(n).length === 0)).toEqual([]);
+    expect(names.filter((n) => !(n in OPTION_DEFS) && !CONSTRUCTOR_NOT_OPTIONS.includes(n))).toEqual([]);
   });
 });
 

@@ -7,7 +7,17 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { type ScannedModule, type ScannedObject, scanModule } from "./scan.js";
-import { EXPECTED, expectedSurface, SECRET, type Surface, surfaceOfScan, typeName } from "./surface.js";
+import {
+  CONSTRUCTOR,
+  constructorOfScan,
+  EXPECTED,
+  expectedConstructor,
+  expectedSurface,
+  SECRET,
+  type Surface,
+  surfaceOfScan,
+  typeName,
+} from "./surface.js";
 
 let module: ScannedModule;
 let gray: ScannedObject;
@@ -21,13 +31,16 @@ beforeAll(async () => {
 }, 60_000);
 
 describe("the gray-deploy module as the Dagger engine sees it", () => {
-  it("is the object GrayDeploy, documented, with no constructor arguments and no state", () => {
+  it("is the object GrayDeploy, documented, its constructor taking what every function needs, kept as private state", () => {
     expect(Object.keys(module.objects)).toEqual(["GrayDeploy"]);
     expect(gray.name).toBe("GrayDeploy");
     expect(gray.description).not.toBe("");
     expect(module.description).toMatch(/^Gray \(canary\) deployments/);
-    expect(gray.constructorArguments).toEqual([]);
-    expect(gray.properties).toEqual([]);
+    expect(constructorOfScan(gray)).toEqual(expectedConstructor());
+    expect(Object.keys(constructorOfScan(gray))).toEqual(CONSTRUCTOR.map(([n]) => n));
+    // Every constructor argument is kept as a property of the object (private: not a function).
+    expect([...gray.properties].sort()).toEqual(CONSTRUCTOR.map(([n]) => n).sort());
+    expect(Object.keys(gray.functions).filter((f) => CONSTRUCTOR.some(([n]) => n === f))).toEqual([]);
   });
 
   it("has exactly the functions of the spec", () => {
@@ -54,7 +67,8 @@ describe("the gray-deploy module as the Dagger engine sees it", () => {
         const [summary] = fn.description.split("\n");
         expect(summary!.length).toBeGreaterThan(20);
         const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-        expect(fn.description).toContain(`Example: \`dagger call ${kebab}`);
+        // The module's arguments (what every function needs) come before the function's name.
+        expect(fn.description).toMatch(new RegExp(`Example: \`dagger call (--[a-z-]+ \\S+ )*${kebab}( |\`)`));
         const undocumented = fn.arguments.filter((a) => a.description.trim().length < 10).map((a) => a.name);
         expect(undocumented).toEqual([]);
       });

@@ -62,16 +62,21 @@ const BUILD: Arg[] = [
   ["buildTarget", STR, OPTIONAL],
 ];
 
-/** Options shared by every verb that reaches a stored rollout on AWS. */
-const AWS_CONTROL: Arg[] = [
+/**
+ * The module's constructor (issue 18): what every function needs — the target, the config file, who
+ * acts, where the rollout lives on AWS, the credentials — given once, before the function
+ * (`dagger call --target aws --region … status`). Kept as private state, never exposed.
+ */
+export const CONSTRUCTOR: Arg[] = [
   ["target", STR, OPTIONAL],
+  ["config", FILE, OPTIONAL],
   ["startedBy", STR, OPTIONAL],
   ...REACH_AWS,
   ["listenerArn", STR, OPTIONAL],
   ["ruleArn", STR, OPTIONAL],
   ["stateTable", STR, OPTIONAL],
   ["lockLease", STR, OPTIONAL], // 2m on aws, 30s on local
-  ["config", FILE, OPTIONAL],
+  ...CREDENTIALS,
 ];
 
 /** The Zabbix connection of business-metric gates (deploy-gray, plan, promote). */
@@ -83,20 +88,14 @@ const ZABBIX: Arg[] = [
 
 /** deploy-gray's and plan's options (the rollout plan, its thresholds, the local environment). */
 const ROLLOUT: Arg[] = [
-  ["target", STR, OPTIONAL],
   ["image", STR, OPTIONAL], // local: gray-deploy/sample-gateway:next; aws: required or built
   ["commit", STR, OPTIONAL],
-  ["startedBy", STR, OPTIONAL],
-  ...REACH_AWS,
-  ["listenerArn", STR, OPTIONAL],
-  ["ruleArn", STR, OPTIONAL],
   ["stableTargetGroupArn", STR, OPTIONAL],
   ["grayTargetGroupArn", STR, OPTIONAL],
   ["stableAsg", STR, OPTIONAL],
   ["grayAsg", STR, OPTIONAL],
   ["launchTemplate", STR, OPTIONAL],
   ["ami", STR, OPTIONAL],
-  ["stateTable", STR, OPTIONAL],
   ["alarms", LIST, OPTIONAL],
   ["gates", STR, OPTIONAL], // JSON text of the gate list
   ...ZABBIX,
@@ -121,7 +120,6 @@ const ROLLOUT: Arg[] = [
   ["instanceWarmup", STR, OPTIONAL],
   ["refreshMinHealthy", INT, OPTIONAL],
   ["maxPause", STR, OPTIONAL],
-  ["lockLease", STR, OPTIONAL],
   ["rollbackErrorRate", STR, OPTIONAL],
   ["rollbackP99", STR, OPTIONAL],
   ["rollbackUnhealthy", INT, OPTIONAL],
@@ -141,7 +139,6 @@ const ROLLOUT: Arg[] = [
   ["grayLatencyMs", INT, OPTIONAL],
   ["grayCrash", BOOL, OPTIONAL],
   ["baselineErrorRate", STR, OPTIONAL],
-  ["config", FILE, OPTIONAL],
 ];
 
 export interface ExpectedFunction {
@@ -171,8 +168,6 @@ export const EXPECTED: Record<string, ExpectedFunction> = {
       ["tag", STR, OPTIONAL],
       ["commit", STR, OPTIONAL],
       ...BUILD,
-      ...REACH_AWS,
-      ...CREDENTIALS,
     ],
     returns: STR,
     cache: "never",
@@ -187,45 +182,59 @@ export const EXPECTED: Record<string, ExpectedFunction> = {
       ["repository", STR, OPTIONAL],
       ["tag", STR, OPTIONAL],
       ...BUILD,
-      ...CREDENTIALS,
     ],
     returns: STR,
     cache: "never",
     directories: { source: { ignore: SOURCE_IGNORE } },
   },
-  plan: { args: [...ROLLOUT, ...CREDENTIALS], returns: STR, cache: "never" },
-  status: { args: [...AWS_CONTROL, ...CREDENTIALS], returns: STR, cache: "never" },
+  plan: { args: [...ROLLOUT], returns: STR, cache: "never" },
+  status: { args: [], returns: STR, cache: "never" },
   // The Dagger counterpart of the CLI's --report-dir: the stored rollout's report files.
-  report: { args: [...AWS_CONTROL, ...CREDENTIALS], returns: DIR, cache: "never" },
+  report: { args: [], returns: DIR, cache: "never" },
   promote: {
     args: [
-      ...AWS_CONTROL,
       ...ZABBIX,
       ["notifyWebhook", SECRET, OPTIONAL],
       ["full", BOOL, OPTIONAL],
       ["reason", STR, OPTIONAL],
-      ...CREDENTIALS,
     ],
     returns: STR,
     cache: "never",
   },
   abort: {
-    args: [...AWS_CONTROL, ["notifyWebhook", SECRET, OPTIONAL], ["reason", STR, OPTIONAL], ...CREDENTIALS],
-    returns: STR,
-    cache: "never",
-  },
-  bootstrap: {
     args: [
-      ["target", STR, OPTIONAL],
-      ...REACH_AWS,
-      ["stateTable", STR, OPTIONAL],
-      ["config", FILE, OPTIONAL],
-      ...CREDENTIALS,
+      ["notifyWebhook", SECRET, OPTIONAL],
+      ["reason", STR, OPTIONAL],
     ],
     returns: STR,
     cache: "never",
   },
+  bootstrap: { args: [], returns: STR, cache: "never" },
 };
+
+type ArgsSurface = Record<string, readonly [string, string, Presence]>;
+
+/** The constructor's arguments as expected, in declaration order. */
+export function expectedConstructor(): ArgsSurface {
+  return Object.fromEntries(CONSTRUCTOR.map(([n, t, p]) => [n, [n, t, p] as const]));
+}
+
+/** The constructor's arguments as the SDK's introspector reads them. */
+export function constructorOfScan(obj: ScannedObject): ArgsSurface {
+  return Object.fromEntries(
+    obj.constructorArguments.map((a) => [a.name, [a.name, typeName(a.type), presence(a)] as const]),
+  );
+}
+
+/** The constructor's arguments as the module registered them (`withConstructor`). */
+export function constructorOfTypeDefs(obj: RecordedTypeDef): ArgsSurface {
+  return Object.fromEntries(
+    (obj.ctor?.args ?? []).map((a) => [
+      a.name,
+      [a.name, typeDefName(a.typeDef), registeredPresence(a)] as const,
+    ]),
+  );
+}
 
 const KIND_NAMES: Readonly<Record<string, string>> = {
   STRING_KIND: STR,

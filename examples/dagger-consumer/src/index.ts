@@ -19,8 +19,7 @@ export class DaggerConsumer {
     /** Fault injected into the new version: share of its requests that answer 500. */
     grayErrorRate = "0%",
   ): Promise<string> {
-    return dag.grayDeploy().deployGray({
-      target: "local",
+    return dag.grayDeploy({ target: "local" }).deployGray({
       steps: "10,50,100",
       grayErrorRate,
     });
@@ -43,15 +42,20 @@ export class DaggerConsumer {
     /** The commit being released (names the image tag). */
     commit?: string,
   ): Promise<string> {
-    return dag.grayDeploy().deployGray({
-      source,
-      repository: "payments/sample-gateway",
+    // What every call needs — the target, where the rollout lives, the credentials — is given to
+    // gray-deploy's constructor once; the function takes what this rollout is.
+    const gray = dag.grayDeploy({
       target: "aws",
       region: "sa-east-1",
       roleArn,
       webIdentityToken,
       listenerArn:
         "arn:aws:elasticloadbalancing:sa-east-1:123456789012:listener/app/payments/0123456789abcdef/0123456789abcdef",
+      stateTable: "gray-deploy-state",
+    });
+    return gray.deployGray({
+      source,
+      repository: "payments/sample-gateway",
       stableTargetGroupArn:
         "arn:aws:elasticloadbalancing:sa-east-1:123456789012:targetgroup/gateway-stable/0123456789abcdef",
       grayTargetGroupArn:
@@ -59,7 +63,6 @@ export class DaggerConsumer {
       stableAsg: "gateway-stable",
       grayAsg: "gateway-gray",
       launchTemplate: "lt-0123456789abcdef0",
-      stateTable: "gray-deploy-state",
       approveBefore: ["promotion"],
       commit,
     });
