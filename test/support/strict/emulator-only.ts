@@ -44,6 +44,7 @@ export const SUB_MINUTE_METRIC_TESTS: readonly string[] = [
   "test/business-e2e/zabbix.test.ts",
   "test/dagger/module-aws.test.ts",
   "test/gates/sources.test.ts",
+  "test/live-check/emulator.test.ts",
   "test/guard/aws.test.ts",
   "test/guard/bundle.test.ts",
   "test/safety/control.test.ts",
