@@ -211,7 +211,7 @@ describe("refused like AWS, by the real SDK clients, never reaching the emulator
     expect(pct.kinds).toContain("invalid");
   });
 
-  test("instance refresh: MaxHealthyPercentage without Min, and a range wider than 100", async () => {
+  test("instance refresh: MaxHealthyPercentage without Min, a range wider than 100, 11 alarms", async () => {
     const alone = await refused(() =>
       aws.autoScaling.send(
         new StartInstanceRefreshCommand({
@@ -230,6 +230,15 @@ describe("refused like AWS, by the real SDK clients, never reaching the emulator
       ),
     );
     expect(wide.message).toMatch(/MaxHealthyPercentage - MinHealthyPercentage = 130; at most 100/);
+    const alarms = await refused(() =>
+      aws.autoScaling.send(
+        new StartInstanceRefreshCommand({
+          AutoScalingGroupName: fx.stable.asgName,
+          Preferences: { AlarmSpecification: { Alarms: Array.from({ length: 11 }, (_, i) => `gray-${i}`) } },
+        }),
+      ),
+    );
+    expect(alarms.message).toMatch(/up to 10 alarms/);
   });
 
   test("EC2 (ec2 protocol): user data over 16 KB, a launch template name off its pattern, MaxResults 201", async () => {

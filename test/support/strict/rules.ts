@@ -358,7 +358,7 @@ export const RULES: readonly DocumentedRule[] = [
     service: "autoscaling",
     operations: ["StartInstanceRefresh"],
     doc: "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html",
-    says: "MinHealthyPercentage: value range is 0 to 100. MaxHealthyPercentage: value range is 100 to 200. If you specify MaxHealthyPercentage, you must also specify MinHealthyPercentage, and the difference between them cannot be greater than 100. CheckpointPercentages: in ascending order, each number unique. AutoRollback is not supported when there is no desired configuration, or with $Latest/$Default.",
+    says: "MinHealthyPercentage: value range is 0 to 100. MaxHealthyPercentage: value range is 100 to 200. If you specify MaxHealthyPercentage, you must also specify MinHealthyPercentage, and the difference between them cannot be greater than 100. CheckpointPercentages: in ascending order, each number unique. AlarmSpecification: you can specify up to 10 alarms. AutoRollback is not supported when there is no desired configuration, or with $Latest/$Default.",
     effect: "refused",
     check: (input) => {
       const p = (input.Preferences ?? {}) as Json;
@@ -388,6 +388,14 @@ export const RULES: readonly DocumentedRule[] = [
             message: `MaxHealthyPercentage - MinHealthyPercentage = ${max - min}; at most 100`,
           });
         }
+      }
+      const alarms = (p.AlarmSpecification as Json | undefined)?.Alarms;
+      if (Array.isArray(alarms) && alarms.length > 10) {
+        out.push({
+          path: "preferences.alarmSpecification.alarms",
+          value: alarms.length,
+          message: "up to 10 alarms",
+        });
       }
       const cps = p.CheckpointPercentages;
       if (Array.isArray(cps) && cps.some((c, i) => i > 0 && !(Number(c) > Number(cps[i - 1])))) {
