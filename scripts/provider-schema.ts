@@ -482,6 +482,12 @@ export async function fromTerraform(file: string): Promise<ProviderSchemaFile[]>
   }));
 }
 
+/** Writes a fixture as the repository keeps it (Biome's JSON formatting, so a rerun changes nothing). */
+function writeFixture(out: string, f: ProviderSchemaFile): void {
+  writeFileSync(out, `${JSON.stringify(f, null, 2)}\n`);
+  execFileSync("npx", ["biome", "format", "--write", out], { stdio: "ignore" });
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const i = args.indexOf("--from-terraform");
@@ -490,7 +496,7 @@ async function main(): Promise<void> {
     for (const f of await fromTerraform(args[i + 1]!)) {
       const fqn = Object.keys(f.provider_schemas)[0]!;
       const out = join(FIXTURE_DIR, `${name && args.includes("--name") ? name : fqn.split("/").pop()}.json`);
-      writeFileSync(out, `${JSON.stringify(f, null, 1)}\n`);
+      writeFixture(out, f);
       console.log(`wrote ${out}`);
     }
     return;
@@ -498,7 +504,7 @@ async function main(): Promise<void> {
   for (const source of SOURCES) {
     const f = await fromPackage(source);
     const out = join(FIXTURE_DIR, `${source.name}.json`);
-    writeFileSync(out, `${JSON.stringify(f, null, 1)}\n`);
+    writeFixture(out, f);
     console.log(`wrote ${out} (${source.pkg})`);
   }
 }
