@@ -267,6 +267,37 @@ class Probe {
   }
 }
 
+/** Gray's RequestCount (Sum) from `start` to `end` at `period` seconds: one GetMetricData call. */
+function requestCount(
+  lb: string,
+  tg: string,
+  period: number,
+  start: number,
+  end: number,
+): GetMetricDataCommand {
+  return new GetMetricDataCommand({
+    StartTime: new Date(start),
+    EndTime: new Date(end),
+    MetricDataQueries: [
+      {
+        Id: "req",
+        MetricStat: {
+          Metric: {
+            Namespace: "AWS/ApplicationELB",
+            MetricName: "RequestCount",
+            Dimensions: [
+              { Name: "LoadBalancer", Value: lb },
+              { Name: "TargetGroup", Value: tg },
+            ],
+          },
+          Period: period,
+          Stat: "Sum",
+        },
+      },
+    ],
+  });
+}
+
 /** For each metric period of gray's RequestCount: when CloudWatch first had it, after the period ended. */
 class Lateness {
   readonly firstSeen = new Map<number, number>();
@@ -292,27 +323,7 @@ class Lateness {
     const now = Date.now();
     const end = Math.floor(now / (this.periodS * 1000)) * this.periodS * 1000;
     const out = await this.cw.send(
-      new GetMetricDataCommand({
-        StartTime: new Date(end - 20 * this.periodS * 1000),
-        EndTime: new Date(end),
-        MetricDataQueries: [
-          {
-            Id: "req",
-            MetricStat: {
-              Metric: {
-                Namespace: "AWS/ApplicationELB",
-                MetricName: "RequestCount",
-                Dimensions: [
-                  { Name: "LoadBalancer", Value: this.lb },
-                  { Name: "TargetGroup", Value: this.tg },
-                ],
-              },
-              Period: this.periodS,
-              Stat: "Sum",
-            },
-          },
-        ],
-      }),
+      requestCount(this.lb, this.tg, this.periodS, end - 20 * this.periodS * 1000, end),
     );
     for (const t of out.MetricDataResults?.[0]?.Timestamps ?? []) {
       const k = t.getTime();
@@ -558,29 +569,7 @@ async function answer(f: () => Promise<string>): Promise<string> {
 
 async function metricRead(cw: CloudWatchClient, l: Lateness, period: number): Promise<string> {
   const end = Math.floor(Date.now() / 60_000) * 60_000;
-  const out = await cw.send(
-    new GetMetricDataCommand({
-      StartTime: new Date(end - 15 * 60_000),
-      EndTime: new Date(end),
-      MetricDataQueries: [
-        {
-          Id: "req",
-          MetricStat: {
-            Metric: {
-              Namespace: "AWS/ApplicationELB",
-              MetricName: "RequestCount",
-              Dimensions: [
-                { Name: "LoadBalancer", Value: l.lb },
-                { Name: "TargetGroup", Value: l.tg },
-              ],
-            },
-            Period: period,
-            Stat: "Sum",
-          },
-        },
-      ],
-    }),
-  );
+  const out = await cw.send(requestCount(l.lb, l.tg, period, end - 15 * 60_000, end));
   const ts = (out.MetricDataResults?.[0]?.Timestamps ?? []).map((t) => t.getTime()).sort((a, b) => a - b);
   const gaps = ts.slice(1).map((t, i) => t - ts[i]!);
   return `accepted: ${ts.length} datapoints over 15 min${gaps.length > 0 ? `, at least ${Math.min(...gaps) / 1000} s apart` : ""}`;
