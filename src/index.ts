@@ -15,9 +15,11 @@
  * (rolled-back, aborted, refused, rollback-failed, failed) fails the call, with the outcome and its
  * reason in the error, so `dagger call` exits non-zero. CI branches on `.outcome` of the JSON.
  *
- * `--source` defaults to the root of the repository the module is loaded from. Calling this module
- * from another repository (`dagger -m github.com/…/gray-deploy call …`) or from a module that installs
- * it, pass your service's source explicitly (`--source .`, or `source:` in code).
+ * `--source` is the service's build context, always passed explicitly (`--source .`, or `source:` in
+ * code): nothing is uploaded from the caller's machine or from this module's repository unless a
+ * function builds. Inside the engine a function runs in its own container: it sees no host
+ * environment, files, ~/.aws or localhost of the caller; credentials arrive as Secrets and a service
+ * on the caller's machine as a Service (`--endpoint-service tcp://localhost:4566`).
  */
 import {
   argument,
@@ -27,6 +29,7 @@ import {
   func,
   object,
   type Secret,
+  type Service,
 } from "@dagger.io/dagger";
 import { engineServices } from "./dagger/engine.js";
 import { GrayDeployService, type ModuleServices } from "./dagger/service.js";
@@ -41,8 +44,8 @@ export class GrayDeploy {
    */
   @func()
   build(
-    /** The service's source directory (build context). Defaults to the root of the module's repository. */
-    @argument({ defaultPath: "/", ignore: [".git", "**/node_modules", ".dagger", "sdk", "**/.terraform"] })
+    /** The service's source directory (build context), e.g. --source . (VCS data, node_modules and .terraform are left out). */
+    @argument({ ignore: [".git", "**/node_modules", ".dagger", "**/.terraform"] })
     source: Directory,
     /** Path of the Dockerfile inside the source directory. */
     dockerfile = "Dockerfile",
@@ -65,8 +68,8 @@ export class GrayDeploy {
   async publish(
     /** The ECR repository: a name in the account's registry (payments/gateway) or a full reference without tag. */
     repository: string,
-    /** The service's source directory (build context). Defaults to the root of the module's repository. */
-    @argument({ defaultPath: "/", ignore: [".git", "**/node_modules", ".dagger", "sdk", "**/.terraform"] })
+    /** The service's source directory (build context), e.g. --source . (VCS data, node_modules and .terraform are left out). */
+    @argument({ ignore: [".git", "**/node_modules", ".dagger", "**/.terraform"] })
     source: Directory,
     /** The image tag to push. Default: the commit (first 12 characters) when given, else build-<UTC time>. */
     tag?: string,
@@ -82,8 +85,19 @@ export class GrayDeploy {
     buildTarget?: string,
     /** The AWS region of the ECR registry. */
     region?: string,
-    /** Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). */
+    /**
+     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
+     * reached from the function's container inside the Dagger engine, where localhost is that
+     * container, not your machine: for an emulator or LocalStack on your machine use
+     * --endpoint-service.
+     */
     endpoint?: string,
+    /**
+     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
+     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
+     * over HTTP through the engine's tunnel. Instead of --endpoint.
+     */
+    endpointService?: Service,
     /** An IAM role to assume (with --web-identity-token, or with the access keys). */
     roleArn?: string,
     /** AWS access key id, as a Secret (env:AWS_ACCESS_KEY_ID, file:…, op://…, vault://…). */
@@ -109,6 +123,7 @@ export class GrayDeploy {
         tag,
         region,
         endpoint,
+        endpointService,
         roleArn,
       },
       { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
@@ -144,13 +159,22 @@ export class GrayDeploy {
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
     region?: string,
     /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). AWS
-     * only.
+     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
+     * reached from the function's container inside the Dagger engine, where localhost is that
+     * container, not your machine: for an emulator or LocalStack on your machine use
+     * --endpoint-service. AWS only.
      */
     endpoint?: string,
     /**
-     * An IAM role to assume for every AWS call (with a web-identity token from CI, or from the default
-     * credentials); credentials refresh during long rollouts. AWS only.
+     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
+     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
+     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
+     */
+    endpointService?: Service,
+    /**
+     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
+     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
+     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
      */
     roleArn?: string,
     /**
@@ -374,8 +398,8 @@ export class GrayDeploy {
     notifyWebhook?: Secret,
     /** If a paused or stale rollout holds the lock, abort it first (saying so) instead of refusing. */
     supersede = false,
-    /** The service's source directory, built and pushed when --image is not given (AWS). Defaults to the root of the module's repository. */
-    @argument({ defaultPath: "/", ignore: [".git", "**/node_modules", ".dagger", "sdk", "**/.terraform"] })
+    /** The service's source directory, built and pushed when --image is not given (AWS); nothing is uploaded without it. */
+    @argument({ ignore: [".git", "**/node_modules", ".dagger", "**/.terraform"] })
     source?: Directory,
     /** The ECR repository to push the build to (needed on AWS without --image): payments/gateway, or a full reference without tag. */
     repository?: string,
@@ -466,6 +490,7 @@ export class GrayDeploy {
         supersede,
       },
       config,
+      endpointService,
       sensitive: { notifyWebhook, smokeHeader, zabbixToken },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
       build: { source, repository, tag, dockerfile, platform, buildArgs, target: buildTarget },
@@ -491,13 +516,22 @@ export class GrayDeploy {
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
     region?: string,
     /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). AWS
-     * only.
+     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
+     * reached from the function's container inside the Dagger engine, where localhost is that
+     * container, not your machine: for an emulator or LocalStack on your machine use
+     * --endpoint-service. AWS only.
      */
     endpoint?: string,
     /**
-     * An IAM role to assume for every AWS call (with a web-identity token from CI, or from the default
-     * credentials); credentials refresh during long rollouts. AWS only.
+     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
+     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
+     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
+     */
+    endpointService?: Service,
+    /**
+     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
+     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
+     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
      */
     roleArn?: string,
     /**
@@ -540,6 +574,7 @@ export class GrayDeploy {
     return this.service().status({
       options: { target, startedBy, region, endpoint, roleArn, listenerArn, ruleArn, stateTable, lockLease },
       config,
+      endpointService,
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
   }
@@ -563,13 +598,22 @@ export class GrayDeploy {
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
     region?: string,
     /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). AWS
-     * only.
+     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
+     * reached from the function's container inside the Dagger engine, where localhost is that
+     * container, not your machine: for an emulator or LocalStack on your machine use
+     * --endpoint-service. AWS only.
      */
     endpoint?: string,
     /**
-     * An IAM role to assume for every AWS call (with a web-identity token from CI, or from the default
-     * credentials); credentials refresh during long rollouts. AWS only.
+     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
+     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
+     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
+     */
+    endpointService?: Service,
+    /**
+     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
+     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
+     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
      */
     roleArn?: string,
     /**
@@ -612,6 +656,7 @@ export class GrayDeploy {
     return this.service().report({
       options: { target, startedBy, region, endpoint, roleArn, listenerArn, ruleArn, stateTable, lockLease },
       config,
+      endpointService,
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
   }
@@ -635,13 +680,22 @@ export class GrayDeploy {
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
     region?: string,
     /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). AWS
-     * only.
+     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
+     * reached from the function's container inside the Dagger engine, where localhost is that
+     * container, not your machine: for an emulator or LocalStack on your machine use
+     * --endpoint-service. AWS only.
      */
     endpoint?: string,
     /**
-     * An IAM role to assume for every AWS call (with a web-identity token from CI, or from the default
-     * credentials); credentials refresh during long rollouts. AWS only.
+     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
+     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
+     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
+     */
+    endpointService?: Service,
+    /**
+     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
+     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
+     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
      */
     roleArn?: string,
     /**
@@ -719,6 +773,7 @@ export class GrayDeploy {
         reason,
       },
       config,
+      endpointService,
       sensitive: { notifyWebhook, zabbixToken },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
@@ -743,13 +798,22 @@ export class GrayDeploy {
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
     region?: string,
     /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). AWS
-     * only.
+     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
+     * reached from the function's container inside the Dagger engine, where localhost is that
+     * container, not your machine: for an emulator or LocalStack on your machine use
+     * --endpoint-service. AWS only.
      */
     endpoint?: string,
     /**
-     * An IAM role to assume for every AWS call (with a web-identity token from CI, or from the default
-     * credentials); credentials refresh during long rollouts. AWS only.
+     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
+     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
+     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
+     */
+    endpointService?: Service,
+    /**
+     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
+     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
+     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
      */
     roleArn?: string,
     /**
@@ -807,6 +871,7 @@ export class GrayDeploy {
         reason,
       },
       config,
+      endpointService,
       sensitive: { notifyWebhook },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
@@ -839,13 +904,22 @@ export class GrayDeploy {
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
     region?: string,
     /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). AWS
-     * only.
+     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
+     * reached from the function's container inside the Dagger engine, where localhost is that
+     * container, not your machine: for an emulator or LocalStack on your machine use
+     * --endpoint-service. AWS only.
      */
     endpoint?: string,
     /**
-     * An IAM role to assume for every AWS call (with a web-identity token from CI, or from the default
-     * credentials); credentials refresh during long rollouts. AWS only.
+     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
+     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
+     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
+     */
+    endpointService?: Service,
+    /**
+     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
+     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
+     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
      */
     roleArn?: string,
     /**
@@ -1141,6 +1215,7 @@ export class GrayDeploy {
         baselineErrorRate,
       },
       config,
+      endpointService,
       sensitive: { smokeHeader, zabbixToken },
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
@@ -1161,13 +1236,22 @@ export class GrayDeploy {
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
     region?: string,
     /**
-     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). AWS
-     * only.
+     * Send every AWS API call to this AWS-compatible endpoint instead of AWS (emulators, tests). It is
+     * reached from the function's container inside the Dagger engine, where localhost is that
+     * container, not your machine: for an emulator or LocalStack on your machine use
+     * --endpoint-service. AWS only.
      */
     endpoint?: string,
     /**
-     * An IAM role to assume for every AWS call (with a web-identity token from CI, or from the default
-     * credentials); credentials refresh during long rollouts. AWS only.
+     * An AWS-compatible endpoint running on your machine or in your pipeline (an emulator, LocalStack),
+     * as a Dagger Service, e.g. --endpoint-service tcp://localhost:4566: every AWS API call goes to it
+     * over HTTP through the engine's tunnel. Instead of --endpoint. AWS only.
+     */
+    endpointService?: Service,
+    /**
+     * An IAM role to assume for every AWS call; credentials refresh during long rollouts. Assumed with
+     * --web-identity-token (OIDC from CI) or with the access keys: a function's container has no AWS
+     * credentials of its own (no host environment, ~/.aws or instance profile). AWS only.
      */
     roleArn?: string,
     /**
@@ -1195,6 +1279,7 @@ export class GrayDeploy {
     return this.service().bootstrap({
       options: { target, region, endpoint, roleArn, stateTable },
       config,
+      endpointService,
       secrets: { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, webIdentityToken },
     });
   }

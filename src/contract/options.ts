@@ -180,8 +180,7 @@ export const OPTION_DEFS = {
     targets: ["aws"],
     verbs: AWS_ALL,
     pattern: ROLE_ARN,
-    description:
-      "An IAM role to assume for every AWS call (with a web-identity token from CI, or from the default credentials); credentials refresh during long rollouts.",
+    description: "An IAM role to assume for every AWS call; credentials refresh during long rollouts.",
   },
   listenerArn: {
     kind: "string",

@@ -30,6 +30,30 @@ export interface ConfigFileLike {
   contents(): Promise<string>;
 }
 
+/** The part of a Dagger `Service` the module uses (so tests can pass a plain object). */
+export interface ServiceLike {
+  endpoint(opts?: { port?: number; scheme?: string }): Promise<string>;
+}
+
+/**
+ * The schema's `endpoint` from `--endpoint` or `--endpoint-service`. Inside the engine a function's
+ * localhost is its own container, so a service on the caller's machine arrives as a Dagger Service
+ * (`tcp://localhost:4566` on the command line) and is reached at the URL the engine gives it.
+ */
+export async function endpointOf(
+  endpoint: string | undefined,
+  service: ServiceLike | undefined,
+): Promise<string | undefined> {
+  if (service === undefined) return endpoint;
+  if (endpoint !== undefined) {
+    throw new InvalidInputError(
+      [{ field: "endpointService", message: "is given together with --endpoint; pass one of them" }],
+      "use --endpoint-service tcp://localhost:PORT for an endpoint on your machine, --endpoint URL for one the engine reaches directly",
+    );
+  }
+  return service.endpoint({ scheme: "http" });
+}
+
 /** The arguments of one call that are options of the schema, as Dagger passed them. */
 export type OptionArgs = Partial<Record<OptionName, unknown>>;
 

@@ -32,10 +32,12 @@ import type { AwsCredentialInput, AwsSession, SessionNeeds } from "./credentials
 import {
   type ConfigFileLike,
   configForCall,
+  endpointOf,
   givenOptions,
   type OptionArgs,
   readConfig,
   refuseLocalControl,
+  type ServiceLike,
 } from "./options.js";
 import { failureOutcome, RolloutOutcomeError, settle } from "./outcome.js";
 import { imageReference, type RegistryAuth, registryOf } from "./registry.js";
@@ -114,6 +116,8 @@ export interface PublishInput extends Omit<BuildInput, "source"> {
 export interface PublishCall extends PublishInput {
   readonly region?: string | undefined;
   readonly endpoint?: string | undefined;
+  /** An endpoint as a Dagger Service (`--endpoint-service tcp://localhost:4566`). */
+  readonly endpointService?: ServiceLike | undefined;
   readonly roleArn?: string | undefined;
 }
 
@@ -131,6 +135,8 @@ export interface VerbCall {
   /** The schema's sensitive options (notifyWebhook, smokeHeader, zabbixToken), passed as Secrets. */
   readonly sensitive?: Partial<Record<OptionName, SecretLike | undefined>>;
   readonly secrets?: AwsSecrets;
+  /** `--endpoint-service`: the schema's `endpoint`, given as a Dagger Service. */
+  readonly endpointService?: ServiceLike | undefined;
 }
 
 export interface DeployCall extends VerbCall {
@@ -157,7 +163,7 @@ export class GrayDeployService {
   async publish(input: PublishCall, secrets: AwsSecrets, commit?: string): Promise<string> {
     return this.guard({ target: "aws" }, async () => {
       const region = checked("region", input.region, true)!;
-      const endpoint = checked("endpoint", input.endpoint, false);
+      const endpoint = checked("endpoint", await endpointOf(input.endpoint, input.endpointService), false);
       const roleArn = checked("roleArn", input.roleArn, false);
       const session = await this.session({ region, endpoint, roleArn }, secrets, runBudgetMs("publish"));
       return this.buildAndPush(input, session, commit);
@@ -182,6 +188,12 @@ export class GrayDeployService {
               },
             ],
             "pass --image REF@sha256:…, or --repository NAME to build --source and push it to ECR",
+          );
+        }
+        if (call.build.source === undefined) {
+          throw new InvalidInputError(
+            [{ field: "source", message: "is required to build the image when --image is not given" }],
+            "pass --source DIR (your service's build context, e.g. --source .), or --image REF@sha256:…",
           );
         }
         const commit = typeof raw.commit === "string" ? raw.commit : undefined;
@@ -283,9 +295,11 @@ export class GrayDeployService {
         async ([name, secret]) => [name, await secret?.plaintext()] as const,
       ),
     );
+    const endpoint = await endpointOf(given.endpoint as string | undefined, call.endpointService);
     return {
       ...configForCall(fromFile, verb, target),
       ...given,
+      ...(endpoint === undefined ? {} : { endpoint }),
       ...Object.fromEntries(secrets.filter(([, value]) => value !== undefined && value.trim() !== "")),
     };
   }

@@ -155,6 +155,52 @@ describe("publish", () => {
   });
 });
 
+describe("--endpoint-service", () => {
+  /** A Dagger Service as the SDK hands it over: its endpoint is what the engine's tunnel answers. */
+  const service = (url: string) => {
+    const asked: unknown[] = [];
+    return {
+      asked,
+      endpoint: async (opts?: unknown) => {
+        asked.push(opts);
+        return url;
+      },
+    };
+  };
+
+  it("sends every AWS call to the Service's HTTP endpoint", async () => {
+    const { services, recorded, text } = testServices();
+    const endpointService = service(emu.endpoint);
+    await invoke<Promise<string>>(gray, moduleWith(services), "publish", {
+      repository: "payments/gateway",
+      source: directory("service"),
+      region: "sa-east-1",
+      endpointService,
+      awsAccessKeyId: secret(emu.credentials.accessKeyId),
+      awsSecretAccessKey: secret(emu.credentials.secretAccessKey),
+    });
+    expect(endpointService.asked).toEqual([{ scheme: "http" }]);
+    expect(recorded.pushes).toHaveLength(1);
+    expect(text()).toContain(`via ${emu.endpoint}`);
+  });
+
+  it("is refused together with --endpoint, naming both and the fix, before any AWS call", async () => {
+    const { services, recorded } = testServices();
+    const err = await failure(
+      invoke(gray, moduleWith(services), "status", {
+        target: "aws",
+        region: "sa-east-1",
+        endpoint: emu.endpoint,
+        endpointService: service(emu.endpoint),
+      }),
+    );
+    expect(err.kind).toBe("refused");
+    expect(err.outcome.error?.field).toBe("endpointService");
+    expect(err.message).toContain("--endpoint-service tcp://localhost:PORT");
+    expect(recorded.sessions).toBe(0);
+  });
+});
+
 describe("deploy-gray --target local", () => {
   it("runs the local rollout, notifies the webhook and returns the promoted Outcome as JSON", async () => {
     const { services, recorded, text } = testServices();
@@ -252,6 +298,21 @@ describe("refusals: nothing runs, the call fails with the outcome and the fix", 
       invoke(gray, moduleWith(services), "deployGray", { target: "aws", region: "sa-east-1" }),
     );
     expect(err.outcome.error?.field).toBe("image");
+    expect(recorded.sessions).toBe(0);
+    expect(recorded.builds).toEqual([]);
+  });
+
+  it("needs --source to build without --image, before any credential or build", async () => {
+    const { services, recorded } = testServices();
+    const err = await failure(
+      invoke(gray, moduleWith(services), "deployGray", {
+        target: "aws",
+        region: "sa-east-1",
+        repository: "payments/gateway",
+      }),
+    );
+    expect(err.outcome.error?.field).toBe("source");
+    expect(err.message).toContain("--source");
     expect(recorded.sessions).toBe(0);
     expect(recorded.builds).toEqual([]);
   });

@@ -21,6 +21,7 @@ import { type ScannedArgument, type ScannedObject, scanModule } from "./scan.js"
 /** Arguments that are not options of the schema: what to build and how to reach AWS. */
 const NOT_OPTIONS: Record<Verb, readonly string[]> = {
   "deploy-gray": [
+    "endpointService",
     "source",
     "repository",
     "tag",
@@ -33,11 +34,17 @@ const NOT_OPTIONS: Record<Verb, readonly string[]> = {
     "awsSessionToken",
     "webIdentityToken",
   ],
-  plan: ["awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  status: ["awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  promote: ["awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  abort: ["awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  bootstrap: ["awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+  plan: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+  status: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+  promote: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+  abort: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+  bootstrap: [
+    "endpointService",
+    "awsAccessKeyId",
+    "awsSecretAccessKey",
+    "awsSessionToken",
+    "webIdentityToken",
+  ],
 };
 
 const camel = (verb: Verb) => verb.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -1,0 +1,340 @@
+/**
+ * The module's surface written BY HAND from the issues' spec — the object, its functions, every
+ * argument with its type (Secrets where credentials pass), optionality, default, the cache policy and
+ * the documentation — and the two views of it the engine has, normalised to one shape:
+ *
+ * - `surfaceOfScan`: what the SDK's introspector reads from src/ (surface.test.ts);
+ * - `surfaceOfTypeDefs`: what the module registers with the engine through the SDK's entrypoint
+ *   (rehearsal.test.ts, recorded by the engine double).
+ *
+ * Both tests compare against `EXPECTED`, the one source of truth.
+ */
+import type { RecordedArg, RecordedFunction, RecordedTypeDef } from "./engine/double.js";
+import type { ScannedArgument, ScannedObject } from "./scan.js";
+
+// Types as `dagger call --help` names them.
+export const STR = "String";
+const INT = "Integer";
+const BOOL = "Boolean";
+const LIST = "[String]";
+export const SECRET = "Secret";
+const SERVICE = "Service";
+const FILE = "File";
+const DIR = "Directory";
+
+/** How an argument may be omitted: a literal default, optional without default, or required. */
+export const OPTIONAL = { optional: true } as const;
+export const REQUIRED = { required: true } as const;
+export type Presence =
+  | { default: string | number | boolean | readonly string[] }
+  | typeof OPTIONAL
+  | typeof REQUIRED;
+export const d = (value: string | number | boolean | readonly string[]): Presence => ({ default: value });
+
+export type Arg = readonly [name: string, type: string, presence: Presence];
+
+/**
+ * What a build context never needs, whoever's directory it is: the CLI drops these from a `--source`
+ * it uploads (cmd/dagger flags.go: the argument's `ignore` as the host directory's exclude). Only
+ * patterns safe for any service: a team's vendor/, test/ or sdk/ may be part of its build.
+ */
+export const SOURCE_IGNORE = [".git", "**/node_modules", ".dagger", "**/.terraform"];
+
+const CREDENTIALS: Arg[] = [
+  ["awsAccessKeyId", SECRET, OPTIONAL],
+  ["awsSecretAccessKey", SECRET, OPTIONAL],
+  ["awsSessionToken", SECRET, OPTIONAL],
+  ["webIdentityToken", SECRET, OPTIONAL],
+];
+
+/** Where AWS is and who calls it: the region, an endpoint (a URL or a Dagger Service), a role. */
+const REACH_AWS: Arg[] = [
+  ["region", STR, OPTIONAL],
+  ["endpoint", STR, OPTIONAL],
+  ["endpointService", SERVICE, OPTIONAL],
+  ["roleArn", STR, OPTIONAL],
+];
+
+const BUILD: Arg[] = [
+  ["dockerfile", STR, d("Dockerfile")],
+  ["platform", STR, OPTIONAL],
+  ["buildArgs", LIST, d([])],
+  ["buildTarget", STR, OPTIONAL],
+];
+
+/** Options shared by every verb that reaches a stored rollout on AWS. */
+const AWS_CONTROL: Arg[] = [
+  ["target", STR, d("local")],
+  ["startedBy", STR, OPTIONAL],
+  ...REACH_AWS,
+  ["listenerArn", STR, OPTIONAL],
+  ["ruleArn", STR, OPTIONAL],
+  ["stateTable", STR, OPTIONAL],
+  ["lockLease", STR, OPTIONAL], // 2m on aws, 30s on local
+  ["config", FILE, OPTIONAL],
+];
+
+/** The Zabbix connection of business-metric gates (deploy-gray, plan, promote). */
+const ZABBIX: Arg[] = [
+  ["zabbixUrl", STR, OPTIONAL],
+  ["zabbixToken", SECRET, OPTIONAL], // sensitive: a Secret
+  ["zabbixTimeout", STR, d("10s")],
+];
+
+/** deploy-gray's and plan's options (the rollout plan, its thresholds, the local environment). */
+const ROLLOUT: Arg[] = [
+  ["target", STR, d("local")],
+  ["image", STR, OPTIONAL], // local: gray-deploy/sample-gateway:next; aws: required or built
+  ["commit", STR, OPTIONAL],
+  ["startedBy", STR, OPTIONAL],
+  ...REACH_AWS,
+  ["listenerArn", STR, OPTIONAL],
+  ["ruleArn", STR, OPTIONAL],
+  ["stableTargetGroupArn", STR, OPTIONAL],
+  ["grayTargetGroupArn", STR, OPTIONAL],
+  ["stableAsg", STR, OPTIONAL],
+  ["grayAsg", STR, OPTIONAL],
+  ["launchTemplate", STR, OPTIONAL],
+  ["ami", STR, OPTIONAL],
+  ["stateTable", STR, OPTIONAL],
+  ["alarms", LIST, OPTIONAL],
+  ["gates", STR, OPTIONAL], // JSON text of the gate list
+  ...ZABBIX,
+  ["smokeHeader", SECRET, OPTIONAL], // sensitive: a Secret
+  ["smokeUrl", STR, OPTIONAL],
+  ["smokePaths", LIST, d(["/health"])],
+  ["smokeStatuses", LIST, d(["200"])],
+  ["steps", STR, d("5,25,50,100")],
+  ["approveBefore", LIST, OPTIONAL],
+  ["interval", STR, OPTIONAL], // 30s on aws, 1s on local
+  ["bake", STR, OPTIONAL], // 12m / 13s
+  ["maxBake", STR, OPTIONAL],
+  ["rollbackWindow", STR, OPTIONAL],
+  ["promotionWindow", STR, OPTIONAL],
+  ["metricPeriod", STR, OPTIONAL],
+  ["metricsDelay", STR, OPTIONAL],
+  ["returnSteps", STR, d("50,100")],
+  ["returnBake", STR, OPTIONAL],
+  ["onInconclusive", STR, d("pause")],
+  ["minGrayCapacity", INT, d(1)],
+  ["healthyTimeout", STR, OPTIONAL],
+  ["instanceWarmup", STR, OPTIONAL],
+  ["refreshMinHealthy", INT, d(90)],
+  ["maxPause", STR, d("1h")],
+  ["lockLease", STR, OPTIONAL],
+  ["rollbackErrorRate", STR, d("2%")],
+  ["rollbackP99", STR, d("2s")],
+  ["rollbackUnhealthy", INT, d(1)],
+  ["promoteErrorRate", STR, d("1%")],
+  ["promoteP95", STR, d("500ms")],
+  ["minRequests", INT, d(100)],
+  ["evidenceEvents", INT, d(10)],
+  ["relativeSignificance", STR, d("0.1%")],
+  ["relativeErrorMargin", STR, d("0.5%")],
+  ["latencyTolerance", STR, d("50%")],
+  ["latencySlack", STR, d("50ms")],
+  ["sequentialAlpha", STR, d("1%")],
+  ["sequentialTolerance", STR, d("25%")],
+  ["rps", INT, d(200)],
+  ["instances", INT, d(4)],
+  ["grayErrorRate", STR, d("0%")],
+  ["grayLatencyMs", INT, d(0)],
+  ["grayCrash", BOOL, d(false)],
+  ["baselineErrorRate", STR, d("0%")],
+  ["config", FILE, OPTIONAL],
+];
+
+export interface ExpectedFunction {
+  readonly args: readonly Arg[];
+  readonly returns: string;
+  /** `@func({ cache: "never" })`: side effects or live reads. */
+  readonly cache: "never" | "default";
+  /**
+   * Directory arguments and the patterns the CLI leaves out of them. None has a `defaultPath`: a
+   * contextual directory is uploaded from the module's repository on every call that omits it.
+   */
+  readonly directories?: Readonly<Record<string, { readonly ignore: readonly string[] }>>;
+}
+
+export const EXPECTED: Record<string, ExpectedFunction> = {
+  // A pure function of its inputs: the engine may cache it.
+  build: {
+    args: [["source", DIR, REQUIRED], ...BUILD],
+    returns: "Container",
+    cache: "default",
+    directories: { source: { ignore: SOURCE_IGNORE } },
+  },
+  publish: {
+    args: [
+      ["repository", STR, REQUIRED],
+      ["source", DIR, REQUIRED],
+      ["tag", STR, OPTIONAL],
+      ["commit", STR, OPTIONAL],
+      ...BUILD,
+      ...REACH_AWS,
+      ...CREDENTIALS,
+    ],
+    returns: STR,
+    cache: "never",
+    directories: { source: { ignore: SOURCE_IGNORE } },
+  },
+  deployGray: {
+    args: [
+      ...ROLLOUT,
+      ["notifyWebhook", SECRET, OPTIONAL],
+      ["supersede", BOOL, d(false)],
+      ["source", DIR, OPTIONAL],
+      ["repository", STR, OPTIONAL],
+      ["tag", STR, OPTIONAL],
+      ...BUILD,
+      ...CREDENTIALS,
+    ],
+    returns: STR,
+    cache: "never",
+    directories: { source: { ignore: SOURCE_IGNORE } },
+  },
+  plan: { args: [...ROLLOUT, ...CREDENTIALS], returns: STR, cache: "never" },
+  status: { args: [...AWS_CONTROL, ...CREDENTIALS], returns: STR, cache: "never" },
+  // The Dagger counterpart of the CLI's --report-dir: the stored rollout's report files.
+  report: { args: [...AWS_CONTROL, ...CREDENTIALS], returns: DIR, cache: "never" },
+  promote: {
+    args: [
+      ...AWS_CONTROL,
+      ...ZABBIX,
+      ["notifyWebhook", SECRET, OPTIONAL],
+      ["full", BOOL, d(false)],
+      ["reason", STR, OPTIONAL],
+      ...CREDENTIALS,
+    ],
+    returns: STR,
+    cache: "never",
+  },
+  abort: {
+    args: [...AWS_CONTROL, ["notifyWebhook", SECRET, OPTIONAL], ["reason", STR, OPTIONAL], ...CREDENTIALS],
+    returns: STR,
+    cache: "never",
+  },
+  bootstrap: {
+    args: [
+      ["target", STR, d("local")],
+      ...REACH_AWS,
+      ["stateTable", STR, OPTIONAL],
+      ["config", FILE, OPTIONAL],
+      ...CREDENTIALS,
+    ],
+    returns: STR,
+    cache: "never",
+  },
+};
+
+const KIND_NAMES: Readonly<Record<string, string>> = {
+  STRING_KIND: STR,
+  INTEGER_KIND: INT,
+  BOOLEAN_KIND: BOOL,
+};
+
+/** A type as `dagger call --help` names it, from its kind, its name and (lists) its element's. */
+function named(kind: string, name: string | undefined, element: () => string): string {
+  if (kind === "LIST_KIND") return `[${element()}]`;
+  return KIND_NAMES[kind] ?? name ?? kind;
+}
+
+export function typeName(t: ScannedArgument["type"]): string {
+  if (t === undefined) return "unresolved";
+  return named(t.kind, t.name, () => typeName(t.typeDef as ScannedArgument["type"]));
+}
+
+export function presence(a: ScannedArgument): Presence {
+  if (a.defaultValue !== undefined) return d(a.defaultValue as string);
+  return a.isOptional ? OPTIONAL : REQUIRED;
+}
+
+/** One function as both views normalise it. */
+export interface FunctionSurface {
+  /** name → [name, type as `dagger call --help` names it, presence] */
+  readonly args: Record<string, readonly [string, string, Presence]>;
+  readonly returns: string;
+  readonly cache: "never" | "default";
+  /** Directory arguments: their contextual default path ("" for none) and ignore patterns. */
+  readonly directories: Record<string, { readonly defaultPath: string; readonly ignore: readonly string[] }>;
+}
+
+export type Surface = Record<string, FunctionSurface>;
+
+const PRIMITIVE = new Set([STR, INT, BOOL]);
+
+/**
+ * The expected surface. `registered` applies the SDK's register.ts rule: a default that is not a
+ * primitive (a list) is not sent to the engine; the argument is registered optional instead, and the
+ * function's own default applies when the engine passes nothing.
+ */
+export function expectedSurface(opts: { registered: boolean }): Surface {
+  const out: Surface = {};
+  for (const [name, fn] of Object.entries(EXPECTED)) {
+    const args: Record<string, readonly [string, string, Presence]> = {};
+    for (const [arg, type, p] of fn.args) {
+      const listDefault = "default" in p && !PRIMITIVE.has(type);
+      args[arg] = [arg, type, opts.registered && listDefault ? OPTIONAL : p];
+    }
+    const directories: FunctionSurface["directories"] = {};
+    for (const [arg, dir] of Object.entries(fn.directories ?? {})) {
+      directories[arg] = { defaultPath: "", ignore: [...dir.ignore] };
+    }
+    out[name] = { args, returns: fn.returns, cache: fn.cache, directories };
+  }
+  return out;
+}
+
+/** The SDK introspector's view of one object. */
+export function surfaceOfScan(obj: ScannedObject): Surface {
+  const out: Surface = {};
+  for (const [name, fn] of Object.entries(obj.functions)) {
+    const directories: FunctionSurface["directories"] = {};
+    for (const a of fn.arguments) {
+      if (typeName(a.type) === DIR)
+        directories[a.name] = { defaultPath: a.defaultPath ?? "", ignore: a.ignore ?? [] };
+    }
+    out[name] = {
+      args: Object.fromEntries(
+        fn.arguments.map((a) => [a.name, [a.name, typeName(a.type), presence(a)] as const]),
+      ),
+      returns: typeName(fn.returnType),
+      cache: fn.cache === "never" ? "never" : "default",
+      directories,
+    };
+  }
+  return out;
+}
+
+/** A registered typedef's type as `dagger call --help` names it. */
+export function typeDefName(t: RecordedTypeDef): string {
+  return named(t.kind, t.name, () => typeDefName(t.elementType!));
+}
+
+function registeredPresence(a: RecordedArg): Presence {
+  if (a.defaultValue !== undefined) return d(JSON.parse(a.defaultValue) as string);
+  return a.typeDef.optional ? OPTIONAL : REQUIRED;
+}
+
+/** The engine's view: what the module registered (recorded by the engine double). */
+export function surfaceOfTypeDefs(obj: RecordedTypeDef): Surface {
+  const out: Surface = {};
+  for (const fn of obj.functions ?? []) out[fn.name] = functionSurface(fn);
+  return out;
+}
+
+function functionSurface(fn: RecordedFunction): FunctionSurface {
+  const directories: FunctionSurface["directories"] = {};
+  for (const a of fn.args) {
+    if (typeDefName(a.typeDef) === DIR)
+      directories[a.name] = { defaultPath: a.defaultPath, ignore: a.ignore };
+  }
+  return {
+    args: Object.fromEntries(
+      fn.args.map((a) => [a.name, [a.name, typeDefName(a.typeDef), registeredPresence(a)] as const]),
+    ),
+    returns: typeDefName(fn.returnType),
+    cache: fn.cachePolicy === "Never" ? "never" : "default",
+    directories,
+  };
+}

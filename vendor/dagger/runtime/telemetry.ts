@@ -1,0 +1,3 @@
+import { getTracer } from "./core.js"
+
+export { getTracer }
