@@ -115,9 +115,13 @@ export class StrictProxy {
   /** Every violation recorded (the report), minus those a test took on purpose. */
   #all: StrictViolation[] = [];
   #closed = false;
+  /** What the last report line covered (reports are deltas, so a run's lines add up). */
+  #reported: StrictStats | null = null;
+  readonly #reportedViolations = new Set<StrictViolation>();
   readonly #onExit = (): void => {
-    // A proxy never closed (emulators pooled until the process exits) still reports.
-    if (!this.#closed) writeReport(this.#o.label, this.stats(), this.#all);
+    // A proxy never closed (emulators pooled until the process exits) still reports, where the
+    // process emits "exit" (vitest's workers may not: see checkpoint()).
+    if (!this.#closed) this.#report();
   };
 
   constructor(o: StrictProxyOptions) {
@@ -162,6 +166,41 @@ export class StrictProxy {
   }
 
   /**
+   * The end of one user's turn on a shared proxy (a pooled emulator handed to the next scenario):
+   * writes the report line for what was checked since the last one, then throws, listing the
+   * violations since then (and forgets them, so the next user starts clean).
+   */
+  checkpoint(): void {
+    this.#report();
+    this.assertClean({ forget: true });
+  }
+
+  #report(): void {
+    const now = this.stats();
+    const last = this.#reported;
+    const minus = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>> = {}) =>
+      Object.fromEntries(
+        Object.entries(a)
+          .map(([k, v]) => [k, v - (b[k] ?? 0)])
+          .filter(([, v]) => v !== 0),
+      );
+    const delta: StrictStats = {
+      requests: now.requests - (last?.requests ?? 0),
+      checked: now.checked - (last?.checked ?? 0),
+      passthrough: now.passthrough - (last?.passthrough ?? 0),
+      byOperation: minus(now.byOperation, last?.byOperation),
+      byToolOperation: minus(now.byToolOperation, last?.byToolOperation),
+      violations: now.violations - (last?.violations ?? 0),
+      exempted: minus(now.exempted, last?.exempted),
+      checkMicros: now.checkMicros - (last?.checkMicros ?? 0),
+    };
+    const fresh = this.#all.filter((v) => !this.#reportedViolations.has(v));
+    for (const v of fresh) this.#reportedViolations.add(v);
+    writeReport(this.#o.label, delta, fresh);
+    this.#reported = now;
+  }
+
+  /**
    * Throws, listing every violation, when there is any. With `forget`, the violations are cleared
    * first (an emulator reused by the next scenario starts clean; this one still fails).
    */
@@ -183,7 +222,7 @@ export class StrictProxy {
     if (!this.#closed) {
       this.#closed = true;
       process.removeListener("exit", this.#onExit);
-      writeReport(this.#o.label, this.stats(), this.#all);
+      this.#report();
     }
     if (server === null) return;
     await new Promise<void>((resolve) => {
