@@ -291,6 +291,13 @@ export interface AwsConnection {
   destroy(): void;
 }
 
+/**
+ * Appended to the SDK's User-Agent of every AWS call gray-deploy makes: CloudTrail records it
+ * (`userAgent`), so an audit tells the tool's ModifyRule from a person's, and the test suite's strict
+ * proxy tells the tool's calls from the test's own.
+ */
+export const AWS_USER_AGENT = "gray-deploy";
+
 /** IAM's service prefix per SDK client name (for `service:Operation` in errors and counts). */
 const IAM_PREFIX: Readonly<Record<string, string>> = {
   ElasticLoadBalancingV2Client: "elasticloadbalancing",
@@ -306,7 +313,11 @@ function credentialsFor(o: AwsConnectionOptions): AwsConnectionOptions["credenti
   if (o.roleArn === undefined) return undefined; // the SDK's default chain
   const env = o.env ?? process.env;
   const session = `gray-deploy-${process.pid}-${Date.now().toString(36)}`;
-  const stsConfig = { region: o.region, ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }) };
+  const stsConfig = {
+    region: o.region,
+    customUserAgent: AWS_USER_AGENT,
+    ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
+  };
   const tokenFile = env.AWS_WEB_IDENTITY_TOKEN_FILE;
   // Both providers re-assume the role shortly before the session expires, so a rollout longer than one
   // role session keeps working.
@@ -402,6 +413,7 @@ export function createAwsApi(o: AwsConnectionOptions): AwsConnection {
     ...(credentials === undefined ? {} : { credentials }),
     maxAttempts: o.maxAttempts ?? 5,
     retryMode: "standard",
+    customUserAgent: AWS_USER_AGENT,
     requestHandler: { requestTimeout: o.requestTimeoutMs ?? 30_000, connectionTimeout: 5000 },
   };
   const clients: SdkClient[] = [];

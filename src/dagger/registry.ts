@@ -4,6 +4,7 @@
  * handed to the engine as a Secret, never printed.
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { AWS_USER_AGENT } from "../aws/api.js";
 import { CredentialsError, InvalidInputError, ProviderError } from "../contract/errors.js";
 import { IMAGE_REF } from "../contract/options.js";
 import type { AwsSession } from "./credentials.js";
@@ -25,6 +26,7 @@ export async function ecrLogin(
     new ECRClient({
       region: session.region,
       credentials: session.credentials,
+      customUserAgent: AWS_USER_AGENT,
       ...(session.endpoint ? { endpoint: session.endpoint } : {}),
     });
   let data: { authorizationToken?: string | undefined; proxyEndpoint?: string | undefined } | undefined;
