@@ -24,6 +24,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { assertStrictOffAllowed, type StrictProxy, startStrictProxy } from "./strict/index.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const PYTHON = "/usr/bin/python3";
@@ -78,11 +79,21 @@ export interface StartEmulatorOptions {
   region?: string;
   /** Deadline for the emulator to become ready. Default 20 s (a cold start takes ~2 s). */
   startTimeoutMs?: number;
+  /**
+   * Strict mode (test/support/strict): every AWS request is checked against AWS's API models and
+   * documented rules before the emulator sees it; `stop()` throws listing any violation. On unless
+   * false, which only the files STRICT_OFF names may pass (the emulator's own self-tests).
+   */
+  strict?: boolean;
 }
 
 export interface Emulator {
-  /** `http://127.0.0.1:PORT`, for the SDK clients' `endpoint`. */
+  /** `http://127.0.0.1:PORT`, for the SDK clients' `endpoint` (the strict proxy, in strict mode). */
   readonly endpoint: string;
+  /** The emulator itself, behind no strict proxy (its control endpoints use it). */
+  readonly directEndpoint: string;
+  /** The strict proxy in front of the emulator, or null when strict mode is off. */
+  readonly strict: StrictProxy | null;
   readonly port: number;
   /** Process id of the emulator (for tests of its lifecycle). */
   readonly pid: number;
@@ -99,7 +110,10 @@ export interface Emulator {
   };
   /** Empties every AWS service and the extension's state (and the IAM budget, when enabled). */
   reset(): Promise<void>;
-  /** Stops the process (this one only) and waits for it to exit. Idempotent. */
+  /**
+   * Stops the process (this one only) and waits for it to exit. Idempotent. In strict mode it then
+   * throws, once, listing every AWS request real AWS would have refused (so a test's afterAll fails).
+   */
   stop(): Promise<void>;
   /** Reports what the load balancer's health checks see for one or more targets. */
   setTargetHealth(report: TargetHealthReport | TargetHealthReport[]): Promise<void>;
@@ -157,12 +171,23 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   child.unref();
   for (const stream of [child.stdin, child.stdout, child.stderr])
     (stream as unknown as { unref?: () => void })?.unref?.();
-  const endpoint = `http://127.0.0.1:${info.port}`;
+  const directEndpoint = `http://127.0.0.1:${info.port}`;
+  // ── strict mode: a validating proxy in front of the emulator (test/support/strict) ──
+  let strict: StrictProxy | null = null;
+  try {
+    if (opts.strict === false) await assertStrictOffAllowed();
+    else strict = await startStrictProxy(directEndpoint);
+  } catch (e) {
+    process.removeListener("exit", onExit);
+    child.kill("SIGKILL");
+    throw e;
+  }
+  const endpoint = strict?.url ?? directEndpoint;
   const credentials = { accessKeyId: "AKIAGRAYEMULATOR0000", secretAccessKey: "gray-emulator-secret" };
   let stopped: Promise<void> | undefined;
 
   const control = async (method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> => {
-    const res = await fetch(`${endpoint}${path}`, {
+    const res = await fetch(`${directEndpoint}${path}`, {
       method,
       headers: { "content-type": "application/json" },
       ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
@@ -174,6 +199,8 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
 
   const emulator: Emulator = {
     endpoint,
+    directEndpoint,
+    strict,
     port: info.port,
     pid: child.pid!,
     region,
@@ -181,12 +208,12 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
     info: { moto: info.moto, patches: info.patches, startupSeconds: info.startupSeconds },
     clientConfig: (creds = credentials) => ({ endpoint, region, credentials: creds }),
     async reset() {
-      const res = await fetch(`${endpoint}/moto-api/reset`, { method: "POST" });
+      const res = await fetch(`${directEndpoint}/moto-api/reset`, { method: "POST" });
       if (!res.ok) throw new Error(`AWS emulator reset failed: ${res.status} ${await res.text()}`);
       if (opts.iamInitialNoAuthActionCount !== undefined) {
         // moto's reset keeps its count of unauthenticated calls; without this, a reset emulator
         // with IAM enforcement has no budget left to create the next test's user.
-        const auth = await fetch(`${endpoint}/moto-api/reset-auth`, {
+        const auth = await fetch(`${directEndpoint}/moto-api/reset-auth`, {
           method: "POST",
           body: String(opts.iamInitialNoAuthActionCount),
         });
@@ -203,6 +230,10 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
           done();
         });
         child.kill("SIGTERM");
+      }).then(async () => {
+        // Strict mode: the proxy goes with the emulator, and its violations fail the caller.
+        await strict?.close();
+        strict?.assertClean();
       });
       return stopped;
     },

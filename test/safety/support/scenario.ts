@@ -310,6 +310,9 @@ export class Scenario {
       for (const p of this.#extraProxies) await p.close();
       this.aws.destroy();
       idleEmulators.push(this.emu);
+      // Strict mode: this scenario's requests that real AWS would refuse fail it (the pooled
+      // emulator is never stopped, so its stop() cannot), and its report line is written.
+      this.emu.strict?.checkpoint();
     } finally {
       this.#release();
     }
