@@ -82,25 +82,19 @@ export interface PublishInput extends Omit<BuildInput, "source"> {
   readonly tag?: string | undefined;
 }
 
-export interface PublishCall extends PublishInput {
-  readonly region?: string | undefined;
-  readonly endpoint?: string | undefined;
-  /** An endpoint as a Dagger Service (`--endpoint-service tcp://localhost:4566`). */
-  readonly endpointService?: ServiceLike | undefined;
-  readonly roleArn?: string | undefined;
-}
-
-/** One call of a verb: its schema options, the module's shared ones, the config file, the secrets. */
+/**
+ * One call of a function: the module's options (its constructor's arguments), the function's own, the
+ * config file, the secrets. A verb takes the module's options it has, as if they were its own flags
+ * (so one that does not apply to the target is refused, as on the CLI), and leaves out the others
+ * (`bootstrap` has no --listener-arn); its own arguments override them; both override the config file.
+ */
 export interface VerbCall {
+  /** The function's own option arguments (deploy-gray's --supersede, promote's --full). */
   readonly options: OptionArgs;
-  /**
-   * The module's constructor options (target, where the rollout lives, …): they apply to the call
-   * as a config file's keys do — those this verb or target does not take are left out — and the
-   * function's own arguments override them.
-   */
+  /** The module's option values (target, where the rollout lives, the plan, thresholds, …). */
   readonly shared?: OptionArgs | undefined;
   readonly config?: ConfigFileLike | undefined;
-  /** The schema's sensitive options (notifyWebhook, smokeHeader, zabbixToken), passed as Secrets. */
+  /** The module's sensitive options (notifyWebhook, smokeHeader, zabbixToken), passed as Secrets. */
   readonly sensitive?: Partial<Record<string, SecretLike | undefined>>;
   readonly secrets?: AwsSecrets;
   /** `--endpoint-service`: the schema's `endpoint`, given as a Dagger Service. */

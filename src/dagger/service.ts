@@ -10,22 +10,22 @@ import { openRunOutputs } from "../app/outputs.js";
 import { progressPrinter } from "../app/progress.js";
 import { resolveCall, whereOfRaw } from "../app/resolve.js";
 import { runVerb, storedRollout, type VerbResult, whereOf } from "../app/run.js";
-import { type Options, parseOptionValue, type RawOptions, rawDefault, type Verb } from "../app/schema.js";
+import {
+  type OptionName,
+  type Options,
+  optionVerbs,
+  parseOptionValue,
+  type RawOptions,
+  rawDefault,
+  type Verb,
+} from "../app/schema.js";
 import { InvalidInputError } from "../contract/errors.js";
 import type { Outcome } from "../contract/outcome.js";
 import { formatDuration } from "../contract/units.js";
 import { fanOut } from "../engine/events.js";
 import { renderReport, reportFiles } from "../report/index.js";
 import { runBudgetMs } from "./budget.js";
-import type {
-  AwsSecrets,
-  BuildInput,
-  DeployCall,
-  ModuleServices,
-  PublishCall,
-  PublishInput,
-  VerbCall,
-} from "./calls.js";
+import type { AwsSecrets, BuildInput, DeployCall, ModuleServices, PublishInput, VerbCall } from "./calls.js";
 import type { AwsSession } from "./credentials.js";
 import { endpointOf, givenOptions, readConfig } from "./options.js";
 import { failureOutcome, RolloutOutcomeError, settle } from "./outcome.js";
@@ -40,7 +40,6 @@ export type {
   ContainerEngine,
   DeployCall,
   ModuleServices,
-  PublishCall,
   PublishInput,
   SecretLike,
   VerbCall,
@@ -69,21 +68,26 @@ export class GrayDeployService {
     });
   }
 
-  /** Builds, logs in to ECR and pushes; resolves with the digest-qualified reference. */
-  async publish(input: PublishCall, secrets: AwsSecrets, commit?: string): Promise<string> {
+  /**
+   * Builds, logs in to ECR and pushes; resolves with the digest-qualified reference. AWS is reached with
+   * the module's region, endpoint (or endpoint Service), role and credentials; its commit names the tag.
+   */
+  async publish(input: PublishInput, call: VerbCall): Promise<string> {
     return this.guard({ target: "aws" }, async () => {
-      const region = checked("region", input.region, true)!;
-      const endpoint = checked("endpoint", await endpointOf(input.endpoint, input.endpointService), false);
-      const roleArn = checked("roleArn", input.roleArn, false);
-      const session = await this.session({ region, endpoint, roleArn }, secrets, runBudgetMs("publish"));
-      return this.buildAndPush(input, session, commit);
+      const o = call.shared ?? {};
+      const region = checked("region", o.region, true)!;
+      const endpoint = checked("endpoint", await endpointOf(text(o.endpoint), call.endpointService), false);
+      const roleArn = checked("roleArn", o.roleArn, false);
+      const where = { region, endpoint, roleArn };
+      const session = await this.session(where, call.secrets ?? {}, runBudgetMs("publish"));
+      return this.buildAndPush(input, session, text(o.commit));
     });
   }
 
   async deployGray(call: DeployCall): Promise<string> {
     const where: Where = { target: "local" };
     return this.guard(where, async () => {
-      const input = await this.input(call);
+      const input = await this.input("deploy-gray", call);
       const raw = { ...input.config, ...input.given };
       const target = whereOfRaw(raw).target;
       // A target with no image of its own (AWS) deploys the digest of --source built and pushed.
@@ -139,7 +143,7 @@ export class GrayDeployService {
   async status(call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve("status", await this.input(call), where);
+      const o = this.resolve("status", await this.input("status", call), where);
       const result = await this.run("status", o, await this.sessionFor("status", o, call.secrets));
       const outcome = outcomeOf(result);
       if (result.kind === "outcome" && result.raised) throw new RolloutOutcomeError(outcome);
@@ -151,7 +155,7 @@ export class GrayDeployService {
   async plan(call: VerbCall): Promise<string> {
     const where: Where = { target: "local" };
     return this.guard(where, async () => {
-      const o = this.resolve("plan", await this.input(call), where);
+      const o = this.resolve("plan", await this.input("plan", call), where);
       const result = await this.run("plan", o, await this.sessionFor("plan", o, call.secrets));
       if (result.kind !== "plan") throw new RolloutOutcomeError(outcomeOf(result));
       return JSON.stringify(result.report, null, 2);
@@ -165,7 +169,7 @@ export class GrayDeployService {
   async report(call: VerbCall): Promise<Directory> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve("status", await this.input(call), where);
+      const o = this.resolve("status", await this.input("status", call), where);
       const session = await this.sessionFor("status", o, call.secrets);
       const { outcome, plan } = await storedRollout(o, {
         clock: this.s.clock,
@@ -187,7 +191,7 @@ export class GrayDeployService {
   async bootstrap(call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve("bootstrap", await this.input(call), where);
+      const o = this.resolve("bootstrap", await this.input("bootstrap", call), where);
       const result = await this.run("bootstrap", o, await this.sessionFor("bootstrap", o, call.secrets));
       if (result.kind !== "bootstrap") throw new RolloutOutcomeError(outcomeOf(result));
       return JSON.stringify(result.result, null, 2);
@@ -196,29 +200,25 @@ export class GrayDeployService {
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────
 
-  /** The options given as arguments (Secrets read), and the config file's. */
-  private async input(call: VerbCall): Promise<{ given: RawOptions; config: RawOptions }> {
+  /**
+   * The options given for a verb — the module's that it takes (Secrets read), then the function's own —
+   * and the config file's. The module's options another verb takes are left out, as a config file's.
+   */
+  private async input(verb: Verb, call: VerbCall): Promise<{ given: RawOptions; config: RawOptions }> {
+    const takes = ([name]: readonly [string, unknown]) => optionVerbs(name as OptionName).includes(verb);
     const secrets = await Promise.all(
-      Object.entries(call.sensitive ?? {}).map(
-        async ([name, secret]) => [name, await secret?.plaintext()] as const,
-      ),
+      Object.entries(call.sensitive ?? {})
+        .filter(takes)
+        .map(async ([name, secret]) => [name, await secret?.plaintext()] as const),
     );
-    const args = givenOptions(call.options);
-    const shared = givenOptions(call.shared ?? {});
-    const endpoint = await endpointOf(
-      (args.endpoint ?? shared.endpoint) as string | undefined,
-      call.endpointService,
-    );
-    const given = {
-      ...args,
+    const module = {
+      ...Object.fromEntries(Object.entries(givenOptions(call.shared ?? {})).filter(takes)),
       ...Object.fromEntries(secrets.filter(([, value]) => value !== undefined && value.trim() !== "")),
     };
-    const config = {
-      ...(await readConfig(call.config)),
-      ...shared,
-      ...(endpoint === undefined ? {} : { endpoint }),
-    };
-    return { given, config };
+    const given: RawOptions = { ...module, ...givenOptions(call.options) };
+    const endpoint = await endpointOf(given.endpoint as string | undefined, call.endpointService);
+    if (endpoint !== undefined && takes(["endpoint", endpoint])) given.endpoint = endpoint;
+    return { given, config: await readConfig(call.config) };
   }
 
   private resolve(verb: Verb, input: { given: RawOptions; config: RawOptions }, where: Where): Options {
@@ -245,7 +245,7 @@ export class GrayDeployService {
   private async control(verb: "promote" | "abort", call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve(verb, await this.input(call), where);
+      const o = this.resolve(verb, await this.input(verb, call), where);
       return settle(outcomeOf(await this.run(verb, o, await this.sessionFor(verb, o, call.secrets))));
     });
   }
@@ -392,8 +392,8 @@ function checkBuildArgs(args: readonly string[]): string[] {
 }
 
 /** Validates one schema option given outside a verb (publish's region, endpoint, role). */
-function checked(name: "region" | "endpoint" | "roleArn", value: string | undefined, required: boolean) {
-  if (value === undefined) {
+function checked(name: "region" | "endpoint" | "roleArn", value: unknown, required: boolean) {
+  if (value === undefined || value === null) {
     if (required) throw new InvalidInputError([{ field: name, message: "is required to publish to ECR" }]);
     return undefined;
   }
@@ -402,6 +402,7 @@ function checked(name: "region" | "endpoint" | "roleArn", value: string | undefi
   return parsed.value as string;
 }
 
+const text = (v: unknown) => (typeof v === "string" ? v : undefined);
 const nonEmpty = (s: string | undefined) => (s === undefined || s.trim() === "" ? undefined : s.trim());
 
 /** The Outcome of a result that is one (a plan or bootstrap answer is not). */

@@ -211,7 +211,12 @@ export function functionOf(
   const ctor = new Map(object.constructorArguments.map((a) => [kebab(a.name), a]));
   const where = `${cmd.file}: dagger call ${cmd.tokens.join(" ")}`;
   let i = 0;
-  while (i < cmd.tokens.length && cmd.tokens[i]!.startsWith("--")) {
+  while (i < cmd.tokens.length && (cmd.tokens[i]!.startsWith("--") || isPlaceholder(cmd.tokens[i]!))) {
+    // An opaque `${{ inputs.deploy-args }}`-style list of the module's arguments, or `dagger call --help`.
+    if (!cmd.tokens[i]!.startsWith("--") || cmd.tokens[i] === "--help") {
+      i += 1;
+      continue;
+    }
     const [flag, inline] = cmd.tokens[i]!.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     const a = ctor.get(flag);
     if (a === undefined)
@@ -238,7 +243,7 @@ export function checkDaggerCall(cmd: FoundCommand, object: ScannedObject): strin
   const where = `${cmd.file}: dagger call ${cmd.tokens.join(" ")}`;
   const { at } = functionOf(cmd, object, problems);
   const [fnName, ...rest] = cmd.tokens.slice(at);
-  if (fnName === undefined || fnName.includes("…")) return []; // prose: "dagger call …"
+  if (fnName === undefined || fnName.includes("…")) return problems; // prose: "dagger call …"
   const fn: ScannedFunction | undefined = Object.values(object.functions).find(
     (f) => kebab(f.name) === fnName,
   );
@@ -258,6 +263,7 @@ export function checkDaggerCall(cmd: FoundCommand, object: ScannedObject): strin
         continue;
       }
       const a = args.get(flag);
+      if (flag === "help") continue; // `dagger call deploy-gray --help`
       if (a === undefined) {
         problems.push(`${where}: ${fnName} has no --${flag}`);
         continue;

@@ -1,8 +1,11 @@
 /**
  * One schema, two front ends: every option of the contract that applies to a verb is an argument of
- * that verb's Dagger function or of the module's constructor (once: never both; same name, a type
- * that reads the same, optional without a default, its default in its text) and a flag of the CLI's
- * verb (kebab-case, the same default in its help). Either front end drifting fails here.
+ * that verb's Dagger function or of the module's constructor (same name, a type that reads the same,
+ * optional without a default, its default and its target in its text) and a flag of the CLI's verb
+ * (kebab-case, the same default in its help). Where a Dagger option goes follows one rule: an option
+ * two or more functions take is the module's (a constructor argument, in no function); one that only
+ * one function takes is that function's. Either front end drifting, or an option placed against the
+ * rule, fails here.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -12,6 +15,7 @@ import {
   type OptionName,
   optionFrontEnds,
   optionVerbs,
+  SCHEMA,
   VERBS,
   type Verb,
 } from "../../src/app/schema.js";
@@ -19,7 +23,7 @@ import { buildProgram, helpDefault } from "../../src/cli/program.js";
 import { kebab } from "../../src/contract/errors.js";
 import { type ScannedArgument, type ScannedObject, scanModule } from "./scan.js";
 
-/** Arguments that are not options of the schema: what to build and how to reach AWS. */
+/** Arguments that are not options of the schema: what to build. */
 const NOT_OPTIONS: Record<Verb, readonly string[]> = {
   "deploy-gray": ["source", "repository", "tag", "dockerfile", "platform", "buildArgs", "buildTarget"],
   plan: [],
@@ -94,6 +98,12 @@ describe.each(VERBS.map((v) => [v]))("%s", (verb) => {
       if (shown !== undefined && !words(a.description).includes(`Default ${shown}`)) {
         problems.push(`${name}: description does not say "Default ${shown}"`);
       }
+      // "AWS only." / "Local target only." exactly when the schema limits the option to that target.
+      const only = SCHEMA.targetsOf(name).length === 1 ? SCHEMA.targetsOf(name)[0] : undefined;
+      for (const t of OPTION_DEFS.target.choices) {
+        const says = new RegExp(`\\b${t}( target)? only\\b`, "i").test(a.description);
+        if (says !== (t === only)) problems.push(`${name}: ${says ? "says" : "does not say"} "${t} only"`);
+      }
     }
     expect(problems).toEqual([]);
   });
@@ -143,16 +153,31 @@ describe.each(VERBS.map((v) => [v]))("%s", (verb) => {
   });
 });
 
-describe("the constructor (what every function needs, given once)", () => {
-  it("takes only options of the schema and the ways to reach AWS, each used by a verb", () => {
+describe("the module's options: an option two or more functions take is the module's", () => {
+  const takenBy = (n: OptionName) => VERBS.filter((v) => applies(v, "dagger").includes(n));
+  const ctor = () => new Set(gray.constructorArguments.map((a) => a.name));
+
+  it("puts every option two or more functions take in the constructor, in no function", () => {
+    const shared = OPTION_NAMES.filter((n) => takenBy(n).length >= 2);
+    expect(shared.filter((n) => !ctor().has(n))).toEqual([]);
+    const inFunctions = Object.values(gray.functions).flatMap((f) =>
+      f.arguments.filter((a) => shared.includes(a.name as OptionName)).map((a) => `${f.name}.${a.name}`),
+    );
+    expect(inFunctions).toEqual([]);
+  });
+
+  it("leaves an option only one function takes on that function", () => {
+    const own = OPTION_NAMES.filter((n) => takenBy(n).length === 1);
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.filter((n) => ctor().has(n))).toEqual([]);
+    const misplaced = own.filter(
+      (n) => !gray.functions[camel(takenBy(n)[0]!)]!.arguments.some((a) => a.name === n),
+    );
+    expect(misplaced).toEqual([]);
+  });
+
+  it("takes nothing else in the constructor than those options and the ways to reach AWS", () => {
     const names = gray.constructorArguments.map((a) => a.name);
-    const usedBy = (n: string) =>
-      VERBS.filter(
-        (v) =>
-          applies(v, "dagger").includes(n as OptionName) &&
-          !gray.functions[camel(v)]!.arguments.some((a) => a.name === n),
-      );
-    expect(names.filter((n) => !CONSTRUCTOR_NOT_OPTIONS.includes(n) && usedBy(n).length === 0)).toEqual([]);
     expect(names.filter((n) => !(n in OPTION_DEFS) && !CONSTRUCTOR_NOT_OPTIONS.includes(n))).toEqual([]);
   });
 });

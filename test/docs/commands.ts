@@ -233,7 +233,9 @@ export function checkDaggerCall(c: CommandLine, surface: DaggerSurface): Problem
     while (i < cmd.length && cmd[i]!.startsWith("-")) {
       const w = cmd[i]!;
       const ctorArg = ctor.get(flagOf(w).replace(/^--/, ""));
-      if (ctorArg !== undefined) i += ctorArg || w.includes("=") ? 1 : 2;
+      // `dagger call --help` lists the module's arguments.
+      if (flagOf(w) === "--help") i += 1;
+      else if (ctorArg !== undefined) i += ctorArg || w.includes("=") ? 1 : 2;
       else if (DAGGER_VALUE_FLAGS.has(flagOf(w)) && !w.includes("=")) i += 2;
       else if (DAGGER_BOOL_FLAGS.has(flagOf(w)) || w.includes("=")) i += 1;
       else {

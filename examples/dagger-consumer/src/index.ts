@@ -19,10 +19,8 @@ export class DaggerConsumer {
     /** Fault injected into the new version: share of its requests that answer 500. */
     grayErrorRate = "0%",
   ): Promise<string> {
-    return dag.grayDeploy({ target: "local" }).deployGray({
-      steps: "10,50,100",
-      grayErrorRate,
-    });
+    // Every option of the rollout is gray-deploy's (its constructor's); deployGray takes the build inputs.
+    return dag.grayDeploy({ target: "local", steps: "10,50,100", grayErrorRate }).deployGray();
   }
 
   /**
@@ -42,8 +40,8 @@ export class DaggerConsumer {
     /** The commit being released (names the image tag). */
     commit?: string,
   ): Promise<string> {
-    // What every call needs — the target, where the rollout lives, the credentials — is given to
-    // gray-deploy's constructor once; the function takes what this rollout is.
+    // The options of the rollout — the target, where it lives, the credentials, the gate — are given to
+    // gray-deploy's constructor once; the function takes only what it builds.
     const gray = dag.grayDeploy({
       target: "aws",
       region: "sa-east-1",
@@ -52,10 +50,6 @@ export class DaggerConsumer {
       listenerArn:
         "arn:aws:elasticloadbalancing:sa-east-1:123456789012:listener/app/payments/0123456789abcdef/0123456789abcdef",
       stateTable: "gray-deploy-state",
-    });
-    return gray.deployGray({
-      source,
-      repository: "payments/sample-gateway",
       stableTargetGroupArn:
         "arn:aws:elasticloadbalancing:sa-east-1:123456789012:targetgroup/gateway-stable/0123456789abcdef",
       grayTargetGroupArn:
@@ -66,5 +60,6 @@ export class DaggerConsumer {
       approveBefore: ["promotion"],
       commit,
     });
+    return gray.deployGray({ source, repository: "payments/sample-gateway" });
   }
 }
