@@ -12,7 +12,7 @@ import { RolloutOutcomeError } from "../../src/dagger/outcome.js";
 import type { TargetDeps, TargetRuntime } from "../../src/engine/targets.js";
 import { createLocalEnvironment, type LocalEnvironment } from "../../src/local/environment.js";
 import { MemoryRolloutStore } from "../../src/local/memory-store.js";
-import { type Emulator, startEmulator } from "../support/emulator.js";
+import { EMULATOR_HOOK_TIMEOUT_MS, type Emulator, startEmulator } from "../support/emulator.js";
 import { directory, invoke, moduleWith, secret, testServices } from "./harness.js";
 import { type ScannedObject, scanModule } from "./scan.js";
 
@@ -80,7 +80,7 @@ async function world(o: { image?: string | undefined }, deps: TargetDeps): Promi
 
 beforeAll(async () => {
   [gray, emu] = await Promise.all([scanModule().then((m) => m.objects.GrayDeploy!), startEmulator()]);
-}, 60_000);
+}, EMULATOR_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await env?.dispose();
   await emu?.stop();

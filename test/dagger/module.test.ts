@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/contract/errors.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { RolloutOutcomeError } from "../../src/dagger/outcome.js";
-import { type Emulator, startEmulator } from "../support/emulator.js";
+import { EMULATOR_HOOK_TIMEOUT_MS, type Emulator, startEmulator } from "../support/emulator.js";
 import { directory, file, invoke, moduleWith, secret, testServices } from "./harness.js";
 import { type ScannedObject, scanModule } from "./scan.js";
 
@@ -18,7 +18,7 @@ let emu: Emulator;
 
 beforeAll(async () => {
   [gray, emu] = await Promise.all([scanModule().then((m) => m.objects.GrayDeploy!), startEmulator()]);
-}, 60_000);
+}, EMULATOR_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await emu?.stop();
 });

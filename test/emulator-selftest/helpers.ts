@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { type AwsClients, awsClients } from "../support/aws-fixture.js";
-import { type Emulator, type StartEmulatorOptions, startEmulator } from "../support/emulator.js";
+import {
+  EMULATOR_HOOK_TIMEOUT_MS,
+  type Emulator,
+  type StartEmulatorOptions,
+  startEmulator,
+} from "../support/emulator.js";
 
 /** One emulator for the calling test file, emptied before each test. */
 export function useEmulator(opts: StartEmulatorOptions = {}): { emu: () => Emulator; aws: () => AwsClients } {
@@ -9,7 +14,7 @@ export function useEmulator(opts: StartEmulatorOptions = {}): { emu: () => Emula
   beforeAll(async () => {
     emu = await startEmulator(opts);
     aws = awsClients(emu.clientConfig());
-  });
+  }, EMULATOR_HOOK_TIMEOUT_MS);
   beforeEach(async () => {
     await emu!.reset();
   });
