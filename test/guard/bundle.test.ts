@@ -48,7 +48,8 @@ function invokeBundle(code: string, event: unknown, env: Record<string, string>)
     child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
     child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
     child.once("error", reject);
-    child.once("exit", () => {
+    // "close", not "exit": only then has all of stdout been read.
+    child.once("close", () => {
       const lines = stdout.trim().split("\n").filter(Boolean);
       const last = lines.at(-1) ?? "";
       resolve({

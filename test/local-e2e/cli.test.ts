@@ -86,7 +86,8 @@ function run(args: string[]): Run {
     for (const p of descendantsOf(child.pid!)) r.descendants.add(p);
   }, 200);
   r.done = new Promise((resolve) => {
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": only then has all of stdout and stderr been read.
+    child.on("close", (code, signal) => {
       clearInterval(watch);
       resolve(code ?? (signal ? 128 : 1));
     });
