@@ -13,6 +13,7 @@ import type { TargetDeps, TargetRuntime } from "../../src/engine/targets.js";
 import { createLocalEnvironment, type LocalEnvironment } from "../../src/local/environment.js";
 import { MemoryRolloutStore } from "../../src/local/memory-store.js";
 import { EMULATOR_HOOK_TIMEOUT_MS, type Emulator, startEmulator } from "../support/emulator.js";
+import { LATENCY_MARGINS } from "../support/margins.js";
 import { directory, invoke, moduleWith, secret, testServices } from "./harness.js";
 import { type ScannedObject, scanModule } from "./scan.js";
 
@@ -28,6 +29,7 @@ const TIMINGS = {
   healthyTimeout: "30s",
   instanceWarmup: "0s",
   lockLease: "10s",
+  ...LATENCY_MARGINS,
 };
 
 const AWS = {

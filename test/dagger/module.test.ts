@@ -10,6 +10,7 @@ import { InvalidInputError } from "../../src/contract/errors.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { RolloutOutcomeError } from "../../src/dagger/outcome.js";
 import { EMULATOR_HOOK_TIMEOUT_MS, type Emulator, startEmulator } from "../support/emulator.js";
+import { LATENCY_MARGINS } from "../support/margins.js";
 import { directory, file, invoke, moduleWith, secret, testServices } from "./harness.js";
 import { type ScannedObject, scanModule } from "./scan.js";
 
@@ -38,6 +39,10 @@ metricPeriod: 1s
 interval: 500ms
 returnSteps: "100"
 returnBake: 3s
+# latency limits well above a busy machine's (test/support/margins.ts): latency is not under test
+promoteP95: ${LATENCY_MARGINS.promoteP95}
+rollbackP99: ${LATENCY_MARGINS.rollbackP99}
+latencySlack: ${LATENCY_MARGINS.latencySlack}
 `;
 
 /** A webhook receiver on loopback that records the JSON bodies it gets. */

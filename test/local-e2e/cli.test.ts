@@ -5,6 +5,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { LATENCY_MARGIN_FLAGS } from "../support/margins.js";
 
 const BIN = fileURLToPath(new URL("../../bin/gray-deploy.mjs", import.meta.url));
 const FAST_FLAGS = [
@@ -26,6 +27,7 @@ const FAST_FLAGS = [
   "4s",
   "--min-requests",
   "30",
+  ...LATENCY_MARGIN_FLAGS,
 ];
 
 interface Run {

@@ -9,6 +9,7 @@ import type { Outcome } from "../../src/contract/outcome.js";
 import { systemClock } from "../../src/engine/clock.js";
 import { deployGray } from "../../src/engine/verbs.js";
 import { openLocalTarget } from "../../src/local/target.js";
+import { LATENCY_MARGINS } from "../support/margins.js";
 
 /** Short but consistent with the schema's rules (bake ≥ promotion window + metrics delay, …). */
 const FAST: RawOptions = {
@@ -26,6 +27,8 @@ const FAST: RawOptions = {
   // At 5%, gray gets ~45 requests per 3 s window: a margin over --min-requests 30 when a loaded
   // machine slows the load generator (at 200 rps it was ~30, the limit itself).
   rps: 300,
+  // Latency is not what the FAST runs test (the 800 ms test below runs the default policy).
+  ...LATENCY_MARGINS,
 };
 
 /** Faulty releases run with the local target's DEFAULT policy: what a user gets without options. */

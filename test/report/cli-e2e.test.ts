@@ -15,6 +15,7 @@ import { DOMParser } from "@xmldom/xmldom";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Outcome, OutcomeDecision, OutcomeGate } from "../../src/contract/outcome.js";
 import type { NotificationPayload } from "../../src/notify/webhook.js";
+import { LATENCY_MARGIN_FLAGS } from "../support/margins.js";
 
 const BIN = new URL("../../bin/gray-deploy.mjs", import.meta.url).pathname;
 const SECRET = "T9999/B8888/e2eS3cretH00kToken";
@@ -37,6 +38,8 @@ const FAST = [
   "300",
   "--started-by",
   "e2e-test",
+  // Latency is not what these runs test (test/support/margins.ts).
+  ...LATENCY_MARGIN_FLAGS,
 ];
 
 interface Run {
@@ -127,12 +130,9 @@ function svgDecisionKinds(svg: string): string[] {
 describe("CLI --report-dir and --notify-webhook (local target, real traffic)", () => {
   it("a healthy release: promoted, three report files that agree with the Outcome, every phase notified", async () => {
     const dir = join(work, "healthy");
-    // A fresh local process can be slow for its first requests; the relative latency gate is not
-    // under test here, so it gets room (the error gates stay at their defaults).
-    const run = await cli(
-      ["deploy-gray", "--target", "local", "--json", "--report-dir", dir, "--latency-slack", "1s", ...FAST],
-      { GRAY_DEPLOY_NOTIFY_WEBHOOK: hookUrl },
-    );
+    const run = await cli(["deploy-gray", "--target", "local", "--json", "--report-dir", dir, ...FAST], {
+      GRAY_DEPLOY_NOTIFY_WEBHOOK: hookUrl,
+    });
     const outcome: Outcome = JSON.parse(run.stdout);
     expect(outcome.outcome, run.stderr).toBe("promoted");
     expect(run.code).toBe(0);
@@ -177,16 +177,14 @@ describe("CLI --report-dir and --notify-webhook (local target, real traffic)", (
 
   it("a failing release with a failing webhook: rolled back as usual, one notification warning, report written", async () => {
     const dir = join(work, "failing");
-    // The relative latency gate gets room, as above: the release's fault is its errors, so only the
-    // error gates (and the p99 ceiling, 2 s, far above anything here) can judge it.
+    // The latency gates get room (FAST): the release's fault is its errors, so only the error
+    // gates can judge it.
     const run = await cli([
       "deploy-gray",
       "--target",
       "local",
       "--gray-error-rate",
       "50%",
-      "--latency-slack",
-      "1s",
       "--report-dir",
       dir,
       "--notify-webhook",
