@@ -20,7 +20,7 @@ import {
   type CrashReport,
   crashAndResume,
   describeCrash,
-  lineThen,
+  inOrder,
 } from "./support/crash.js";
 import { expectConverged, expectSubsequence } from "./support/expect.js";
 import { op } from "./support/fault-proxy.js";
@@ -184,7 +184,18 @@ describe.concurrent("deploy-gray killed (SIGKILL) and run again with the same im
     await withScenario({}, async (s) => {
       const r = await crashAndResume(
         s,
-        { reach: ({ run }) => lineThen(run, /forward step: stable 75% \/ gray 25% \(verified\)/, 1000) },
+        {
+          // Killed once the 25% step is verified (its weights written, then saved) and one more state
+          // write of its bake has landed: a point the proxy decides, however late this process reacts.
+          reach: ({ hold }) =>
+            hold(
+              inOrder(
+                afterWeightWrite(s, { stable: 75, gray: 25 }),
+                op("dynamodb", "UpdateItem"),
+                op("dynamodb", "UpdateItem"),
+              ),
+            ),
+        },
         { promoted: true },
       );
       const why = describeCrash(r);
