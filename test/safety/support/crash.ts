@@ -71,8 +71,8 @@ export async function crashAndResume(
   await s.leaseExpired();
   const rerun = s.cli("deploy-gray", flags);
   const [result] = await Promise.all([rerun.done, kp.duringRerun?.({ s, run: rerun })]);
-  // The data plane polls the rule every 100 ms: let it see the last write.
-  await new Promise((r) => setTimeout(r, 300));
+  // The data plane polls the rule every 250 ms: let it see the last write.
+  await new Promise((r) => setTimeout(r, 600));
   const refreshes = await s.aws.autoScaling.send(
     new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: s.w.fx.stable.asgName }),
   );

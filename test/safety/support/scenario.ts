@@ -99,10 +99,7 @@ export class Scenario {
   readonly runs: CliRun[] = [];
   /** Applied to every PutMetricData of the data plane (see MetricsPolicy). */
   metrics: MetricsPolicy = {};
-  /** Every gray instance id seen while the scenario ran (sampled), to catch duplicates and orphans. */
-  readonly grayIdsSeen = new Set<string>();
   #release: () => void;
-  #sampler: NodeJS.Timeout | null = null;
   readonly #extraProxies: FaultProxy[] = [];
 
   constructor(
@@ -116,14 +113,15 @@ export class Scenario {
   ) {
     this.proxy = proxy;
     this.#release = release;
-    this.#sampler = setInterval(() => {
-      void this.grayInstances().then(
-        (list) => {
-          for (const i of list) this.grayIdsSeen.add(i.id);
-        },
-        () => undefined,
-      );
-    }, 500);
+  }
+
+  /**
+   * Every gray instance id seen while the scenario ran, to catch duplicates and orphans: the data
+   * plane's fleet reconciler lists gray's group every 400 ms anyway (a sampler of its own doubled
+   * those calls).
+   */
+  get grayIdsSeen(): ReadonlySet<string> {
+    return this.alb?.instancesSeen.get(this.w.fx.gray.asgName) ?? new Set();
   }
 
   /**
@@ -334,7 +332,6 @@ export class Scenario {
   /** Stops everything of this scenario (CLI processes still running are killed). */
   async close(): Promise<void> {
     try {
-      if (this.#sampler) clearInterval(this.#sampler);
       for (const r of this.runs)
         if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL");
       await Promise.all(this.runs.map((r) => r.done.catch(() => undefined)));
@@ -363,11 +360,7 @@ export interface ConvergenceReport {
 /** Customers per second: enough for a verdict at 5% within a 2 s window, light on two cores. */
 const RPS = 80;
 
-/**
- * test/aws's startDataPlane with slower polling of the emulator (the data plane is most of the
- * emulator's load, and several scenarios share two cores): the rule every 150 ms, the fleet every
- * 400 ms.
- */
+/** test/aws's startDataPlane, with the test deciding what of its metrics reaches CloudWatch. */
 async function startAlb(
   w: World,
   faults: (image: string) => InstanceFaults,
@@ -402,8 +395,6 @@ async function startAlb(
     periodMs: 1000,
     rps,
     faults,
-    weightPollMs: 150,
-    reconcileMs: 400,
   });
   await alb.start();
   await alb.waitHealthy("stable", 2);
