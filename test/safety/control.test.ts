@@ -72,11 +72,13 @@ describe.concurrent("control from several processes", { timeout: 300_000 }, () =
       await withScenario(async (s) => {
         const other = imageWithTag(s.w.fx, "1.6.0");
         await pushImages(s.emu, [other]);
-        // A bake that outlasts the test: the running rollout is surely still in its 25% step
-        // whenever the other two processes get to read the lock, however slowly they start.
+        // A bake and a lease that outlast the test: the running rollout is surely still in its 25%
+        // step, and its lock surely live, whenever the other two processes read it, however slowly
+        // they start. (With the scenario's 5 s lease, a renewal delayed on a loaded machine let the
+        // lock look stale: --supersede rightly aborted the rollout and deployed its own.)
         const first = s.cli(
           "deploy-gray",
-          s.flags({ bake: "10m", maxBake: "10m", startedBy: "pipeline-alice" }),
+          s.flags({ bake: "10m", maxBake: "10m", lockLease: "10m", startedBy: "pipeline-alice" }),
         );
         await first.waitFor(/forward step: stable 75% \/ gray 25% \(verified\)/);
         const id = (await s.state())!.state.id;
