@@ -100,7 +100,7 @@ describe("business-metric gates on Zabbix", () => {
       await counters.stop();
       await alb.stop();
     }
-  }, 90_000);
+  }, 180_000);
 
   it("promote a healthy release with Zabbix and CloudWatch gates declared in a config file", async () => {
     const started = performance.now();
@@ -151,7 +151,7 @@ describe("business-metric gates on Zabbix", () => {
       await alb.stop();
       await rm(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 
   it("a wrong token, or an item key stable's hosts lack, is refused at preflight: exit 2, nothing written", async () => {
     const { w } = await zabbixWorld("bzf");
@@ -181,5 +181,5 @@ describe("business-metric gates on Zabbix", () => {
     expect(noToken.code).toBe(2);
     expect(noToken.outcome?.reason).toMatch(/--zabbix-token: is required/);
     expect(await snapshot(w)).toEqual(before);
-  }, 60_000);
+  }, 180_000);
 });
