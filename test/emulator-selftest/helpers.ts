@@ -29,7 +29,8 @@ export function useEmulator(opts: StartEmulatorOptions = {}): { emu: () => Emula
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
-  { timeoutMs = 10_000, intervalMs = 50 } = {},
+  // Readiness, not a clock: the bound only ends a wait for what never comes.
+  { timeoutMs = 60_000, intervalMs = 50 } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
