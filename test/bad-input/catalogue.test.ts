@@ -482,7 +482,8 @@ beforeAll(async () => {
   console.info(
     `bad-input catalogue: ${ENTRIES.length} inputs in ${Date.now() - t0} ms (emulator and world included)`,
   );
-}, 240_000);
+  // 35 CLI runs, two at a time: ~30 s on a quiet machine, several minutes on an oversubscribed one.
+}, 600_000);
 
 afterAll(async () => {
   w?.aws.destroy();

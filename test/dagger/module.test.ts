@@ -10,7 +10,7 @@ import { InvalidInputError } from "../../src/contract/errors.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { RolloutOutcomeError } from "../../src/dagger/outcome.js";
 import { EMULATOR_HOOK_TIMEOUT_MS, type Emulator, startEmulator } from "../support/emulator.js";
-import { LATENCY_MARGINS } from "../support/margins.js";
+import { LATENCY_MARGINS, REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { directory, file, invoke, moduleWith, secret, testServices } from "./harness.js";
 import { type ScannedObject, scanModule } from "./scan.js";
 
@@ -160,7 +160,7 @@ describe("publish", () => {
   });
 });
 
-describe("deploy-gray --target local", () => {
+describe("deploy-gray --target local", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("runs the local rollout, notifies the webhook and returns the promoted Outcome as JSON", async () => {
     const { services, recorded, text } = testServices();
     const hook = await webhookServer();
@@ -195,7 +195,7 @@ describe("deploy-gray --target local", () => {
     expect(hook.received.map((m) => m.event)).toContain("phase");
     expect(hook.received.at(-1)).toMatchObject({ event: "outcome", outcome: "promoted" });
     expect(text()).not.toContain("secret-path");
-  }, 120_000);
+  });
 
   it("fails the call with outcome rolled-back when the new version errs (gray error rate 20%)", async () => {
     const { services } = testServices();
@@ -210,7 +210,7 @@ describe("deploy-gray --target local", () => {
     expect(err.exitCode).toBe(3);
     expect(err.message).toMatch(/^rolled-back \(exit 3\): /);
     expect(err.outcome.weights).toEqual({ stable: 100, gray: 0 });
-  }, 120_000);
+  });
 });
 
 describe("refusals: nothing runs, the call fails with the outcome and the fix", () => {

@@ -9,7 +9,7 @@ import type { Outcome } from "../../src/contract/outcome.js";
 import { systemClock } from "../../src/engine/clock.js";
 import { deployGray } from "../../src/engine/verbs.js";
 import { openLocalTarget } from "../../src/local/target.js";
-import { LATENCY_MARGINS } from "../support/margins.js";
+import { LATENCY_MARGINS, REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 
 /** Short but consistent with the schema's rules (bake ≥ promotion window + metrics delay, …). */
 const FAST: RawOptions = {
@@ -56,7 +56,7 @@ async function rollout(extra: RawOptions, base: RawOptions = { target: "local" }
 
 const forward = (o: Outcome) => o.steps.filter((s) => s.kind === "forward").map((s) => s.weight);
 
-describe("local target: full rollouts with real traffic", { timeout: 180_000 }, () => {
+describe("local target: full rollouts with real traffic", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("promotes a healthy release; the clients saw no failed request", async () => {
     const { outcome, load } = await rollout({}, FAST);
     expect(outcome.outcome).toBe("promoted");

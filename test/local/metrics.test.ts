@@ -152,9 +152,10 @@ describe("traffic metrics from real traffic", () => {
       expect(w!.stable.requests + w!.gray.requests).toBeLessThanOrEqual(client.completed);
       expect(w!.gray.errors + w!.stable.errors).toBe(0);
       // The service sleeps LATENCY ms before answering: no gray answer can be faster, and with the
-      // proxy's sub-millisecond overhead p95 stays close (a generous functional bound, not a target).
+      // proxy's sub-millisecond overhead p95 stays close — within what the machine adds to stable's
+      // answers too (a functional bound, not a target: a loaded machine added 300 ms to both).
       expect(w!.gray.p95Ms).toBeGreaterThanOrEqual(LATENCY);
-      expect(w!.gray.p95Ms).toBeLessThan(LATENCY + 200);
+      expect(w!.gray.p95Ms).toBeLessThan(LATENCY + w!.stable.p95Ms! + 200);
       expect(w!.gray.p99Ms).toBeGreaterThanOrEqual(w!.gray.p95Ms!);
       // Same machine, same moment: only the service's sleep separates the pools.
       expect(w!.stable.p95Ms).toBeLessThan(w!.gray.p95Ms!);

@@ -15,7 +15,7 @@ import { DOMParser } from "@xmldom/xmldom";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Outcome, OutcomeDecision, OutcomeGate } from "../../src/contract/outcome.js";
 import type { NotificationPayload } from "../../src/notify/webhook.js";
-import { LATENCY_MARGIN_FLAGS } from "../support/margins.js";
+import { LATENCY_MARGIN_FLAGS, REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 
 const BIN = new URL("../../bin/gray-deploy.mjs", import.meta.url).pathname;
 const SECRET = "T9999/B8888/e2eS3cretH00kToken";
@@ -64,7 +64,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
     child.stderr.on("data", (d) => {
       stderr += d;
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 150_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), REAL_TIME_TEST_TIMEOUT_MS - 20_000);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
@@ -127,7 +127,9 @@ function svgDecisionKinds(svg: string): string[] {
     .map((g) => g.getAttribute("data-kind") ?? "");
 }
 
-describe("CLI --report-dir and --notify-webhook (local target, real traffic)", () => {
+describe("CLI --report-dir and --notify-webhook (local target, real traffic)", {
+  timeout: REAL_TIME_TEST_TIMEOUT_MS,
+}, () => {
   it("a healthy release: promoted, three report files that agree with the Outcome, every phase notified", async () => {
     const dir = join(work, "healthy");
     const run = await cli(["deploy-gray", "--target", "local", "--json", "--report-dir", dir, ...FAST], {
@@ -173,7 +175,7 @@ describe("CLI --report-dir and --notify-webhook (local target, real traffic)", (
       expect(text).not.toContain(SECRET);
       expect(text).not.toContain(hookUrl);
     }
-  }, 150_000);
+  });
 
   it("a failing release with a failing webhook: rolled back as usual, one notification warning, report written", async () => {
     const dir = join(work, "failing");
@@ -219,7 +221,7 @@ describe("CLI --report-dir and --notify-webhook (local target, real traffic)", (
     }
     expect(svgDecisionKinds(svg)).toContain("rollback");
     for (const text of [run.stdout, run.stderr, json, markdown, svg]) expect(text).not.toContain(SECRET);
-  }, 150_000);
+  });
 
   it("invalid input still writes a report saying why nothing ran", async () => {
     const dir = join(work, "invalid");
@@ -230,5 +232,5 @@ describe("CLI --report-dir and --notify-webhook (local target, real traffic)", (
     expect(report.outcome.error.field).toBe("bake");
     expect(markdown).toMatch(/^## ⛔ Refused/);
     expect(markdown).toMatch(/promotion window plus the metrics delay/);
-  }, 60_000);
+  });
 });

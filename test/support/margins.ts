@@ -24,3 +24,11 @@ export const LATENCY_MARGIN_FLAGS: readonly string[] = [
   "--latency-slack",
   LATENCY_MARGINS.latencySlack,
 ];
+
+/**
+ * The timeout of a test that drives real processes in real time (a rollout, CLI runs, a world in the
+ * emulator). Only a failure bound: these tests wait on readiness and end as soon as they are done
+ * (20–60 s on a quiet machine), but a rollout took over 90 s on a machine whose two cores were
+ * oversubscribed several times over, and a clock must not turn slowness into a failure.
+ */
+export const REAL_TIME_TEST_TIMEOUT_MS = 300_000;
