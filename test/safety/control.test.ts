@@ -25,7 +25,7 @@ import type { CliResult } from "./support/cli.js";
 import { afterWeightWrite } from "./support/crash.js";
 import { expectConverged } from "./support/expect.js";
 import { type FaultProxy, op } from "./support/fault-proxy.js";
-import { type Scenario, startScenario } from "./support/scenario.js";
+import { SCENARIO_TEST_TIMEOUT_MS, type Scenario, startScenario } from "./support/scenario.js";
 
 const READ_ONLY = /^(Describe|Get|List|Scan|Query)/;
 
@@ -66,7 +66,7 @@ async function deadRollout(s: Scenario, by: string): Promise<string> {
   return (await s.state())!.state.id;
 }
 
-describe.concurrent("control from several processes", { timeout: 300_000 }, () => {
+describe.concurrent("control from several processes", { timeout: SCENARIO_TEST_TIMEOUT_MS }, () => {
   describe("one rollout at a time", () => {
     it("another release is refused (exit 6) while a rollout runs, with or without --supersede, and writes nothing", async () => {
       await withScenario(async (s) => {

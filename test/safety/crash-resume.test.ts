@@ -24,7 +24,12 @@ import {
 } from "./support/crash.js";
 import { expectConverged, expectSubsequence } from "./support/expect.js";
 import { op } from "./support/fault-proxy.js";
-import { type Scenario, type ScenarioOptions, startScenario } from "./support/scenario.js";
+import {
+  SCENARIO_TEST_TIMEOUT_MS,
+  type Scenario,
+  type ScenarioOptions,
+  startScenario,
+} from "./support/scenario.js";
 
 const BAD_RELEASE: ScenarioOptions = { release: { errorRate: 0.3 } };
 
@@ -70,7 +75,7 @@ function expectNoHigherThanStored(r: CrashReport, why: string): void {
 }
 
 describe.concurrent("deploy-gray killed (SIGKILL) and run again with the same image", {
-  timeout: 300_000,
+  timeout: SCENARIO_TEST_TIMEOUT_MS,
 }, () => {
   it("right after the launch template version is created: the version is reused, not created again", async () => {
     await withScenario({}, async (s) => {

@@ -33,7 +33,7 @@ import { afterWeightWrite, answered } from "./support/crash.js";
 import { expectConverged } from "./support/expect.js";
 import { type FaultKind, op } from "./support/fault-proxy.js";
 import { rollbackUnderOutage } from "./support/rollback.js";
-import { type Scenario, startScenario } from "./support/scenario.js";
+import { SCENARIO_TEST_TIMEOUT_MS, type Scenario, startScenario } from "./support/scenario.js";
 
 const BAD_RELEASE = { release: { errorRate: 0.3 } };
 
@@ -87,7 +87,7 @@ function expectNeverPromoted(o: Outcome | null, w: string): void {
   expect(o?.steps[0]?.durationMs, w).toBeGreaterThanOrEqual(4000);
 }
 
-describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
+describe.concurrent("faults in the control plane", { timeout: SCENARIO_TEST_TIMEOUT_MS }, () => {
   describe("AWS API faults", () => {
     it("the proxy's faults are AWS errors the SDK retries, in every protocol gray-deploy uses", async () => {
       await withScenario({ dataPlane: false, stableSettings: false }, async (s) => {

@@ -23,24 +23,24 @@ import { forward, group } from "../../aws/support/rollout.js";
 import { buildWorld, cliEnv, rawOptions, STATE_TABLE, type World } from "../../aws/support/world.js";
 import { type AwsClients, awsClients } from "../../support/aws-fixture.js";
 import { type Emulator, startEmulator } from "../../support/emulator.js";
+import { machineSlot } from "../../support/slots.js";
 import { CliRun } from "./cli.js";
 import { FaultProxy, writtenWeights } from "./fault-proxy.js";
 
-/** Scenarios running at once in one test file (each has an emulator, a data plane and CLI processes). */
+/**
+ * Scenarios running at once on this machine, across test files and vitest workers (each has an
+ * emulator, a data plane with real traffic and CLI processes: about a third of a core each).
+ */
 const MAX_CONCURRENT = Number(process.env.GRAY_SAFETY_CONCURRENCY ?? 4);
-let running = 0;
-const queue: (() => void)[] = [];
 
-async function slot(): Promise<() => void> {
-  if (running >= MAX_CONCURRENT) await new Promise<void>((r) => queue.push(r));
-  running++;
-  let freed = false;
-  return () => {
-    if (freed) return;
-    freed = true;
-    running--;
-    queue.shift()?.();
-  };
+/**
+ * The timeout of a test that starts a scenario: it may first wait for a slot while other files'
+ * scenarios run, then run on a loaded machine. Only a failure bound: a scenario takes 20–60 s.
+ */
+export const SCENARIO_TEST_TIMEOUT_MS = 600_000;
+
+function slot(): Promise<() => void> {
+  return machineSlot("safety-scenarios", MAX_CONCURRENT);
 }
 
 /**
