@@ -147,6 +147,9 @@ export class Scenario {
       promotionWindow: "1s",
       rollbackWindow: "1s",
       minRequests: 5,
+      // A step whose metrics arrive late is extended, not paused, for up to a minute (a loaded machine
+      // delayed stable's past the world's 12 s); a step that passes moves on at its bake's end anyway.
+      maxBake: "60s",
       // Latency limits: the world's LATENCY_MARGINS (these tests are about control, not latency).
       ...extra,
     });
