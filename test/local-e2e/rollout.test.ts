@@ -69,7 +69,12 @@ describe("local target: full rollouts with real traffic", { timeout: REAL_TIME_T
   });
 
   it("rolls back a release failing 5% of requests at the 5% step, within a failure bound", async () => {
-    const { outcome, proxy, options } = await rollout({ grayErrorRate: "5%" });
+    // The default policy, with more customers: the step's bake (13 s) must end with the rollback
+    // decided. At 200 req/s gray gets ~10 a second, and a loaded machine's slower load generator let
+    // the bake end undecided — then a window with at most one error in ~110 requests (a few percent
+    // of them at 5% errors) passed the step and the rollback came at 25%. At 400 req/s the evidence
+    // comes twice as fast, and the failure bound below scales with the rate.
+    const { outcome, proxy, options } = await rollout({ grayErrorRate: "5%", rps: 400 });
     expect(outcome.outcome).toBe("rolled-back");
     expect(outcome.exitCode).toBe(3);
     expect(forward(outcome)).toEqual([5]);

@@ -55,10 +55,13 @@ function expectLocked(r: CliResult, holder: { id: string; phase: string; by: str
 /**
  * deploy-gray killed (SIGKILL) in the 25% bake; returns the dead rollout's id. Its AWS calls are held
  * from the bake's first one on, so it is killed in that bake however slowly this process reacts (a
- * fixed delay after the progress line could let a 2 s bake end first on a loaded machine).
+ * fixed delay after the progress line could let a 2 s bake end first on a loaded machine). The step
+ * may be extended for 10 min: a process that takes it over goes on with the step the dead one began,
+ * whose max bake counts the time nobody ran it (on a loaded machine, past the scenario's 60 s before
+ * the taker's first look, which then paused the rollout instead of going on).
  */
 async function deadRollout(s: Scenario, by: string): Promise<string> {
-  const first = s.cli("deploy-gray", s.flags({ startedBy: by }));
+  const first = s.cli("deploy-gray", s.flags({ startedBy: by, maxBake: "10m" }));
   await first.waitFor(/forward step: stable 75% \/ gray 25% \(verified\)/);
   await s.proxy.holdAfter(() => true);
   await first.kill();
