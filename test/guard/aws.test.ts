@@ -87,15 +87,21 @@ describe("the guard against the emulator", { timeout: REAL_TIME_TEST_TIMEOUT_MS 
     const [errorRate] = await createGrayAlarms(w);
     const alb = await startDataPlane(w, { faults: () => NO_FAULTS });
     try {
+      // A bake that outlasts the test: the CLI is surely still baking its first step when the alarm
+      // fires, however slowly this process gets there (with an 8 s bake, a loaded machine let the
+      // rollout move on first, or end).
       const run = cli(
         w,
         "deploy-gray",
-        rawOptions(w, "deploy-gray", { steps: "25,50,100", bake: "8s", maxBake: "30s" }),
+        rawOptions(w, "deploy-gray", { steps: "25,50,100", bake: "10m", maxBake: "10m" }),
       );
-      // Wait until real customers reach gray at 25%: the CLI is baking its first step.
-      const deadline = Date.now() + 30_000;
+      let ended = false;
+      void run.finally(() => {
+        ended = true;
+      });
+      // Wait until real customers reach gray at 25% (readiness: for as long as the CLI runs).
       while ((await forward(w)).gray !== 25) {
-        if (Date.now() > deadline) throw new Error(`gray never reached 25%: ${JSON.stringify(await run)}`);
+        if (ended) throw new Error(`gray never reached 25%: ${JSON.stringify(await run)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       await new Promise((r) => setTimeout(r, 1000));
