@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/contract/errors.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { RolloutOutcomeError } from "../../src/dagger/outcome.js";
-import { type Emulator, startEmulator } from "../support/emulator.js";
+import { EMULATOR_HOOK_TIMEOUT_MS, type Emulator, startEmulator } from "../support/emulator.js";
+import { LATENCY_MARGINS, REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { directory, file, invoke, moduleWith, secret, testServices } from "./harness.js";
 import { type ScannedObject, scanModule } from "./scan.js";
 
@@ -18,7 +19,7 @@ let emu: Emulator;
 
 beforeAll(async () => {
   [gray, emu] = await Promise.all([scanModule().then((m) => m.objects.GrayDeploy!), startEmulator()]);
-}, 60_000);
+}, EMULATOR_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await emu?.stop();
 });
@@ -38,6 +39,10 @@ metricPeriod: 1s
 interval: 500ms
 returnSteps: "100"
 returnBake: 3s
+# latency limits well above a busy machine's (test/support/margins.ts): latency is not under test
+promoteP95: ${LATENCY_MARGINS.promoteP95}
+rollbackP99: ${LATENCY_MARGINS.rollbackP99}
+latencySlack: ${LATENCY_MARGINS.latencySlack}
 `;
 
 /** A webhook receiver on loopback that records the JSON bodies it gets. */
@@ -201,7 +206,7 @@ describe("--endpoint-service", () => {
   });
 });
 
-describe("deploy-gray --target local", () => {
+describe("deploy-gray --target local", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("runs the local rollout, notifies the webhook and returns the promoted Outcome as JSON", async () => {
     const { services, recorded, text } = testServices();
     const hook = await webhookServer();
@@ -236,7 +241,7 @@ describe("deploy-gray --target local", () => {
     expect(hook.received.map((m) => m.event)).toContain("phase");
     expect(hook.received.at(-1)).toMatchObject({ event: "outcome", outcome: "promoted" });
     expect(text()).not.toContain("secret-path");
-  }, 120_000);
+  });
 
   it("fails the call with outcome rolled-back when the new version errs (gray error rate 20%)", async () => {
     const { services } = testServices();
@@ -251,7 +256,7 @@ describe("deploy-gray --target local", () => {
     expect(err.exitCode).toBe(3);
     expect(err.message).toMatch(/^rolled-back \(exit 3\): /);
     expect(err.outcome.weights).toEqual({ stable: 100, gray: 0 });
-  }, 120_000);
+  });
 });
 
 describe("refusals: nothing runs, the call fails with the outcome and the fix", () => {
