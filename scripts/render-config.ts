@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { stringify } from "yaml";
-import { OPTION_DEFS, type OptionName, parseOptionValue } from "../src/contract/options.js";
+import { OPTION_DEFS, type OptionName, parseOptionValue } from "../src/app/schema.js";
 
 export type ConfigFormat = "json" | "yaml";
 

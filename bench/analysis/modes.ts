@@ -17,7 +17,8 @@ import {
   type OptionName,
   type RawOptions,
   rawDefault,
-} from "../../src/contract/options.js";
+  SCHEMA,
+} from "../../src/app/schema.js";
 import { NAIVE_OPTIONS } from "./naive.js";
 
 export type ModeName = "cloudwatch" | "fast" | "local";
@@ -37,8 +38,8 @@ function awsPlanDefaults(): RawOptions {
   const out: RawOptions = {};
   for (const name of Object.keys(OPTION_DEFS) as OptionName[]) {
     const def: OptionDef = OPTION_DEFS[name];
-    if (def.group !== "plan" && def.group !== "control") continue;
-    if (def.defaults?.aws === undefined) continue;
+    if (SCHEMA.groupOf(name) !== "plan") continue;
+    if (!def.perTarget) continue;
     out[name] = rawDefault(name, "aws");
   }
   return out;

@@ -15,7 +15,7 @@
  * core's, untouched. `seedRule` below restates the rule independently so a test can check that the
  * policy reproduces it verdict for verdict.
  */
-import type { RawOptions } from "../../src/contract/options.js";
+import type { RawOptions } from "../../src/app/schema.js";
 import type { VersionStats } from "../../src/core/types.js";
 
 export const NAIVE_OPTIONS: RawOptions = {

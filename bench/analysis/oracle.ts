@@ -11,7 +11,7 @@
  * maximum of the statistic over good rollouts (same environment model) has an exponential tail
  * (exp(S) is a martingale under "good"), so h = its 95th percentile + ln(5% / α).
  */
-import { resolveOptions } from "../../src/contract/options.js";
+import { resolveOptions } from "../../src/app/schema.js";
 import { MODES, type ModeName, optionsFor } from "./modes.js";
 import { envFor, startTime } from "./sim.js";
 import { type FaultSpec, NO_FAULT, SimWorld } from "./world.js";

@@ -7,7 +7,8 @@
  * stops there); a bad release that got that far is charged one more hour at 100%. A run that pauses
  * keeps its traffic until the guard rolls it back after --max-pause, and is charged for that wait.
  */
-import { resolveOptions } from "../../src/contract/options.js";
+import { deployRequest } from "../../src/app/requests.js";
+import { resolveOptions } from "../../src/app/schema.js";
 import { deployGray } from "../../src/engine/verbs.js";
 import { type AnalysisName, MODES, type ModeName, optionsFor } from "./modes.js";
 import { Rng } from "./rng.js";
@@ -89,7 +90,7 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
     seed: spec.seed,
     t0: startTime(spec.seed),
   });
-  const outcome = await deployGray(options, world, {
+  const outcome = await deployGray(deployRequest(options), world, {
     clock: world.clock,
     owner: OWNER,
     newId: () => `bench-${spec.seed}`,

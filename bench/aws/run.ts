@@ -10,8 +10,10 @@
  * what AWS's control plane takes. Call counts do not depend on the emulator; per-step counts scale with
  * bake / interval, so the report also projects them onto the AWS defaults (bake 12m, interval 30s).
  */
+
 import { parseArgs } from "node:util";
-import type { CallCounts } from "../../src/aws/api.js";
+import { deployRequest } from "../../src/app/requests.js";
+import type { CallCounts } from "../../src/aws/connection.js";
 import { openAwsTarget } from "../../src/aws/target.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { systemClock } from "../../src/engine/clock.js";
@@ -48,7 +50,7 @@ async function run(w: World, extra: Record<string, unknown>): Promise<RunResult>
   const start = Date.now();
   try {
     const before = target.calls.snapshot();
-    const outcome = await deployGray(o, target.ports, {
+    const outcome = await deployGray(deployRequest(o), target.ports, {
       clock: systemClock(),
       owner: { id: `bench-${start}`, host: "bench", pid: process.pid, verb: "deploy-gray" },
       newId: () => `bench-${start}`,

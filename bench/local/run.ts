@@ -4,8 +4,10 @@
  * the time from gray's first request to the verified rollback and the failed requests gray served.
  * Usage: npx tsx bench/local/run.ts [--runs 5] [--skip-healthy]
  */
+
 import { randomUUID } from "node:crypto";
-import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
+import { deployRequest } from "../../src/app/requests.js";
+import { type RawOptions, resolveOptions } from "../../src/app/schema.js";
 import { systemClock } from "../../src/engine/clock.js";
 import type { EngineEvent } from "../../src/engine/events.js";
 import { deployGray } from "../../src/engine/verbs.js";
@@ -24,7 +26,7 @@ async function once(extra: RawOptions) {
   let restoredAt: number | null = null;
   try {
     await target.begin?.();
-    const outcome = await deployGray(options, target.ports, {
+    const outcome = await deployGray(deployRequest(options), target.ports, {
       clock: systemClock(),
       owner: { id: randomUUID(), host: "bench", pid: process.pid, verb: "deploy-gray" },
       newId: randomUUID,

@@ -7,11 +7,14 @@
  */
 import type { TableDescription } from "@aws-sdk/client-dynamodb";
 import { PreflightError } from "../contract/errors.js";
-import type { Options } from "../contract/options.js";
+import { systemClock } from "../engine/clock.js";
+import { waitUntil } from "../engine/retry.js";
 import type { AwsCredentialsProvider } from "../engine/targets.js";
-import { type AwsApi, createAwsApi } from "./api.js";
+import type { Clock } from "../ports/index.js";
+import type { AwsApi } from "./api.js";
+import { createAwsApi } from "./connection.js";
 import { isAwsCode } from "./errors.js";
-import { waitUntil } from "./wait.js";
+import type { AwsOptions } from "./options.js";
 
 export const STATE_TABLE_KEY = "scope";
 export const STATE_TABLE_TTL_ATTRIBUTE = "expiresAt";
@@ -20,6 +23,8 @@ export interface BootstrapDeps {
   readonly log?: (line: string) => void;
   /** Credentials with --role-arn applied (the Dagger module); absent: the standard chain plus --role-arn. */
   readonly credentials?: AwsCredentialsProvider;
+  /** For the wait until a new table is active. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 export interface BootstrapResult {
@@ -78,7 +83,10 @@ export async function checkStateTable(
   return description;
 }
 
-export async function bootstrapStateTable(o: Options, deps: BootstrapDeps = {}): Promise<BootstrapResult> {
+export async function bootstrapStateTable(
+  o: Pick<AwsOptions, "stateTable" | "region" | "endpoint" | "roleArn">,
+  deps: BootstrapDeps = {},
+): Promise<BootstrapResult> {
   const table = o.stateTable;
   const region = o.region;
   if (table === undefined || region === undefined) {
@@ -131,7 +139,7 @@ export async function bootstrapStateTable(o: Options, deps: BootstrapDeps = {}):
           }
           return { state: "RETRY", observed: t.TableStatus ?? "unknown" };
         },
-        { timeoutMs: 180_000, minDelayMs: 250, maxDelayMs: 5000 },
+        { timeoutMs: 180_000, minDelayMs: 250, maxDelayMs: 5000, clock: deps.clock ?? systemClock() },
       );
       if (ready.state !== "SUCCESS") {
         throw new PreflightError(

@@ -27,7 +27,7 @@ import type {
 import type { BusinessQuery, VersionIdentity } from "../gates/types.js";
 import type { MetricSource } from "../ports/index.js";
 import type { AwsApi } from "./api.js";
-import { planGateQueries, summariseGates } from "./custom-metrics.js";
+import { planGateQueries, summariseGates } from "./cloudwatch/queries.js";
 
 export interface AwsMetricsOptions {
   readonly api: AwsApi;

@@ -18,7 +18,9 @@ import { request } from "undici";
 import { AbortedError, PreflightError, VerificationError } from "../contract/errors.js";
 import { formatDuration } from "../contract/units.js";
 import type { FleetHealth, PoolHealth, Weights } from "../core/types.js";
-import type { RouterPreflight, SetWeightsOptions, TrafficRouter } from "../ports/index.js";
+import { systemClock } from "../engine/clock.js";
+import { RETRY, retry } from "../engine/retry.js";
+import type { Clock, RouterPreflight, SetWeightsOptions, TrafficRouter } from "../ports/index.js";
 import type { AwsApi } from "./api.js";
 import { isAwsCode } from "./errors.js";
 import {
@@ -30,6 +32,7 @@ import {
   forwardMatches,
   readForward,
 } from "./forward.js";
+import { countHealth, targetStates } from "./target-health.js";
 
 export interface SmokeConfig {
   /** Base URL of the load balancer; default http(s)://<ALB DNS name>:<listener port>. */
@@ -54,6 +57,8 @@ export interface AwsRouterOptions extends ForwardTargets {
   /** The stickiness the previous rollout of this scope recorded; restored when the action has none. */
   readonly rememberedStickiness?: number | null | undefined;
   readonly smoke?: SmokeConfig | undefined;
+  /** For the waits between smoke attempts. Default: the system clock. */
+  readonly clock?: Clock | undefined;
 }
 
 const NOT_FOUND = [
@@ -69,6 +74,7 @@ const NOT_FOUND = [
 
 export class AwsTrafficRouter implements TrafficRouter {
   readonly #o: AwsRouterOptions;
+  readonly #clock: Clock;
   readonly #targets: ForwardTargets;
   /** What `configured` means; undefined until known (then `configured` keeps what the action has). */
   #configured: number | null | undefined;
@@ -77,6 +83,7 @@ export class AwsTrafficRouter implements TrafficRouter {
 
   constructor(options: AwsRouterOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? systemClock();
     this.#targets = {
       stableTargetGroupArn: options.stableTargetGroupArn,
       grayTargetGroupArn: options.grayTargetGroupArn,
@@ -273,16 +280,7 @@ export class AwsTrafficRouter implements TrafficRouter {
   }
 
   async #poolHealth(targetGroupArn: string, signal?: AbortSignal): Promise<PoolHealth> {
-    const out = await this.#o.api.elb.describeTargetHealth({ TargetGroupArn: targetGroupArn }, signal);
-    let healthy = 0;
-    let unhealthy = 0;
-    for (const d of out.TargetHealthDescriptions ?? []) {
-      const state = d.TargetHealth?.State;
-      if (state === "healthy") healthy++;
-      // `initial` (starting) and `draining`/`unhealthy.draining` (leaving) count in neither.
-      else if (state === "unhealthy") unhealthy++;
-    }
-    return { healthy, unhealthy };
+    return countHealth(await targetStates(this.#o.api, targetGroupArn, signal));
   }
 
   /** The action list and its forward action as the load balancer has them now. */
@@ -369,30 +367,32 @@ export class AwsTrafficRouter implements TrafficRouter {
     for (const path of smoke.paths) {
       const url = new URL(path, base.endsWith("/") ? base : `${base}/`).toString();
       const what = `GET ${url} with the ${smoke.header.name} header`;
-      let status = 0;
-      let lastError = "";
-      for (let attempt = 1; attempt <= 3 && status === 0; attempt++) {
-        try {
-          const res = await request(url, {
-            method: "GET",
-            headers: { [smoke.header.name]: smoke.header.value },
-            headersTimeout: smoke.timeoutMs ?? 10_000,
-            bodyTimeout: smoke.timeoutMs ?? 10_000,
-            ...(signal === undefined ? {} : { signal }),
-          });
-          await res.body.dump();
-          status = res.statusCode;
-        } catch (e) {
-          if (signal?.aborted) throw new AbortedError("smoke test aborted", { cause: signal.reason });
-          lastError = e instanceof Error ? e.message : String(e);
-          if (attempt < 3) await new Promise((r) => setTimeout(r, 500 * attempt));
-        }
-      }
-      if (status === 0) {
-        throw new VerificationError(`smoke test ${what} failed: ${lastError}`, {
-          retryable: false,
-          fix: "check that --smoke-url reaches the load balancer from where gray-deploy runs",
-        });
+      let status: number;
+      try {
+        status = await retry(
+          RETRY.smokeCheck,
+          async () => {
+            const res = await request(url, {
+              method: "GET",
+              headers: { [smoke.header.name]: smoke.header.value },
+              headersTimeout: smoke.timeoutMs ?? 10_000,
+              bodyTimeout: smoke.timeoutMs ?? 10_000,
+              ...(signal === undefined ? {} : { signal }),
+            });
+            await res.body.dump();
+            return res.statusCode;
+          },
+          { clock: this.#clock, signal },
+        );
+      } catch (e) {
+        if (signal?.aborted) throw new AbortedError("smoke test aborted", { cause: signal.reason });
+        throw new VerificationError(
+          `smoke test ${what} failed: ${e instanceof Error ? e.message : String(e)}`,
+          {
+            retryable: false,
+            fix: "check that --smoke-url reaches the load balancer from where gray-deploy runs",
+          },
+        );
       }
       if (!smoke.statuses.includes(status)) {
         throw new VerificationError(

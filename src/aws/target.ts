@@ -9,19 +9,23 @@
  * laptop with three flags, and the guard can act from the table alone.
  */
 import { PreflightError, ProviderError, StateError } from "../contract/errors.js";
-import { type Options, rolloutScope } from "../contract/options.js";
-import { isTerminal, type RolloutState } from "../core/state.js";
+import type { PlanOptions } from "../core/options/plan.js";
+import { isTerminal } from "../core/state.js";
+import type { ReleaseOptions } from "../engine/options/release.js";
 import type { TargetDeps, TargetRuntime } from "../engine/targets.js";
-import { type GateReader, withGateReaders } from "../gates/source.js";
 import type { Fleet, MetricSource, TrafficRouter } from "../ports/index.js";
-import { ZabbixClient } from "../zabbix/client.js";
-import { ZabbixGateReader } from "../zabbix/gates.js";
-import { type AwsConnection, type CallCounter, createAwsApi } from "./api.js";
 import { checkStateTable } from "./bootstrap.js";
+import { type AwsConnection, type CallCounter, createAwsApi } from "./connection.js";
 import { AwsFleet } from "./fleet.js";
-import { AwsMetricSource } from "./metrics.js";
+import { AwsMetricSource, arnSuffix } from "./metrics.js";
+import { type AwsOptions, awsScope, loadBalancerArnOf } from "./options.js";
 import { AwsTrafficRouter, type SmokeConfig } from "./router.js";
 import { DynamoRolloutStore, type StoredItem } from "./store.js";
+
+/** What the AWS target reads: its coordinates and the plan's timings it needs to drive the fleet. */
+export type AwsTargetOptions = AwsOptions &
+  Pick<PlanOptions, "interval" | "metricPeriod" | "instanceWarmup" | "refreshMinHealthy"> &
+  Partial<Pick<ReleaseOptions, "startedBy">>;
 
 /** What a stored rollout records about its AWS resources (the store's `context`). */
 export interface AwsResources {
@@ -52,12 +56,7 @@ export interface AwsTargetRuntime extends TargetRuntime {
   readonly resources: AwsResources | null;
 }
 
-/** `…:listener/app/NAME/LB/L` → `…:loadbalancer/app/NAME/LB`. */
-export function loadBalancerArnOf(listenerArn: string): string {
-  return listenerArn.replace(":listener/", ":loadbalancer/").replace(/\/[0-9a-f]+$/, "");
-}
-
-function resourcesFromOptions(o: Options): AwsResources | null {
+function resourcesFromOptions(o: AwsTargetOptions): AwsResources | null {
   const {
     region,
     listenerArn,
@@ -127,7 +126,10 @@ class NoRollout {
   }
 }
 
-export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promise<AwsTargetRuntime> {
+export async function openAwsTarget(
+  o: AwsTargetOptions,
+  deps: AwsTargetDeps = {},
+): Promise<AwsTargetRuntime> {
   if (o.region === undefined || o.stateTable === undefined) {
     throw new PreflightError("the AWS target needs --region and --state-table", {
       field: o.region === undefined ? "region" : "stateTable",
@@ -139,11 +141,11 @@ export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promi
     ...(deps.credentials === undefined ? { roleArn: o.roleArn } : { credentials: deps.credentials }),
     ...(deps.maxAttempts === undefined ? {} : { maxAttempts: deps.maxAttempts }),
     ...(deps.log === undefined ? {} : { log: deps.log }),
+    ...(deps.clock === undefined ? {} : { now: () => deps.clock!.now() }),
   });
-  const disposers: (() => Promise<void>)[] = [];
   try {
     const { api } = connection;
-    const scope = rolloutScope(o);
+    const scope = awsScope(o);
     await checkStateTable(api, o.stateTable, deps.signal);
     const probe = new DynamoRolloutStore({ api, table: o.stateTable });
     const stored = await probe.loadItem(scope, deps.signal);
@@ -188,6 +190,7 @@ export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promi
             };
       router = new AwsTrafficRouter({
         api,
+        clock: deps.clock,
         listenerArn: resources.listenerArn,
         ruleArn: resources.ruleArn ?? undefined,
         stableTargetGroupArn: resources.stableTargetGroupArn,
@@ -198,6 +201,7 @@ export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promi
       });
       fleet = new AwsFleet({
         api,
+        clock: deps.clock,
         stableAsg: resources.stableAsg,
         grayAsg: resources.grayAsg,
         stableTargetGroupArn: resources.stableTargetGroupArn,
@@ -216,11 +220,6 @@ export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promi
         periodMs: metricPeriodMs,
         asgs: { stable: resources.stableAsg, gray: resources.grayAsg },
       });
-      const gates = await openGateReaders(o, stored?.state ?? null, resources, deps.signal);
-      if (gates !== null) {
-        metrics = withGateReaders(metrics, "cloudwatch", gates.readers);
-        disposers.push(gates.dispose);
-      }
     }
     if (o.alarms.length > 0 && metrics.alarms !== undefined) {
       // An alarm gate that names no alarm would make every evaluation inconclusive: refuse up front.
@@ -236,8 +235,20 @@ export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promi
       });
     }
     const where = resources?.ruleArn ?? resources?.listenerArn ?? scope;
+    const identity = (pool: "stable" | "gray") =>
+      resources === null
+        ? {}
+        : {
+            asg: pool === "stable" ? resources.stableAsg : resources.grayAsg,
+            targetGroup: arnSuffix(
+              pool === "stable" ? resources.stableTargetGroupArn : resources.grayTargetGroupArn,
+            ),
+            loadBalancer: arnSuffix(resources.loadBalancerArn),
+          };
     return {
       ports: { router, fleet, metrics, store },
+      identities: { stable: identity("stable"), gray: identity("gray") },
+      found: stored?.state ?? null,
       calls: connection.calls,
       connection,
       resources,
@@ -247,53 +258,10 @@ export async function openAwsTarget(o: Options, deps: AwsTargetDeps = {}): Promi
           : `aws ${o.region}${o.endpoint ? ` via ${o.endpoint}` : ""}: ${where}; stable ${resources.stableAsg}, gray ${resources.grayAsg}; state in ${o.stateTable}`,
       async dispose() {
         connection.destroy();
-        await Promise.all(disposers.map((d) => d().catch(() => undefined)));
       },
     };
   } catch (e) {
     connection.destroy();
-    await Promise.all(disposers.map((d) => d().catch(() => undefined)));
     throw e;
   }
-}
-
-/**
- * Readers of business-metric gates from sources other than CloudWatch (Zabbix), for the gates of
- * this run (`--gates`) or of the stored rollout it continues; null when none is needed. The Zabbix
- * gates are checked here, before anything changes (a wrong token, group or key: exit 2). Verbs that
- * never observe (status, abort) do not take the Zabbix options and open no connection.
- */
-async function openGateReaders(
-  o: Options,
-  stored: RolloutState | null,
-  resources: AwsResources,
-  signal: AbortSignal | undefined,
-): Promise<{ readers: GateReader[]; dispose: () => Promise<void> } | null> {
-  const live = stored !== null && !isTerminal(stored.phase) ? (stored.plan.gates ?? []) : [];
-  const checked = o.gates.length > 0 ? o.gates : live;
-  const zabbix = [...o.gates, ...live].filter((g) => g.metric.source === "zabbix");
-  // The Zabbix options apply to deploy-gray, plan and promote only (their timeout has a default there).
-  if (zabbix.length === 0 || o.zabbixTimeout === undefined) return null;
-  if (o.zabbixUrl === undefined || o.zabbixToken === undefined) {
-    throw new PreflightError(
-      `the rollout's gate(s) ${[...new Set(zabbix.map((g) => g.name))].join(", ")} read Zabbix, but no Zabbix connection was given`,
-      {
-        field: o.zabbixUrl === undefined ? "zabbixUrl" : "zabbixToken",
-        fix: "pass --zabbix-url and set GRAY_DEPLOY_ZABBIX_TOKEN (the Zabbix API token)",
-      },
-    );
-  }
-  const client = new ZabbixClient({ url: o.zabbixUrl, token: o.zabbixToken, timeoutMs: o.zabbixTimeout });
-  const reader = new ZabbixGateReader({
-    client,
-    asgs: { stable: resources.stableAsg, gray: resources.grayAsg },
-    timeoutMs: o.zabbixTimeout,
-  });
-  try {
-    await reader.preflight(checked, signal);
-  } catch (e) {
-    await client.close().catch(() => undefined);
-    throw e;
-  }
-  return { readers: [reader], dispose: () => client.close() };
 }

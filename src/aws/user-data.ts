@@ -12,7 +12,7 @@
  * same string) is one reference, replaced everywhere. Anything else — none found, two different
  * references of the same shape, compressed or multipart user data — is refused, and nothing changes.
  */
-import { IMAGE_REF } from "../contract/options.js";
+import { IMAGE_REF } from "../engine/options/release.js";
 
 export type ImageReferenceResult =
   | {

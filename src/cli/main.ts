@@ -5,38 +5,23 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { createInterface } from "node:readline/promises";
 import { CommanderError } from "commander";
-import { InvalidInputError, StateError, toGrayDeployError } from "../contract/errors.js";
-import {
-  type Options,
-  type RawOptions,
-  resolveOptions,
-  rolloutScope,
-  type Verb,
-} from "../contract/options.js";
+import { openRunOutputs } from "../app/outputs.js";
+import { progressPrinter } from "../app/progress.js";
+import { targetOf } from "../app/requests.js";
+import { given as givenOnly, resolveCall, whereOfRaw } from "../app/resolve.js";
+import { exitCodeOf, runVerb, whereOf } from "../app/run.js";
+import type { Options, RawOptions, Verb } from "../app/schema.js";
+import { InvalidInputError, toGrayDeployError } from "../contract/errors.js";
 import { ExitCode, type Outcome } from "../contract/outcome.js";
-import { type Policy, policyFromOptions } from "../core/policy.js";
 import type { RolloutState } from "../core/state.js";
 import { systemClock } from "../engine/clock.js";
-import { type EngineEvent, type EventListener, fanOut } from "../engine/events.js";
+import { type EngineEvent, fanOut } from "../engine/events.js";
 import { refusedOutcome } from "../engine/outcome.js";
-import { openTarget } from "../engine/targets.js";
-import {
-  abort,
-  deployGray,
-  type PlanReport,
-  plan,
-  promote,
-  status,
-  type VerbContext,
-} from "../engine/verbs.js";
-import { createWebhookNotifier } from "../notify/webhook.js";
-import { ReportCollector, renderReport, writeReport } from "../report/index.js";
-import { configForVerb, readConfigFile } from "./config.js";
+import type { PlanReport } from "../engine/verbs.js";
+import { readConfigFile } from "./config.js";
 import { buildProgram } from "./program.js";
-import { progressPrinter } from "./progress.js";
 
 export interface CliIO {
   readonly stdout: { write(s: string): unknown };
@@ -97,7 +82,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
           [{ field: "", message }],
           "see `gray-deploy <verb> --help`; nothing was changed",
         );
-        return finish(refusedOutcome(err, { target: argv.includes("aws") ? "aws" : "local" }), io, true);
+        const target = argv.includes("--target") ? argv[argv.indexOf("--target") + 1] : undefined;
+        return finish(refusedOutcome(err, whereOfRaw({ target })), io, true);
       }
       return ExitCode.InvalidInput;
     }
@@ -108,50 +94,30 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return ExitCode.InvalidInput;
   }
   const { verb, flags } = chosen as { verb: Verb; flags: RawOptions };
-  return runVerb(verb, flags, io);
+  return run(verb, flags, io);
 }
 
-async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number> {
+async function run(verb: Verb, flags: RawOptions, io: CliIO): Promise<number> {
   const json = flags.json === true;
-  const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  const given = givenOnly(flags);
+  const clock = systemClock();
+  const log = (line: string) => io.stderr.write(`${line}\n`);
+  const outputDeps = { clock, log, toolVersion: packageVersion() };
   let options: Options;
   let fromFile: RawOptions = {};
   try {
     fromFile = typeof given.config === "string" ? await readConfigFile(given.config) : {};
-    const target = (given.target ?? fromFile.target) === "aws" ? "aws" : "local";
-    options = resolveOptions(
-      { ...configForVerb(fromFile, verb, target), ...given },
-      { verb, env: io.env, frontEnd: "cli" },
-    );
+    options = resolveCall({ verb, frontEnd: "cli", given, config: fromFile, env: io.env });
   } catch (e) {
-    const err = toGrayDeployError(e);
-    const target = given.target === "aws" ? "aws" : "local";
-    const refused = refusedOutcome(err, { target });
+    const refused = refusedOutcome(toGrayDeployError(e), whereOfRaw(given));
     // Even invalid input gets its report when a directory was asked for: CI shows why nothing ran.
     const dir = given.reportDir ?? fromFile.reportDir;
-    if (typeof dir === "string" && dir.trim() !== "" && err.field !== "reportDir") {
-      await openRunOutputs(verb, { reportDir: dir.trim(), notifyWebhook: undefined }, io).close(
+    if (typeof dir === "string" && dir.trim() !== "" && toGrayDeployError(e).field !== "reportDir") {
+      await openRunOutputs(verb, { reportDir: dir.trim() }, whereOfRaw(given), outputDeps).close(
         refused,
         null,
       );
     }
-    return finish(refused, io, json);
-  }
-
-  if (options.target === "local" && verb !== "deploy-gray" && verb !== "plan") {
-    const err = new InvalidInputError(
-      [
-        {
-          field: "target",
-          message: `\`${verb}\` needs a stored rollout, and a local rollout lives only inside its deploy-gray process`,
-        },
-      ],
-      verb === "bootstrap"
-        ? "bootstrap creates the AWS state table: use --target aws"
-        : "use --target aws for stored rollouts; locally, answer the prompt or press Ctrl-C to abort",
-    );
-    const refused = refusedOutcome(err, { target: "local", scope: "local" });
-    await openRunOutputs(verb, options, io).close(refused, null);
     return finish(refused, io, json);
   }
 
@@ -171,156 +137,33 @@ async function runVerb(verb: Verb, flags: RawOptions, io: CliIO): Promise<number
     }
   });
 
-  const clock = systemClock();
   const printer = progressPrinter({ write: (s) => io.stderr.write(s), isTTY: io.stderr.isTTY === true });
-  const outputs = openRunOutputs(verb, options, io);
-  const onEvent = fanOut(printer, ...outputs.listeners, ...(io.listeners ?? []));
-  const log = (line: string) => io.stderr.write(`${line}\n`);
+  const outputs = openRunOutputs(verb, options, whereOf(options), outputDeps);
   const by = options.startedBy ?? "unknown";
-
-  if (verb === "bootstrap") {
-    try {
-      const { bootstrapStateTable } = await import("../aws/bootstrap.js");
-      const result = await bootstrapStateTable(options, { log });
-      io.stdout.write(json ? `${JSON.stringify(result)}\n` : `${result.message}\n`);
-      return 0;
-    } catch (e) {
-      const err = toGrayDeployError(e);
-      // Bad input, missing credentials or a mismatching table change nothing: exit 2, like every verb.
-      const refusal = ["INVALID_INPUT", "PREFLIGHT_FAILED", "CREDENTIALS"].includes(err.code);
-      return finish(refusedOutcome(err, { target: "aws", kind: refusal ? "refused" : "failed" }), io, json);
-    }
+  // A rollout that lives only in this process asks its manual gates at the terminal.
+  const ask = !targetOf(options).storedRollouts && io.stdin?.isTTY === true && !json;
+  const result = await runVerb(verb, options, {
+    clock,
+    newId: () => randomUUID(),
+    signal: controller.signal,
+    log,
+    onEvent: fanOut(printer, ...outputs.listeners, ...(io.listeners ?? [])),
+    withReportPlan: options.reportDir !== undefined,
+    ...(ask ? { approver: terminalApprover(io, by) } : {}),
+  });
+  switch (result.kind) {
+    case "bootstrap":
+      io.stdout.write(json ? `${JSON.stringify(result.result)}\n` : `${result.result.message}\n`);
+      return exitCodeOf(verb, result);
+    case "plan":
+      io.stdout.write(json ? `${JSON.stringify(result.report, null, 2)}\n` : formatPlan(result.report));
+      return exitCodeOf(verb, result);
+    case "outcome":
+      // Reports and notifications first (they never throw), then the printed Outcome and exit code.
+      if (verb !== "bootstrap") await outputs.close(result.outcome, result.plan);
+      finish(result.outcome, io, json);
+      return exitCodeOf(verb, result);
   }
-
-  let runtime: Awaited<ReturnType<typeof openTarget>> | null = null;
-  /** Reports and notifications first (they never throw), then the printed Outcome and exit code. */
-  const end = async (outcome: Outcome): Promise<number> => {
-    await outputs.close(outcome, await planOf(outcome, options, verb, runtime));
-    return finish(outcome, io, json);
-  };
-  try {
-    runtime = await openTarget(options, { signal: controller.signal, log });
-    const ctx: VerbContext = {
-      clock,
-      signal: controller.signal,
-      onEvent,
-      owner: { id: randomUUID(), host: hostname(), pid: process.pid, verb },
-      newId: () => randomUUID(),
-      ...(options.target === "local" && io.stdin?.isTTY && !json
-        ? { approver: terminalApprover(io, by) }
-        : {}),
-    };
-    switch (verb) {
-      case "deploy-gray": {
-        await runtime.begin?.();
-        return await end(await deployGray(options, runtime.ports, ctx));
-      }
-      case "promote":
-        return await end(
-          await promote(options, runtime.ports, ctx, { by, reason: options.reason, full: options.full }),
-        );
-      case "abort":
-        return await end(await abort(options, runtime.ports, ctx, { by, reason: options.reason }));
-      case "status": {
-        const outcome = await status(options, runtime.ports, clock.now());
-        const code = await end(outcome);
-        return outcome.error?.code === "INVALID_STATE" ? code : 0;
-      }
-      case "plan": {
-        const report = await plan(options, runtime.ports, ctx);
-        io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatPlan(report));
-        return report.blockers.length > 0 ? ExitCode.InvalidInput : 0;
-      }
-      default:
-        throw new StateError(`unknown verb ${verb satisfies never}`);
-    }
-  } catch (e) {
-    const err = toGrayDeployError(e);
-    const refusal = ["INVALID_INPUT", "PREFLIGHT_FAILED", "CREDENTIALS", "LOCKED"].includes(err.code);
-    return await end(
-      refusedOutcome(err, {
-        target: options.target,
-        scope: rolloutScope(options),
-        image: options.image ?? null,
-        kind: refusal ? "refused" : "failed",
-      }),
-    );
-  } finally {
-    await runtime?.dispose().catch((e) => log(`cleanup: ${toGrayDeployError(e).message}`));
-  }
-}
-
-interface RunOutputs {
-  /** Engine listeners: the report collector and the notifier (each only when asked for). */
-  readonly listeners: readonly EventListener[];
-  /** Writes the report and delivers pending notifications. Never throws, never changes the exit code. */
-  close(outcome: Outcome, plan: Policy | null): Promise<void>;
-}
-
-/** `--report-dir` and `--notify-webhook` for one CLI run. The webhook URL is a secret: never printed. */
-function openRunOutputs(
-  verb: Verb,
-  o: Pick<Options, "reportDir" | "notifyWebhook"> &
-    Partial<Pick<Options, "target" | "image" | "startedBy" | "ruleArn" | "listenerArn">>,
-  io: CliIO,
-): RunOutputs {
-  const log = (line: string) => io.stderr.write(`${line}\n`);
-  const collector = o.reportDir !== undefined ? new ReportCollector() : null;
-  const notifier =
-    o.notifyWebhook !== undefined
-      ? createWebhookNotifier({
-          url: o.notifyWebhook,
-          context: {
-            image: o.image ?? null,
-            target: o.target ?? "local",
-            scope: o.target
-              ? rolloutScope({ target: o.target, ruleArn: o.ruleArn, listenerArn: o.listenerArn })
-              : null,
-            verb,
-          },
-          log,
-        })
-      : null;
-  return {
-    listeners: [collector?.listener, notifier?.listener].filter((l): l is EventListener => l !== undefined),
-    async close(outcome, plan) {
-      if (collector !== null && o.reportDir !== undefined) {
-        try {
-          const rendered = renderReport(outcome, collector.events, {
-            plan,
-            generatedAt: Date.now(),
-            toolVersion: packageVersion(),
-            verb,
-            by: o.startedBy ?? null,
-            droppedEvents: collector.dropped,
-          });
-          await writeReport(o.reportDir, rendered);
-          log(`report: ${o.reportDir}/report.md (also report.json, timeline.svg)`);
-        } catch (e) {
-          log(`report: could not write ${o.reportDir}: ${toGrayDeployError(e).message}`);
-        }
-      }
-      if (notifier !== null) {
-        notifier.notifyOutcome(outcome, Date.now());
-        await notifier.flush();
-      }
-    },
-  };
-}
-
-/** The plan a report shows: the stored rollout's (authoritative, also for promote/abort), else the options'. */
-async function planOf(
-  outcome: Outcome,
-  options: Options,
-  verb: Verb,
-  runtime: Awaited<ReturnType<typeof openTarget>> | null,
-): Promise<Policy | null> {
-  if (options.reportDir === undefined) return null;
-  if (outcome.rolloutId !== null && runtime !== null) {
-    const stored = await runtime.ports.store.load(rolloutScope(options)).catch(() => null);
-    if (stored?.state.id === outcome.rolloutId) return stored.state.plan;
-  }
-  return verb === "deploy-gray" ? policyFromOptions(options) : null;
 }
 
 function terminalApprover(io: CliIO, by: string) {

@@ -4,7 +4,6 @@
  * declared here by hand, so the CLI cannot drift from the contract.
  */
 import { Command, Option } from "commander";
-import { kebab } from "../contract/errors.js";
 import {
   defaultText,
   OPTION_DEFS,
@@ -13,21 +12,17 @@ import {
   type OptionName,
   optionFrontEnds,
   optionVerbs,
+  SCHEMA,
   VERBS,
   type Verb,
-} from "../contract/options.js";
+} from "../app/schema.js";
+import { VERB_DEFINITIONS } from "../app/verbs.js";
+import { kebab } from "../contract/errors.js";
 
-export const VERB_SUMMARIES: Record<Verb, string> = {
-  "deploy-gray":
-    "Roll a new version out through weighted gray steps (5 → 25 → 50 → 100 by default), analysing metrics at every step; promote it or roll back on its own.",
-  plan: "Dry run: check the environment and print what deploy-gray would change, changing nothing.",
-  status:
-    "Where the rollout of this load balancer stands: phase, step, weights, last decision and its evidence.",
-  promote:
-    "Continue a paused rollout (pass its manual gate, accept an inconclusive step, or retry a failed promotion); --full skips the remaining steps.",
-  abort: "Back to stable 100% now (one verified write), then clean up; the rollout ends as aborted.",
-  bootstrap: "Create the DynamoDB table that holds rollout state and the lock (idempotent).",
-};
+/** Each verb's `--help` summary (src/app/verbs.ts). */
+export const VERB_SUMMARIES: Readonly<Record<Verb, string>> = Object.fromEntries(
+  Object.entries(VERB_DEFINITIONS).map(([verb, d]) => [verb, d.summary]),
+) as Record<Verb, string>;
 
 const VALUE_NAMES: Record<OptionDef["kind"], string> = {
   string: "<value>",
@@ -67,7 +62,7 @@ export function buildProgram(version: string): Command {
         def.choices ? `one of: ${def.choices.join(", ")}` : null,
         def.unit ? `unit: ${def.unit}` : null,
         def.env ? `env: ${def.env.join(", ")}` : null,
-        def.targets && def.targets.length === 1 ? `${def.targets[0]} only` : null,
+        SCHEMA.targetsOf(name).length === 1 ? `${SCHEMA.targetsOf(name)[0]} only` : null,
       ].filter(Boolean);
       // Defaults are applied by the schema for the chosen target, never by the parser; help shows them.
       const shown = helpDefault(name);

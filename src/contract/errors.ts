@@ -29,6 +29,30 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * What an error means for the request, decided once per code so that every front end and every verb
+ * settles failures the same way:
+ * - `refusal`: nothing was changed, the request itself cannot proceed (bad input, an environment that
+ *   does not match, missing credentials, a held lock, a stored state that does not allow it). The
+ *   Outcome is `refused` (exit 2, or 6 for a held lock).
+ * - `failure`: something went wrong while acting. The Outcome is `failed` (exit 1).
+ */
+export type Disposition = "refusal" | "failure";
+
+export const DISPOSITION: Readonly<Record<ErrorCode, Disposition>> = {
+  INVALID_INPUT: "refusal",
+  PREFLIGHT_FAILED: "refusal",
+  LOCKED: "refusal",
+  INVALID_STATE: "refusal",
+  CREDENTIALS: "refusal",
+  VERIFICATION_FAILED: "failure",
+  TIMEOUT: "failure",
+  ABORTED: "failure",
+  PROVIDER_ERROR: "failure",
+  ROLLBACK_FAILED: "failure",
+  INTERNAL: "failure",
+};
+
 export interface ErrorDetails {
   /** Whether doing the same thing again may succeed (throttling, timeouts, 5xx). */
   retryable?: boolean;
@@ -149,6 +173,11 @@ export class CredentialsError extends GrayDeployError {
 
 export function isGrayDeployError(e: unknown): e is GrayDeployError {
   return e instanceof GrayDeployError;
+}
+
+/** True when the error means "nothing was changed; the request itself cannot proceed" (DISPOSITION). */
+export function isRefusal(e: Pick<GrayDeployError, "code">): boolean {
+  return DISPOSITION[e.code] === "refusal";
 }
 
 /** Wraps anything thrown into a GrayDeployError, keeping the original as `cause`. */

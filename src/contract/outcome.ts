@@ -87,7 +87,8 @@ export interface Outcome {
     readonly fix?: string;
   } | null;
   readonly rolloutId: string | null;
-  readonly target: "local" | "aws";
+  /** The target's name (`local`, `aws`). */
+  readonly target: string;
   readonly scope: string | null;
   /** The phase the rollout is in (or ended in). */
   readonly phase: string | null;

@@ -2,8 +2,9 @@
  * The rollout plan and release policy: the part of the options the core decides with. It is stored
  * with the rollout, so a `promote` from another process continues with exactly the same plan.
  */
-import type { Options } from "../contract/options.js";
 import type { GateSpec } from "../gates/types.js";
+import type { PlanOptions } from "./options/plan.js";
+import type { ThresholdOptions } from "./options/thresholds.js";
 
 export interface Thresholds {
   /** Roll back when gray's error rate over the rollback window is above this. */
@@ -62,8 +63,19 @@ export interface Policy {
   readonly gates?: readonly GateSpec[];
 }
 
-/** Builds the policy from resolved options. */
-export function policyFromOptions(o: Options): Policy {
+/** What the policy is built from: the plan, the thresholds, and the extra gates (alarms, business gates). */
+export type PolicyInput = PlanOptions &
+  ThresholdOptions & {
+    readonly alarms?: readonly string[] | undefined;
+    readonly gates?: readonly GateSpec[] | undefined;
+  };
+
+/**
+ * Builds the policy from resolved options. `minPromotionTimeoutMs` is the target's floor for one
+ * rolling update of stable (an hour for an instance refresh on AWS).
+ */
+export function policyFromOptions(o: PolicyInput, minPromotionTimeoutMs: number): Policy {
+  const gates = o.gates ?? [];
   return {
     steps: [...o.steps],
     returnSteps: [...o.returnSteps],
@@ -79,15 +91,11 @@ export function policyFromOptions(o: Options): Policy {
     onInconclusive: o.onInconclusive,
     minGrayCapacity: o.minGrayCapacity,
     healthyTimeoutMs: o.healthyTimeout,
-    // A refresh replaces instances one warm-up at a time; give it generous room, at least an hour on AWS.
-    promotionTimeoutMs: Math.max(
-      o.healthyTimeout * 3,
-      o.instanceWarmup * 20,
-      o.target === "aws" ? 3_600_000 : 120_000,
-    ),
+    // A refresh replaces instances one warm-up at a time; give it generous room, at least the target's floor.
+    promotionTimeoutMs: Math.max(o.healthyTimeout * 3, o.instanceWarmup * 20, minPromotionTimeoutMs),
     maxPauseMs: o.maxPause,
     lockLeaseMs: o.lockLease,
-    alarms: [...o.alarms],
+    alarms: [...(o.alarms ?? [])],
     thresholds: {
       rollbackErrorRate: o.rollbackErrorRate,
       rollbackP99Ms: o.rollbackP99,
@@ -103,7 +111,7 @@ export function policyFromOptions(o: Options): Policy {
       sequentialAlpha: o.sequentialAlpha,
       sequentialTolerance: o.sequentialTolerance,
     },
-    ...(o.gates.length > 0 ? { gates: [...o.gates] } : {}),
+    ...(gates.length > 0 ? { gates: [...gates] } : {}),
   };
 }
 

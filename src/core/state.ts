@@ -5,7 +5,7 @@
  */
 
 import { StateError } from "../contract/errors.js";
-import type { Target } from "../contract/options.js";
+import type { TargetName as Target } from "../contract/options/def.js";
 import type { RecordedBaseline } from "../gates/evaluate.js";
 import type { GateResult, Verdict } from "./analysis.js";
 import type { Policy } from "./policy.js";

@@ -2,8 +2,6 @@
  * Domain types shared by the core, the engine, the ports and the adapters. Pure data: no SDK types.
  * Times are epoch milliseconds; durations are milliseconds; rates are fractions; weights are percent.
  */
-import type { BusinessReading } from "../gates/types.js";
-
 /** Traffic split between the two target groups (or local pools), in percent; they sum to 100. */
 export interface Weights {
   readonly stable: number;
@@ -48,6 +46,26 @@ export interface WindowStats extends TimeWindow {
   readonly lbErrors: number | null;
   /** Business-metric gates' readings over this window, by gate name (when the read asked for gates). */
   readonly business?: Readonly<Record<string, BusinessReading>>;
+}
+
+/** One version's value of a business-metric gate's metric over one window. */
+export interface BusinessValue {
+  /** The statistic (value metrics) or numerator ÷ denominator (rates); null without data. */
+  readonly value: number | null;
+  /** Datapoints or samples behind `value`; for a rate, the denominator's sum. */
+  readonly samples: number;
+  readonly numerator?: number;
+  readonly denominator?: number;
+}
+
+/** A gate's metric for both versions over one window, or why it could not be measured. */
+export interface BusinessReading {
+  readonly stable: BusinessValue | null;
+  readonly gray: BusinessValue | null;
+  /** A measurement error (source down, slow, refusing): the gate is inconclusive, never pass. */
+  readonly error?: string;
+  /** A caveat about the numbers (e.g. Zabbix trend-based sums: `exact: false`). */
+  readonly note?: string;
 }
 
 export type AlarmStateValue = "OK" | "ALARM" | "INSUFFICIENT_DATA";

@@ -2,19 +2,14 @@
  * How long a call may run at most, so the credentials preflight can demand that they last that long.
  * An upper bound, not an estimate: a rollout whose credentials expire half-way cannot even roll back.
  */
-import {
-  type OptionName,
-  type Options,
-  parseOptionValue,
-  rawDefault,
-  type Verb,
-} from "../contract/options.js";
+import { targetNamed } from "../app/requests.js";
+import { type OptionName, type Options, parseOptionValue, rawDefault, type Verb } from "../app/schema.js";
 
 /** Reads, one verified write and cleanup: generous for status, plan, bootstrap and publish. */
 export const SHORT_CALL_MS = 15 * 60_000;
 
-/** At least an hour for an instance refresh on AWS, as the engine allows (core/policy). */
-const MIN_PROMOTION_MS = 3_600_000;
+/** The promotion floor the AWS target gives an instance refresh (TargetDefinition.minPromotionTimeoutMs). */
+const MIN_PROMOTION_MS = targetNamed("aws").minPromotionTimeoutMs;
 
 /**
  * deploy-gray: every step extended to --max-bake after gray became healthy, the promotion's full

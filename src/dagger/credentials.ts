@@ -13,8 +13,8 @@
  */
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
-import { AWS_USER_AGENT } from "../aws/api.js";
 import { CredentialsError, InvalidInputError } from "../contract/errors.js";
+import { AWS_USER_AGENT } from "../contract/identity.js";
 import { formatDuration } from "../contract/units.js";
 import type { AwsCredentials, AwsCredentialsProvider } from "../engine/targets.js";
 

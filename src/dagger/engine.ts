@@ -5,8 +5,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { type Container, type Directory, dag, type Platform } from "@dagger.io/dagger";
+import { targetOf } from "../app/requests.js";
+import { openTarget } from "../app/targets.js";
+import { StateError } from "../contract/errors.js";
 import { systemClock } from "../engine/clock.js";
-import { openTarget } from "../engine/targets.js";
 import { openAwsSession } from "./credentials.js";
 import { ecrLogin, type RegistryAuth } from "./registry.js";
 import { type BuildSpec, type ContainerEngine, type ModuleServices, processServices } from "./service.js";
@@ -47,8 +49,9 @@ export function engineServices(): ModuleServices {
     },
     openTarget: (o, deps) => openTarget(o, deps),
     async bootstrap(o, deps) {
-      const { bootstrapStateTable } = await import("../aws/bootstrap.js");
-      return bootstrapStateTable(o, deps);
+      const prepare = targetOf(o).bootstrap;
+      if (prepare === undefined) throw new StateError(`--target ${o.target} has nothing to bootstrap`);
+      return prepare(o, deps);
     },
     clock: systemClock(),
   });

@@ -3,10 +3,8 @@
  * failed call for every other outcome, its message carrying the outcome and the reason, so that
  * `dagger call` exits non-zero and CI never mistakes a rollback for a release.
  */
-import { type GrayDeployError, toGrayDeployError } from "../contract/errors.js";
-import type { Target } from "../contract/options.js";
 import { isSuccessfulOutcome, type Outcome, type OutcomeKind } from "../contract/outcome.js";
-import { refusedOutcome } from "../engine/outcome.js";
+import { errorOutcome } from "../engine/outcome.js";
 
 /** A rollout (or a request about one) ended in an outcome that must fail the call. */
 export class RolloutOutcomeError extends Error {
@@ -38,14 +36,8 @@ export function settle(outcome: Outcome): string {
   return JSON.stringify(outcome, null, 2);
 }
 
-/** Errors that mean "nothing was changed; the request itself cannot proceed". */
-const REFUSALS = new Set(["INVALID_INPUT", "PREFLIGHT_FAILED", "CREDENTIALS", "LOCKED", "INVALID_STATE"]);
-
 /** Turns anything thrown into the failing Outcome the CLI would print for it. */
-export function failureOutcome(
+export const failureOutcome = (
   e: unknown,
-  ctx: { target: Target; scope?: string | null; image?: string | null },
-): Outcome {
-  const err: GrayDeployError = toGrayDeployError(e);
-  return refusedOutcome(err, { ...ctx, kind: REFUSALS.has(err.code) ? "refused" : "failed" });
-}
+  ctx: { target: string; scope?: string | null; image?: string | null },
+): Outcome => errorOutcome(e, ctx);

@@ -4,9 +4,9 @@
  * handed to the engine as a Secret, never printed.
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
-import { AWS_USER_AGENT } from "../aws/api.js";
 import { CredentialsError, InvalidInputError, ProviderError } from "../contract/errors.js";
-import { IMAGE_REF } from "../contract/options.js";
+import { AWS_USER_AGENT } from "../contract/identity.js";
+import { IMAGE_REF } from "../engine/options/release.js";
 import type { AwsSession } from "./credentials.js";
 
 export interface RegistryAuth {

@@ -5,142 +5,51 @@
  * few parts replaced, and run everything else for real.
  */
 import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import type { Container, Directory } from "@dagger.io/dagger";
-import { progressPrinter } from "../cli/progress.js";
-import { InvalidInputError, toGrayDeployError } from "../contract/errors.js";
+import { openRunOutputs } from "../app/outputs.js";
+import { progressPrinter } from "../app/progress.js";
+import { resolveCall, whereOfRaw } from "../app/resolve.js";
+import { runVerb, storedRollout, type VerbResult, whereOf } from "../app/run.js";
 import {
   type OptionName,
   type Options,
+  optionVerbs,
   parseOptionValue,
   type RawOptions,
-  resolveOptions,
-  rolloutScope,
-  type Target,
+  rawDefault,
   type Verb,
-} from "../contract/options.js";
+} from "../app/schema.js";
+import { InvalidInputError } from "../contract/errors.js";
 import type { Outcome } from "../contract/outcome.js";
 import { formatDuration } from "../contract/units.js";
 import { fanOut } from "../engine/events.js";
-import type { AwsCredentialsProvider, TargetDeps, TargetRuntime } from "../engine/targets.js";
-import { abort, deployGray, plan, promote, status, type VerbContext } from "../engine/verbs.js";
-import { createWebhookNotifier } from "../notify/webhook.js";
-import type { Clock } from "../ports/index.js";
 import { renderReport, reportFiles } from "../report/index.js";
 import { runBudgetMs } from "./budget.js";
-import type { AwsCredentialInput, AwsSession, SessionNeeds } from "./credentials.js";
-import {
-  type ConfigFileLike,
-  configForCall,
-  endpointOf,
-  givenOptions,
-  type OptionArgs,
-  readConfig,
-  refuseLocalControl,
-  type ServiceLike,
-} from "./options.js";
+import type { AwsSecrets, BuildInput, DeployCall, ModuleServices, PublishInput, VerbCall } from "./calls.js";
+import type { AwsSession } from "./credentials.js";
+import { endpointOf, givenOptions, readConfig } from "./options.js";
 import { failureOutcome, RolloutOutcomeError, settle } from "./outcome.js";
-import { imageReference, type RegistryAuth, registryOf } from "./registry.js";
+import { imageReference, registryOf } from "./registry.js";
 
-/** A Dagger Secret as the module uses it. */
-export interface SecretLike {
-  plaintext(): Promise<string>;
-}
-
-/** The credential arguments every AWS-touching function takes. */
-export interface AwsSecrets {
-  readonly awsAccessKeyId?: SecretLike | undefined;
-  readonly awsSecretAccessKey?: SecretLike | undefined;
-  readonly awsSessionToken?: SecretLike | undefined;
-  readonly webIdentityToken?: SecretLike | undefined;
-}
-
-export interface BuildSpec {
-  readonly dockerfile: string;
-  readonly platform?: string | undefined;
-  /** `NAME=value` pairs. */
-  readonly buildArgs: readonly string[];
-  /** Dockerfile stage. */
-  readonly target?: string | undefined;
-}
-
-/** The two engine calls: build a container from a directory, push it with registry credentials. */
-export interface ContainerEngine {
-  build(source: Directory, spec: BuildSpec): Container;
-  /** A directory holding these files (name → contents). */
-  files(files: Record<string, string>): Directory;
-  /** Pushes and returns the digest-qualified reference the registry answered. */
-  publish(container: Container, ref: string, auth: RegistryAuth): Promise<string>;
-}
-
-/** AWS access: credentials with their preflight, and the ECR login. */
-export interface AwsAccess {
-  openSession(input: AwsCredentialInput, needs: SessionNeeds): Promise<AwsSession>;
-  registryLogin(session: AwsSession): Promise<RegistryAuth>;
-}
-
-export interface BootstrapDeps {
-  readonly log: (line: string) => void;
-  readonly credentials?: AwsCredentialsProvider;
-}
-
-export interface ModuleServices {
-  readonly containers: ContainerEngine;
-  readonly aws: AwsAccess;
-  openTarget(o: Options, deps: TargetDeps): Promise<TargetRuntime>;
-  /** Creates the state table (the AWS adapters' bootstrap); resolves with what it did. */
-  bootstrap(o: Options, deps: BootstrapDeps): Promise<{ readonly message: string }>;
-  readonly clock: Clock;
-  newId(): string;
-  /** Progress text for the function's log (stderr: Dagger shows it; stdout is the result). */
-  write(text: string): void;
-  /** Calls `handler` when the call is cancelled (SIGTERM/SIGINT); returns the unsubscribe. */
-  onInterrupt(handler: (signal: string) => void): () => void;
-  /** HTTP for webhook notifications (default: the global fetch). */
-  readonly fetch?: typeof fetch;
-}
-
-/** Arguments of build/publish that are not options of the schema. */
-export interface BuildInput extends BuildSpec {
-  readonly source: Directory;
-}
-
-export interface PublishInput extends Omit<BuildInput, "source"> {
-  /** Required to build; optional in the type because deploy-gray needs it only without --image. */
-  readonly source?: Directory | undefined;
-  /** ECR repository name (`payments/gateway`) or full reference without tag. */
-  readonly repository?: string | undefined;
-  readonly tag?: string | undefined;
-}
-
-export interface PublishCall extends PublishInput {
-  readonly region?: string | undefined;
-  readonly endpoint?: string | undefined;
-  /** An endpoint as a Dagger Service (`--endpoint-service tcp://localhost:4566`). */
-  readonly endpointService?: ServiceLike | undefined;
-  readonly roleArn?: string | undefined;
-}
+export type {
+  AwsAccess,
+  AwsSecrets,
+  BootstrapDeps,
+  BuildInput,
+  BuildSpec,
+  ContainerEngine,
+  DeployCall,
+  ModuleServices,
+  PublishInput,
+  SecretLike,
+  VerbCall,
+} from "./calls.js";
 
 /** What a failing Outcome says about where the call was going. */
 interface Where {
-  target: Target;
+  target: string;
   scope?: string | null;
   image?: string | null;
-}
-
-/** One call of a verb: its schema options, the config file, the secrets. */
-export interface VerbCall {
-  readonly options: OptionArgs;
-  readonly config?: ConfigFileLike | undefined;
-  /** The schema's sensitive options (notifyWebhook, smokeHeader, zabbixToken), passed as Secrets. */
-  readonly sensitive?: Partial<Record<OptionName, SecretLike | undefined>>;
-  readonly secrets?: AwsSecrets;
-  /** `--endpoint-service`: the schema's `endpoint`, given as a Dagger Service. */
-  readonly endpointService?: ServiceLike | undefined;
-}
-
-export interface DeployCall extends VerbCall {
-  readonly build: PublishInput;
 }
 
 const SHA_TAG = /^[0-9a-f]{7,64}$/i;
@@ -159,24 +68,30 @@ export class GrayDeployService {
     });
   }
 
-  /** Builds, logs in to ECR and pushes; resolves with the digest-qualified reference. */
-  async publish(input: PublishCall, secrets: AwsSecrets, commit?: string): Promise<string> {
+  /**
+   * Builds, logs in to ECR and pushes; resolves with the digest-qualified reference. AWS is reached with
+   * the module's region, endpoint (or endpoint Service), role and credentials; its commit names the tag.
+   */
+  async publish(input: PublishInput, call: VerbCall): Promise<string> {
     return this.guard({ target: "aws" }, async () => {
-      const region = checked("region", input.region, true)!;
-      const endpoint = checked("endpoint", await endpointOf(input.endpoint, input.endpointService), false);
-      const roleArn = checked("roleArn", input.roleArn, false);
-      const session = await this.session({ region, endpoint, roleArn }, secrets, runBudgetMs("publish"));
-      return this.buildAndPush(input, session, commit);
+      const o = call.shared ?? {};
+      const region = checked("region", o.region, true)!;
+      const endpoint = checked("endpoint", await endpointOf(text(o.endpoint), call.endpointService), false);
+      const roleArn = checked("roleArn", o.roleArn, false);
+      const where = { region, endpoint, roleArn };
+      const session = await this.session(where, call.secrets ?? {}, runBudgetMs("publish"));
+      return this.buildAndPush(input, session, text(o.commit));
     });
   }
 
   async deployGray(call: DeployCall): Promise<string> {
     const where: Where = { target: "local" };
     return this.guard(where, async () => {
-      const raw = await this.rawOptions("deploy-gray", call);
-      const target = raw.target === "aws" ? "aws" : "local";
-      where.target = target;
-      const building = target === "aws" && raw.image === undefined;
+      const input = await this.input("deploy-gray", call);
+      const raw = { ...input.config, ...input.given };
+      const target = whereOfRaw(raw).target;
+      // A target with no image of its own (AWS) deploys the digest of --source built and pushed.
+      const building = raw.image === undefined && rawDefault("image", target) === undefined;
       let tag = "";
       if (building) {
         if (call.build.repository === undefined) {
@@ -184,7 +99,7 @@ export class GrayDeployService {
             [
               {
                 field: "image",
-                message: "is required for `deploy-gray --target aws` unless --repository is given",
+                message: `is required for \`deploy-gray --target ${target}\` unless --repository is given`,
               },
             ],
             "pass --image REF@sha256:…, or --repository NAME to build --source and push it to ECR",
@@ -204,41 +119,47 @@ export class GrayDeployService {
       const planned = building
         ? { image: imageReference(call.build.repository!, "registry.invalid", tag) }
         : {};
-      let o = this.resolve("deploy-gray", { ...raw, ...planned }, where);
+      let o = this.resolve("deploy-gray", { ...input, given: { ...input.given, ...planned } }, where);
       const session = await this.sessionFor("deploy-gray", o, call.secrets);
       if (building && session) {
         const image = await this.buildAndPush({ ...call.build, tag }, session);
-        o = this.resolve("deploy-gray", { ...raw, image }, where);
-      } else if (target === "local") {
-        this.log("target local: the embedded environment runs the sample gateway; --source is not built");
+        o = this.resolve("deploy-gray", { ...input, given: { ...input.given, image } }, where);
+      } else if (!building && call.build.source !== undefined && raw.image === undefined) {
+        this.log(`target ${o.target}: it runs its own sample release; --source is not built`);
       }
-      return this.run("deploy-gray", o, session, async (runtime, ctx) => {
-        await runtime.begin?.();
-        return deployGray(o, runtime.ports, ctx);
-      });
+      return settle(outcomeOf(await this.run("deploy-gray", o, session)));
     });
   }
 
   async promote(call: VerbCall): Promise<string> {
-    return this.control("promote", call, (o, runtime, ctx) =>
-      promote(o, runtime.ports, ctx, { by: by(o), reason: o.reason, full: o.full }),
-    );
+    return this.control("promote", call);
   }
 
   async abort(call: VerbCall): Promise<string> {
-    return this.control("abort", call, (o, runtime, ctx) =>
-      abort(o, runtime.ports, ctx, { by: by(o), reason: o.reason }),
-    );
+    return this.control("abort", call);
   }
 
   /** The stored rollout's Outcome as JSON, whatever it is (it fails only when it cannot be read). */
   async status(call: VerbCall): Promise<string> {
-    return this.read("status", call, async (o, runtime) => status(o, runtime.ports, this.s.clock.now()));
+    const where: Where = { target: "aws" };
+    return this.guard(where, async () => {
+      const o = this.resolve("status", await this.input("status", call), where);
+      const result = await this.run("status", o, await this.sessionFor("status", o, call.secrets));
+      const outcome = outcomeOf(result);
+      if (result.kind === "outcome" && result.raised) throw new RolloutOutcomeError(outcome);
+      return JSON.stringify(outcome, null, 2);
+    });
   }
 
   /** What deploy-gray would change, as the plan's JSON (blockers included); changes nothing. */
   async plan(call: VerbCall): Promise<string> {
-    return this.read("plan", call, (o, runtime) => plan(o, runtime.ports, { clock: this.s.clock }));
+    const where: Where = { target: "local" };
+    return this.guard(where, async () => {
+      const o = this.resolve("plan", await this.input("plan", call), where);
+      const result = await this.run("plan", o, await this.sessionFor("plan", o, call.secrets));
+      if (result.kind !== "plan") throw new RolloutOutcomeError(outcomeOf(result));
+      return JSON.stringify(result.report, null, 2);
+    });
   }
 
   /**
@@ -248,24 +169,21 @@ export class GrayDeployService {
   async report(call: VerbCall): Promise<Directory> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve("status", await this.rawOptions("status", call), where);
-      refuseLocalControl("report", o);
+      const o = this.resolve("status", await this.input("status", call), where);
       const session = await this.sessionFor("status", o, call.secrets);
-      const runtime = await this.s.openTarget(o, this.targetDeps(session));
-      try {
-        const now = this.s.clock.now();
-        const outcome = await status(o, runtime.ports, now);
-        const stored = await runtime.ports.store.load(rolloutScope(o));
-        const rendered = renderReport(outcome, [], {
-          plan: stored?.state.id === outcome.rolloutId ? stored.state.plan : null,
-          generatedAt: now,
-          verb: "report",
-          by: o.startedBy ?? null,
-        });
-        return this.s.containers.files(reportFiles(rendered));
-      } finally {
-        await this.dispose(runtime);
-      }
+      const { outcome, plan } = await storedRollout(o, {
+        clock: this.s.clock,
+        log: (line) => this.log(line),
+        openTarget: (opts, deps) => this.s.openTarget(opts, deps),
+        ...(session ? { credentials: session.credentials } : {}),
+      });
+      const rendered = renderReport(outcome, [], {
+        plan,
+        generatedAt: this.s.clock.now(),
+        verb: "report",
+        by: o.startedBy ?? null,
+      });
+      return this.s.containers.files(reportFiles(rendered));
     });
   }
 
@@ -273,43 +191,40 @@ export class GrayDeployService {
   async bootstrap(call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve("bootstrap", await this.rawOptions("bootstrap", call), where);
-      refuseLocalControl("bootstrap", o);
-      const session = await this.sessionFor("bootstrap", o, call.secrets);
-      const result = await this.s.bootstrap(o, {
-        log: (line) => this.log(line),
-        ...(session ? { credentials: session.credentials } : {}),
-      });
-      return JSON.stringify(result, null, 2);
+      const o = this.resolve("bootstrap", await this.input("bootstrap", call), where);
+      const result = await this.run("bootstrap", o, await this.sessionFor("bootstrap", o, call.secrets));
+      if (result.kind !== "bootstrap") throw new RolloutOutcomeError(outcomeOf(result));
+      return JSON.stringify(result.result, null, 2);
     });
   }
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────
 
-  private async rawOptions(verb: Verb, call: VerbCall): Promise<RawOptions> {
-    const given = givenOptions(call.options);
-    const fromFile = await readConfig(call.config);
-    const target = (given.target ?? fromFile.target) === "aws" ? "aws" : "local";
+  /**
+   * The options given for a verb — the module's that it takes (Secrets read), then the function's own —
+   * and the config file's. The module's options another verb takes are left out, as a config file's.
+   */
+  private async input(verb: Verb, call: VerbCall): Promise<{ given: RawOptions; config: RawOptions }> {
+    const takes = ([name]: readonly [string, unknown]) => optionVerbs(name as OptionName).includes(verb);
     const secrets = await Promise.all(
-      Object.entries(call.sensitive ?? {}).map(
-        async ([name, secret]) => [name, await secret?.plaintext()] as const,
-      ),
+      Object.entries(call.sensitive ?? {})
+        .filter(takes)
+        .map(async ([name, secret]) => [name, await secret?.plaintext()] as const),
     );
-    const endpoint = await endpointOf(given.endpoint as string | undefined, call.endpointService);
-    return {
-      ...configForCall(fromFile, verb, target),
-      ...given,
-      ...(endpoint === undefined ? {} : { endpoint }),
+    const module = {
+      ...Object.fromEntries(Object.entries(givenOptions(call.shared ?? {})).filter(takes)),
       ...Object.fromEntries(secrets.filter(([, value]) => value !== undefined && value.trim() !== "")),
     };
+    const given: RawOptions = { ...module, ...givenOptions(call.options) };
+    const endpoint = await endpointOf(given.endpoint as string | undefined, call.endpointService);
+    if (endpoint !== undefined && takes(["endpoint", endpoint])) given.endpoint = endpoint;
+    return { given, config: await readConfig(call.config) };
   }
 
-  private resolve(verb: Verb, raw: RawOptions, where: Where): Options {
-    if (raw.target === "aws" || raw.target === "local") where.target = raw.target;
-    const o = resolveOptions(raw, { verb, frontEnd: "dagger" });
-    where.target = o.target;
-    where.scope = rolloutScope(o);
-    where.image = o.image ?? null;
+  private resolve(verb: Verb, input: { given: RawOptions; config: RawOptions }, where: Where): Options {
+    where.target = whereOfRaw({ ...input.config, ...input.given }).target;
+    const o = resolveCall({ verb, frontEnd: "dagger", ...input });
+    Object.assign(where, whereOf(o));
     return o;
   }
 
@@ -326,38 +241,12 @@ export class GrayDeployService {
     }
   }
 
-  /** promote and abort: a stored rollout on AWS, run to its next pause or end. */
-  private async control(
-    verb: "promote" | "abort",
-    call: VerbCall,
-    body: (o: Options, runtime: TargetRuntime, ctx: VerbContext) => Promise<Outcome>,
-  ): Promise<string> {
+  /** promote and abort: a stored rollout, run to its next pause or end. */
+  private async control(verb: "promote" | "abort", call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve(verb, await this.rawOptions(verb, call), where);
-      refuseLocalControl(verb, o);
-      const session = await this.sessionFor(verb, o, call.secrets);
-      return this.run(verb, o, session, (runtime, ctx) => body(o, runtime, ctx));
-    });
-  }
-
-  /** status and plan: read, answer JSON, change nothing. */
-  private async read(
-    verb: "status" | "plan",
-    call: VerbCall,
-    body: (o: Options, runtime: TargetRuntime) => Promise<unknown>,
-  ): Promise<string> {
-    const where: Where = { target: verb === "status" ? "aws" : "local" };
-    return this.guard(where, async () => {
-      const o = this.resolve(verb, await this.rawOptions(verb, call), where);
-      refuseLocalControl(verb, o);
-      const session = await this.sessionFor(verb, o, call.secrets);
-      const runtime = await this.s.openTarget(o, this.targetDeps(session));
-      try {
-        return JSON.stringify(await body(o, runtime), null, 2);
-      } finally {
-        await this.dispose(runtime);
-      }
+      const o = this.resolve(verb, await this.input(verb, call), where);
+      return settle(outcomeOf(await this.run(verb, o, await this.sessionFor(verb, o, call.secrets))));
     });
   }
 
@@ -367,7 +256,8 @@ export class GrayDeployService {
     o: Options,
     secrets: AwsSecrets | undefined,
   ): Promise<AwsSession | null> {
-    if (o.target !== "aws") return null;
+    // A call that names an AWS region reaches AWS (the region is required there, refused elsewhere).
+    if (o.region === undefined) return null;
     return this.session(
       { region: o.region!, endpoint: o.endpoint, roleArn: o.roleArn },
       secrets ?? {},
@@ -445,64 +335,38 @@ export class GrayDeployService {
     return digestRef;
   }
 
-  private targetDeps(session: AwsSession | null, signal?: AbortSignal): TargetDeps {
-    return {
-      log: (line) => this.log(line),
-      ...(signal ? { signal } : {}),
-      ...(session ? { credentials: session.credentials } : {}),
-    };
-  }
-
-  /** Opens the target, runs a rollout verb with progress and cancellation, and settles its Outcome. */
-  private async run(
-    verb: Verb,
-    o: Options,
-    session: AwsSession | null,
-    body: (runtime: TargetRuntime, ctx: VerbContext) => Promise<Outcome>,
-  ): Promise<string> {
+  /** Runs a verb through the application layer, with progress, cancellation and notifications. */
+  private async run(verb: Verb, o: Options, session: AwsSession | null): Promise<VerbResult> {
     const controller = new AbortController();
     const off = this.s.onInterrupt((signal) => {
       this.log(`${signal}: aborting safely — traffic back to stable, then cleanup`);
       controller.abort();
     });
-    // The webhook URL is a secret: the notifier never prints it.
-    const notifier =
-      o.notifyWebhook === undefined
-        ? null
-        : createWebhookNotifier({
-            url: o.notifyWebhook,
-            context: { image: o.image ?? null, target: o.target, scope: rolloutScope(o), verb },
-            log: (line) => this.log(line),
-            ...(this.s.fetch ? { fetch: this.s.fetch } : {}),
-          });
-    let runtime: TargetRuntime | null = null;
-    let outcome: Outcome;
+    const log = (line: string) => this.log(line);
+    const outputs = openRunOutputs(verb, o, whereOf(o), {
+      clock: this.s.clock,
+      log,
+      ...(this.s.fetch ? { fetch: this.s.fetch } : {}),
+    });
+    let result: VerbResult;
     try {
-      runtime = await this.s.openTarget(o, this.targetDeps(session, controller.signal));
       const printer = progressPrinter({ write: (t) => this.s.write(t), isTTY: false });
-      const ctx: VerbContext = {
+      result = await runVerb(verb, o, {
         clock: this.s.clock,
-        signal: controller.signal,
-        onEvent: fanOut(printer, notifier?.listener),
-        owner: { id: this.s.newId(), host: hostname(), pid: process.pid, verb },
         newId: () => this.s.newId(),
-      };
-      outcome = await body(runtime, ctx);
-    } catch (e) {
-      outcome = failureOutcome(e, { target: o.target, scope: rolloutScope(o), image: o.image ?? null });
+        signal: controller.signal,
+        log,
+        onEvent: fanOut(printer, ...outputs.listeners),
+        openTarget: (opts, deps) => this.s.openTarget(opts, deps),
+        bootstrap: (opts, deps) =>
+          this.s.bootstrap(opts, { log, ...(deps.credentials ? { credentials: deps.credentials } : {}) }),
+        ...(session ? { credentials: session.credentials } : {}),
+      });
     } finally {
       off();
-      if (runtime) await this.dispose(runtime);
     }
-    if (notifier !== null) {
-      notifier.notifyOutcome(outcome, this.s.clock.now());
-      await notifier.flush();
-    }
-    return settle(outcome);
-  }
-
-  private async dispose(runtime: TargetRuntime): Promise<void> {
-    await runtime.dispose().catch((e) => this.log(`cleanup: ${toGrayDeployError(e).message}`));
+    if (result.kind === "outcome" && verb !== "status") await outputs.close(result.outcome, null);
+    return result;
   }
 
   private log(line: string): void {
@@ -528,8 +392,8 @@ function checkBuildArgs(args: readonly string[]): string[] {
 }
 
 /** Validates one schema option given outside a verb (publish's region, endpoint, role). */
-function checked(name: "region" | "endpoint" | "roleArn", value: string | undefined, required: boolean) {
-  if (value === undefined) {
+function checked(name: "region" | "endpoint" | "roleArn", value: unknown, required: boolean) {
+  if (value === undefined || value === null) {
     if (required) throw new InvalidInputError([{ field: name, message: "is required to publish to ECR" }]);
     return undefined;
   }
@@ -538,9 +402,14 @@ function checked(name: "region" | "endpoint" | "roleArn", value: string | undefi
   return parsed.value as string;
 }
 
+const text = (v: unknown) => (typeof v === "string" ? v : undefined);
 const nonEmpty = (s: string | undefined) => (s === undefined || s.trim() === "" ? undefined : s.trim());
 
-const by = (o: Options) => o.startedBy ?? "unknown";
+/** The Outcome of a result that is one (a plan or bootstrap answer is not). */
+function outcomeOf(result: VerbResult): Outcome {
+  if (result.kind !== "outcome") throw new Error(`expected an Outcome, got a ${result.kind} answer`);
+  return result.outcome;
+}
 
 /** The services of a real function call inside the Dagger engine. */
 export function processServices(

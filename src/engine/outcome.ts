@@ -1,6 +1,6 @@
 /** Builds the contract's Outcome from a rollout state, or from an error before any rollout existed. */
-import type { GrayDeployError } from "../contract/errors.js";
-import type { Target } from "../contract/options.js";
+import { type GrayDeployError, isRefusal, toGrayDeployError } from "../contract/errors.js";
+import type { TargetName as Target } from "../contract/options/def.js";
 import {
   exitCodeFor,
   OUTCOME_SCHEMA_VERSION,
@@ -144,4 +144,17 @@ export function refusedOutcome(
     endedAt: null,
     durationMs: null,
   };
+}
+
+/**
+ * The outcome of anything thrown before (or instead of) a rollout's own Outcome: `refused` when the
+ * error's code is a refusal (contract/errors.ts DISPOSITION), else `failed`. The one rule every verb
+ * and every front end settles errors with.
+ */
+export function errorOutcome(
+  e: unknown,
+  where: { target: Target; scope?: string | null; image?: string | null },
+): Outcome {
+  const err = toGrayDeployError(e);
+  return refusedOutcome(err, { ...where, kind: isRefusal(err) ? "refused" : "failed" });
 }

@@ -1,45 +1,51 @@
 /**
- * The verbs every front end calls: deploy-gray, promote, abort, status, plan. Each takes resolved
- * options and the ports of its target, and returns the contract's Outcome (plan returns a Plan).
- * Front ends parse input and print results; they never decide anything themselves.
+ * The verbs every front end calls (through src/app): deploy-gray, promote, abort, status, plan. Each
+ * takes what it uses — the rollout's address (target and scope), the release and the plan — and the
+ * ports of its target, and returns the contract's Outcome (plan returns a PlanReport). The
+ * application layer builds these requests from the resolved options.
  */
-import {
-  type GrayDeployError,
-  LockedError,
-  PreflightError,
-  StateError,
-  toGrayDeployError,
-} from "../contract/errors.js";
-import { type Options, rolloutScope } from "../contract/options.js";
+import { isRefusal, LockedError, PreflightError, StateError, toGrayDeployError } from "../contract/errors.js";
+import type { TargetName } from "../contract/options/def.js";
 import type { Outcome } from "../contract/outcome.js";
 import { formatDuration, formatRate } from "../contract/units.js";
 import { pauseGate } from "../core/decide.js";
-import { grayCapacity, type Policy, policyFromOptions } from "../core/policy.js";
+import { grayCapacity, type Policy } from "../core/policy.js";
 import { isTerminal, newRollout, type RolloutState } from "../core/state.js";
 import { describeGate } from "../gates/spec.js";
 import type { Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
 import { type EngineContext, RolloutRun } from "./engine.js";
 import { fanOut } from "./events.js";
 import { outcomeFromState, refusedOutcome } from "./outcome.js";
+import { RETRY, retry } from "./retry.js";
 
 export interface VerbContext extends EngineContext {
   /** Makes rollout ids (injected so tests are deterministic). */
   readonly newId: () => string;
 }
 
-function releaseOf(o: Options): ReleaseSpec {
-  if (o.image === undefined)
-    throw new PreflightError("no image given", { field: "image", fix: "pass --image" });
-  return { image: o.image, ami: o.ami, commit: o.commit ?? null, startedBy: o.startedBy ?? "unknown" };
+/** Which rollout a verb is about: one rollout at a time per scope of a target. */
+export interface RolloutAddress {
+  readonly target: TargetName;
+  /** The lock's key: the listener rule (or listener) on AWS, `local` locally. */
+  readonly scope: string;
+}
+
+/** What deploy-gray (and plan) needs: the release, the plan it is rolled out with. */
+export interface DeployRequest extends RolloutAddress {
+  readonly release: ReleaseSpec;
+  readonly plan: Policy;
+  /** Abort a paused or stale rollout that holds the lock first, instead of refusing. */
+  readonly supersede?: boolean;
+}
+
+/** plan: deploy-gray's request plus what its text says about promotion. */
+export interface PlanRequest extends DeployRequest {
+  /** Instance refresh floor, percent of stable kept healthy (for the plan's text). */
+  readonly refreshMinHealthy: number;
 }
 
 function leaseExpired(stored: StoredRollout, now: number): boolean {
   return stored.owner === null || stored.leaseUntil <= now;
-}
-
-/** Errors that mean "nothing was changed; the request itself cannot proceed". */
-function isRefusal(e: GrayDeployError): boolean {
-  return ["INVALID_INPUT", "PREFLIGHT_FAILED", "LOCKED", "CREDENTIALS", "INVALID_STATE"].includes(e.code);
 }
 
 function lockedBy(stored: StoredRollout): LockedError {
@@ -76,10 +82,9 @@ async function takeOver(
  * deploy-gray: preflight (no writes), take the lock, then run the rollout until it pauses or ends.
  * A rerun with the same image resumes the stored rollout (after a crash, once its lease expired).
  */
-export async function deployGray(o: Options, ports: Ports, ctx: VerbContext): Promise<Outcome> {
-  const scope = rolloutScope(o);
+export async function deployGray(req: DeployRequest, ports: Ports, ctx: VerbContext): Promise<Outcome> {
+  const { scope, release } = req;
   try {
-    const release = releaseOf(o);
     const existing = await ports.store.load(scope);
     if (existing !== null && !isTerminal(existing.state.phase)) {
       const s = existing.state;
@@ -91,7 +96,7 @@ export async function deployGray(o: Options, ports: Ports, ctx: VerbContext): Pr
         const taken = await takeOver(existing, s, ports, ctx);
         return new RolloutRun(taken, ports, ctx).run();
       }
-      if (!o.supersede || (live && s.phase !== "paused")) throw lockedBy(existing);
+      if (!req.supersede || (live && s.phase !== "paused")) throw lockedBy(existing);
       log(ctx, "warn", `--supersede: aborting rollout ${s.id} (${s.release.image}, ${s.phase}) first`);
       const aborted = await abortStored(existing, ports, ctx, {
         by: release.startedBy,
@@ -112,12 +117,12 @@ export async function deployGray(o: Options, ports: Ports, ctx: VerbContext): Pr
         },
       );
     }
-    const plan = policyFromOptions(o);
+    const plan = req.plan;
     const state: RolloutState = {
       ...newRollout({
         id: ctx.newId(),
         scope,
-        target: o.target,
+        target: req.target,
         image: release.image,
         ami: release.ami ?? null,
         commit: release.commit,
@@ -134,7 +139,7 @@ export async function deployGray(o: Options, ports: Ports, ctx: VerbContext): Pr
   } catch (e) {
     const err = toGrayDeployError(e);
     if (!isRefusal(err)) throw err;
-    return refusedOutcome(err, { target: o.target, scope, image: o.image ?? null });
+    return refusedOutcome(err, { target: req.target, scope, image: release.image });
   }
 }
 
@@ -165,12 +170,12 @@ async function loadUnended(ports: Ports, scope: string, verb: "promote" | "abort
  * over a rollout whose process died. `full` skips the remaining forward steps.
  */
 export async function promote(
-  o: Options,
+  at: RolloutAddress,
   ports: Ports,
   ctx: VerbContext,
   input: ControlInput & { readonly full?: boolean },
 ): Promise<Outcome> {
-  const scope = rolloutScope(o);
+  const { scope } = at;
   try {
     const stored = await loadUnended(ports, scope, "promote");
     let s = stored.state;
@@ -200,7 +205,7 @@ export async function promote(
   } catch (e) {
     const err = toGrayDeployError(e);
     if (!isRefusal(err)) throw err;
-    return refusedOutcome(err, { target: o.target, scope });
+    return refusedOutcome(err, { target: at.target, scope });
   }
 }
 
@@ -217,14 +222,19 @@ export interface AbortInput extends ControlInput {
   readonly cause?: "abort" | "guard";
 }
 
-export async function abort(o: Options, ports: Ports, ctx: VerbContext, input: AbortInput): Promise<Outcome> {
-  const scope = rolloutScope(o);
+export async function abort(
+  at: RolloutAddress,
+  ports: Ports,
+  ctx: VerbContext,
+  input: AbortInput,
+): Promise<Outcome> {
+  const { scope } = at;
   try {
     return await abortStored(await loadUnended(ports, scope, "abort"), ports, ctx, input);
   } catch (e) {
     const err = toGrayDeployError(e);
     if (!isRefusal(err)) throw err;
-    return refusedOutcome(err, { target: o.target, scope });
+    return refusedOutcome(err, { target: at.target, scope });
   }
 }
 
@@ -251,45 +261,55 @@ async function abortStored(
   const reason = input.reason ?? "operator abort";
   const cause = input.cause ?? "abort";
   let current = stored;
-  // Another process may write between our read and our write: retry on the fresh revision.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const busy = abortInProgress(current, ctx);
-    if (busy !== null) throw busy;
-    const s: RolloutState = {
-      ...current.state,
-      abortRequested: { by: input.by, at: ctx.clock.now(), reason },
-      // Recorded with the request, so the process that loses the rollout reports the right outcome.
-      rollbackCause: cause,
-    };
-    try {
-      const taken = await ports.store.save(
-        s,
-        current.revision,
-        ctx.owner,
-        s.plan.lockLeaseMs,
-        ctx.clock.now(),
-      );
-      return await new RolloutRun(taken, ports, ctx).abort(`by ${input.by}: ${reason}`, cause);
-    } catch (e) {
-      if (!(e instanceof StateError)) throw e;
-      const fresh = await ports.store.load(stored.state.scope);
-      if (fresh === null || fresh.state.id !== stored.state.id || isTerminal(fresh.state.phase)) {
-        throw new StateError(`rollout ${stored.state.id} ended while aborting it`);
-      }
-      current = fresh;
-    }
+  // Another process may write between our read and our write: read again, write again (RETRY.takeover).
+  let taken: StoredRollout;
+  try {
+    taken = await retry(
+      { ...RETRY.takeover, retryable: (e) => e instanceof Conflict },
+      async () => {
+        const busy = abortInProgress(current, ctx);
+        if (busy !== null) throw busy;
+        const s: RolloutState = {
+          ...current.state,
+          abortRequested: { by: input.by, at: ctx.clock.now(), reason },
+          // Recorded with the request, so the process that loses the rollout reports the right outcome.
+          rollbackCause: cause,
+        };
+        try {
+          return await ports.store.save(s, current.revision, ctx.owner, s.plan.lockLeaseMs, ctx.clock.now());
+        } catch (e) {
+          if (!(e instanceof StateError)) throw e;
+          const fresh = await ports.store.load(stored.state.scope);
+          if (fresh === null || fresh.state.id !== stored.state.id || isTerminal(fresh.state.phase)) {
+            throw new StateError(`rollout ${stored.state.id} ended while aborting it`);
+          }
+          current = fresh;
+          throw new Conflict();
+        }
+      },
+      { clock: ctx.clock },
+    );
+  } catch (e) {
+    if (!(e instanceof Conflict)) throw e;
+    throw new StateError(`could not take rollout ${stored.state.id} over to abort it: it keeps changing`, {
+      retryable: true,
+    });
   }
-  throw new StateError(`could not take rollout ${stored.state.id} over to abort it: it keeps changing`, {
-    retryable: true,
-  });
+  return new RolloutRun(taken, ports, ctx).abort(`by ${input.by}: ${reason}`, cause);
 }
 
+/** Another process wrote the rollout between our read and our conditional write. */
+class Conflict extends Error {}
+
 /** status: where the rollout of this scope stands. */
-export async function status(o: Options, ports: Pick<Ports, "store">, now: number): Promise<Outcome> {
-  const scope = rolloutScope(o);
+export async function status(at: RolloutAddress, ports: Pick<Ports, "store">, now: number): Promise<Outcome> {
+  const { scope } = at;
   const stored = await ports.store.load(scope);
   if (stored === null) {
-    return refusedOutcome(new StateError(`no rollout is recorded for ${scope}`), { target: o.target, scope });
+    return refusedOutcome(new StateError(`no rollout is recorded for ${scope}`), {
+      target: at.target,
+      scope,
+    });
   }
   const s = stored.state;
   const running = !isTerminal(s.phase) && s.phase !== "paused" && s.phase !== "rollback-failed";
@@ -307,7 +327,7 @@ export async function status(o: Options, ports: Pick<Ports, "store">, now: numbe
 
 /** What `plan` prints: what deploy-gray would do, computed without changing anything. */
 export interface PlanReport {
-  readonly target: "local" | "aws";
+  readonly target: TargetName;
   readonly scope: string;
   readonly image: string | null;
   readonly facts: readonly string[];
@@ -322,13 +342,12 @@ export interface PlanReport {
 }
 
 export async function plan(
-  o: Options,
+  req: PlanRequest,
   ports: Ports,
   ctx: Pick<VerbContext, "signal" | "clock">,
 ): Promise<PlanReport> {
-  const scope = rolloutScope(o);
-  const release = releaseOf(o);
-  const p: Policy = policyFromOptions(o);
+  const { scope, release } = req;
+  const p: Policy = req.plan;
   const blockers: string[] = [];
   const stored = await ports.store.load(scope).catch((e) => {
     blockers.push(`state store: ${toGrayDeployError(e).message}`);
@@ -358,7 +377,7 @@ export async function plan(
   const total = p.steps.length * p.bakeMs + p.returnSteps.length * p.returnBakeMs + routerFacts.drainDelayMs;
   const t = p.thresholds;
   return {
-    target: o.target,
+    target: req.target,
     scope,
     image: release.image,
     facts: [...routerFacts.facts, ...fleetFacts.facts],
@@ -385,7 +404,7 @@ export async function plan(
         (s) =>
           `gray ${s.grayCapacity} instance(s), weights stable ${100 - s.weight} / gray ${s.weight}, bake ≥ ${s.bake}${s.approval ? " after approval" : ""}`,
       ),
-      `${p.approvals.includes("promotion") ? "after approval, " : ""}rolling update of stable onto the release (refresh ≥ ${o.refreshMinHealthy}% healthy)`,
+      `${p.approvals.includes("promotion") ? "after approval, " : ""}rolling update of stable onto the release (refresh ≥ ${req.refreshMinHealthy}% healthy)`,
       ...p.returnSteps.map(
         (w) => `weights stable ${w} / gray ${100 - w}, bake ≥ ${formatDuration(p.returnBakeMs)}`,
       ),

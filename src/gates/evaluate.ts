@@ -15,11 +15,12 @@
  *   the step waits; at it the gate says so (`errorLimit: "reached"`) and the step is judged
  *   inconclusive at once (--on-inconclusive), since a source down that long will not judge it.
  */
-import type { GateResult } from "../core/analysis.js";
+
 import { conditionalExcessPValue } from "../core/stats.js";
-import type { Pool } from "../core/types.js";
+import type { BusinessReading, BusinessValue, Pool } from "../core/types.js";
 import { describeGate } from "./spec.js";
-import { type BusinessReading, type BusinessValue, type GateSpec, gateName } from "./types.js";
+import { type GateSpec, gateName } from "./types.js";
+import type { GateResult } from "./verdict.js";
 
 export interface RecordedValue {
   readonly value: BusinessValue;
@@ -222,12 +223,9 @@ function counts(s: BusinessValue): string {
     : ` (${s.samples} samples)`;
 }
 
+/** As the source's parser described it (a spec stored by an older version has no label). */
 function describeMetric(spec: GateSpec): string {
-  const m = spec.metric;
-  if (m.source === "cloudwatch") {
-    return m.kind === "rate" ? `${m.numerator} ÷ ${m.denominator}` : `${m.metricName} ${m.statistic}`;
-  }
-  return m.kind === "rate" ? `${m.numeratorKey} ÷ ${m.denominatorKey}` : `${m.key} (${m.aggregation})`;
+  return spec.metric.label ?? `${spec.metric.source} ${spec.metric.kind}`;
 }
 
 /** A gate whose measurement errors reached its limit: the step stops waiting for it. */

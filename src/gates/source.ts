@@ -1,67 +1,59 @@
 /**
- * A metric source that also serves business-metric gates from other systems: the target's own
- * source (CloudWatch on AWS) answers the built-in metrics and the gates of its own kind in its one
- * call; a reader per other source (Zabbix) answers its gates, concurrently. A reader that fails, or a
- * gate no reader serves, gives that gate a reading with `error` (a measurement error: inconclusive,
- * never pass); only the target's own source failing fails the read, as before.
+ * A gate source as the domain sees it: the name a declaration's `source` gives, the fields of its
+ * metric, and its parser. Each source (src/aws/cloudwatch, src/zabbix) declares one, with its reader
+ * and options, in its own folder; src/app/registry.ts lists them. The helpers below are shared by
+ * the sources' parsers.
  */
-import { toGrayDeployError } from "../contract/errors.js";
-import type { TimeWindow, WindowStats } from "../core/types.js";
-import type { MetricSource } from "../ports/index.js";
-import type { BusinessQuery, BusinessReading, GateMetric, GateSpec } from "./types.js";
+import type { GateMetric } from "./types.js";
 
-/** Reads the gates of one source over windows: one record of readings (by gate name) per window. */
-export interface GateReader {
-  readonly source: GateMetric["source"];
-  read(
-    gates: readonly GateSpec[],
-    windows: readonly TimeWindow[],
-    signal?: AbortSignal,
-  ): Promise<Record<string, BusinessReading>[]>;
+/** Reports a problem at a field of the declaration being parsed (`dimensions.Method`, `hosts.tags`). */
+export type IssueFn = (field: string, message: string) => void;
+
+export interface GateSourceSpec {
+  /** What a declaration's `source` says: `cloudwatch`, `zabbix`. */
+  readonly name: string;
+  /** The fields of this source's metric in a declaration (others are refused, naming their source). */
+  readonly fields: readonly string[];
+  /**
+   * The metric of a declaration, with its `label` and `title`; null after reporting each problem
+   * through `issue`.
+   */
+  parseMetric(declaration: Readonly<Record<string, unknown>>, issue: IssueFn): GateMetric | null;
 }
 
-export function withGateReaders(
-  base: MetricSource,
-  own: GateMetric["source"],
-  readers: readonly GateReader[],
-): MetricSource {
-  const source: MetricSource = {
-    async read(windows, signal, business?: BusinessQuery): Promise<WindowStats[]> {
-      const gates = business?.gates ?? [];
-      if (gates.length === 0) return base.read(windows, signal);
-      const mine = gates.filter((g) => g.metric.source === own);
-      const others = gates.filter((g) => g.metric.source !== own);
-      const [stats, ...extra] = await Promise.all([
-        base.read(windows, signal, mine.length > 0 ? { ...business!, gates: mine } : undefined),
-        ...readers.map(async (r) => {
-          const served = others.filter((g) => g.metric.source === r.source);
-          if (served.length === 0) return windows.map(() => ({}));
-          try {
-            return await r.read(served, windows, signal);
-          } catch (e) {
-            const error = `${r.source}: ${toGrayDeployError(e).message}`;
-            return windows.map(() =>
-              Object.fromEntries(served.map((g) => [g.name, { stable: null, gray: null, error }])),
-            );
-          }
-        }),
-      ]);
-      const orphans = others.filter((g) => !readers.some((r) => r.source === g.metric.source));
-      return stats.map((w, i) => ({
-        ...w,
-        business: {
-          ...Object.fromEntries(
-            orphans.map((g) => [
-              g.name,
-              { stable: null, gray: null, error: `no ${g.metric.source} connection was configured` },
-            ]),
-          ),
-          ...w.business,
-          ...Object.assign({}, ...extra.map((e) => e[i] ?? {})),
-        },
-      }));
-    },
-  };
-  if (base.alarms) source.alarms = base.alarms.bind(base);
-  return source;
+export function requiredString(
+  o: Readonly<Record<string, unknown>>,
+  field: string,
+  issue: IssueFn,
+): string | null {
+  const v = o[field];
+  if (v === undefined) {
+    issue(field, "required");
+    return null;
+  }
+  if (typeof v !== "string" || v.trim() === "") {
+    issue(field, "must be a non-empty string");
+    return null;
+  }
+  return v.trim();
+}
+
+/** `{asg}`-style placeholders in `text` that are not allowed here. */
+function badPlaceholders(text: string, allowed: readonly string[]): string[] {
+  return [...text.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]!).filter((p) => !allowed.includes(p));
+}
+
+export function placeholderIssue(
+  field: string,
+  text: string,
+  allowed: readonly string[],
+  issue: IssueFn,
+): void {
+  const bad = badPlaceholders(text, allowed);
+  if (bad.length > 0) {
+    issue(
+      field,
+      `unknown placeholder ${bad.map((b) => `{${b}}`).join(", ")}: use ${allowed.map((a) => `{${a}}`).join(", ")}`,
+    );
+  }
 }

@@ -29,19 +29,15 @@
  *     ratio: { tolerance: 50% }        # rule: at most stable's value × 1.5
  * ```
  *
+ * The fields of the metric are the source's (each source registers its parser: GateSourceSpec); the
+ * name, the rule, the window and the limits are common to every source.
+ *
  * Every problem is reported at once, each naming the gate and the field:
  * `--gates[1].metricName: required (gate "settlement-latency")`.
  */
 import { parseRate } from "../contract/units.js";
-import {
-  CLOUDWATCH_STATISTICS,
-  type GateMetric,
-  type GateRule,
-  type GateSpec,
-  type GateWindowName,
-  PLACEHOLDERS,
-  type ZabbixHostTemplate,
-} from "./types.js";
+import type { GateSourceSpec, IssueFn } from "./source.js";
+import type { GateMetric, GateRule, GateSpec, GateWindowName } from "./types.js";
 
 export interface GateIssue {
   /** Relative to the option: `[1].metricName`. */
@@ -55,13 +51,8 @@ export type ParsedGates =
 
 export const MAX_GATES = 20;
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const PERCENTILE = /^p(100|\d{1,2}(\.\d{1,2})?)$/;
-const ZABBIX_AGGREGATIONS = ["sum", "avg", "min", "max", "last", "count"] as const;
 const RULES = ["max", "min", "ratio", "test"] as const;
-
 const COMMON = ["name", "source", "window", "minSamples", "maxErrors", ...RULES] as const;
-const CLOUDWATCH_FIELDS = ["namespace", "metricName", "statistic", "numerator", "denominator", "dimensions"];
-const ZABBIX_FIELDS = ["key", "aggregation", "numeratorKey", "denominatorKey", "hosts"];
 
 /** Defaults: a rate needs 100 in its denominator before a verdict; a value one datapoint. */
 export const DEFAULT_MIN_SAMPLES = { rate: 100, value: 1 } as const;
@@ -92,7 +83,8 @@ function declarations(raw: unknown, issues: GateIssue[]): unknown[] {
   return [];
 }
 
-export function parseGates(raw: unknown): ParsedGates {
+/** Parses gate declarations; `sources` are the registered gate sources (src/app/registry.ts). */
+export function parseGates(raw: unknown, sources: readonly GateSourceSpec[]): ParsedGates {
   const issues: GateIssue[] = [];
   const list = declarations(raw, issues);
   if (list.length > MAX_GATES) {
@@ -101,7 +93,7 @@ export function parseGates(raw: unknown): ParsedGates {
   const gates: GateSpec[] = [];
   const seen = new Map<string, number>();
   list.forEach((item, i) => {
-    const g = parseGate(item, i, issues);
+    const g = parseGate(item, i, issues, sources);
     if (g === null) return;
     const first = seen.get(g.name);
     if (first !== undefined) {
@@ -115,7 +107,12 @@ export function parseGates(raw: unknown): ParsedGates {
   return issues.length > 0 ? { ok: false, issues } : { ok: true, value: gates };
 }
 
-function parseGate(item: unknown, i: number, issues: GateIssue[]): GateSpec | null {
+function parseGate(
+  item: unknown,
+  i: number,
+  issues: GateIssue[],
+  sources: readonly GateSourceSpec[],
+): GateSpec | null {
   if (item === null || typeof item !== "object" || Array.isArray(item)) {
     issues.push({ path: `[${i}]`, message: "expected a gate declaration (an object with name, source, …)" });
     return null;
@@ -123,7 +120,7 @@ function parseGate(item: unknown, i: number, issues: GateIssue[]): GateSpec | nu
   const o = item as Record<string, unknown>;
   const label = typeof o.name === "string" && o.name !== "" ? ` (gate "${o.name}")` : "";
   const before = issues.length;
-  const issue = (field: string, message: string) =>
+  const issue: IssueFn = (field, message) =>
     issues.push({ path: `[${i}]${field ? `.${field}` : ""}`, message: `${message}${label}` });
 
   const name = o.name;
@@ -131,18 +128,16 @@ function parseGate(item: unknown, i: number, issues: GateIssue[]): GateSpec | nu
   else if (typeof name !== "string" || !NAME.test(name)) {
     issue("name", "must be lower-case letters, digits and dashes (at most 63), e.g. pix-declines");
   }
-  const source = o.source;
-  if (source === undefined) issue("source", "required: cloudwatch or zabbix");
-  else if (source !== "cloudwatch" && source !== "zabbix") {
-    issue("source", `${JSON.stringify(source)} is not cloudwatch or zabbix`);
-  }
-  const own = source === "zabbix" ? ZABBIX_FIELDS : CLOUDWATCH_FIELDS;
-  const foreign = source === "zabbix" ? CLOUDWATCH_FIELDS : ZABBIX_FIELDS;
+  const names = sources.map((s) => s.name);
+  const choices = names.length === 2 ? `${names[0]} or ${names[1]}` : names.join(", ");
+  const source = sources.find((s) => s.name === o.source);
+  if (o.source === undefined) issue("source", `required: ${choices}`);
+  else if (source === undefined) issue("source", `${JSON.stringify(o.source)} is not ${choices}`);
   for (const key of Object.keys(o)) {
-    if ((COMMON as readonly string[]).includes(key) || own.includes(key)) continue;
-    if (foreign.includes(key) && (source === "cloudwatch" || source === "zabbix")) {
-      issue(key, `applies to source ${source === "zabbix" ? "cloudwatch" : "zabbix"} only`);
-    } else issue(key, "unknown field");
+    if ((COMMON as readonly string[]).includes(key) || source?.fields.includes(key)) continue;
+    const owner = sources.find((s) => s.fields.includes(key));
+    if (owner !== undefined && source !== undefined) issue(key, `applies to source ${owner.name} only`);
+    else if (owner === undefined) issue(key, "unknown field");
   }
 
   let window: GateWindowName = "rollback";
@@ -151,9 +146,7 @@ function parseGate(item: unknown, i: number, issues: GateIssue[]): GateSpec | nu
     else issue("window", `${JSON.stringify(o.window)} is not rollback or promotion`);
   }
 
-  let metric: GateMetric | null = null;
-  if (source === "cloudwatch") metric = cloudWatchMetric(o, issue);
-  else if (source === "zabbix") metric = zabbixMetric(o, issue);
+  const metric: GateMetric | null = source?.parseMetric(o, issue) ?? null;
 
   const isRate = metric?.kind === "rate";
   const rules = RULES.filter((r) => o[r] !== undefined);
@@ -178,211 +171,6 @@ function parseGate(item: unknown, i: number, issues: GateIssue[]): GateSpec | nu
 
   if (issues.length > before || metric === null || rule === null) return null;
   return { name: name as string, metric, rule, window, minSamples, maxErrors };
-}
-
-type IssueFn = (field: string, message: string) => void;
-
-function requiredString(o: Record<string, unknown>, field: string, issue: IssueFn): string | null {
-  const v = o[field];
-  if (v === undefined) {
-    issue(field, "required");
-    return null;
-  }
-  if (typeof v !== "string" || v.trim() === "") {
-    issue(field, "must be a non-empty string");
-    return null;
-  }
-  return v.trim();
-}
-
-/** `{asg}`-style placeholders in `text` that are not allowed here. */
-function badPlaceholders(text: string, allowed: readonly string[]): string[] {
-  return [...text.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]!).filter((p) => !allowed.includes(p));
-}
-
-function placeholderIssue(field: string, text: string, allowed: readonly string[], issue: IssueFn): void {
-  const bad = badPlaceholders(text, allowed);
-  if (bad.length > 0) {
-    issue(
-      field,
-      `unknown placeholder ${bad.map((b) => `{${b}}`).join(", ")}: use ${allowed.map((a) => `{${a}}`).join(", ")}`,
-    );
-  }
-}
-
-function cloudWatchMetric(o: Record<string, unknown>, issue: IssueFn): GateMetric | null {
-  const namespace = requiredString(o, "namespace", issue);
-  const dimensions: Record<string, string> = {};
-  if (o.dimensions !== undefined) {
-    if (o.dimensions === null || typeof o.dimensions !== "object" || Array.isArray(o.dimensions)) {
-      issue(
-        "dimensions",
-        "must be a mapping of dimension names to values, e.g. { AutoScalingGroupName: '{asg}' }",
-      );
-    } else {
-      const entries = Object.entries(o.dimensions as Record<string, unknown>);
-      if (entries.length > 30) issue("dimensions", "CloudWatch allows at most 30 dimensions");
-      for (const [k, v] of entries) {
-        if (typeof v !== "string" || v === "") {
-          issue(`dimensions.${k}`, "must be a non-empty string");
-          continue;
-        }
-        placeholderIssue(`dimensions.${k}`, v, PLACEHOLDERS, issue);
-        dimensions[k] = v;
-      }
-    }
-  }
-  if (!Object.values(dimensions).some((v) => /\{(asg|targetGroup|version)\}/.test(v))) {
-    issue(
-      "dimensions",
-      "must tell the versions apart: a dimension holding {asg}, {targetGroup} or {version} (e.g. { AutoScalingGroupName: '{asg}' })",
-    );
-  }
-  const hasValue = o.metricName !== undefined;
-  const hasRate = o.numerator !== undefined || o.denominator !== undefined;
-  if (hasValue && hasRate) {
-    issue("metricName", "give either metricName (a value) or numerator and denominator (a rate), not both");
-    return null;
-  }
-  if (!hasValue && !hasRate) {
-    issue("metricName", "required (or numerator and denominator for a rate)");
-    return null;
-  }
-  if (hasRate) {
-    if (o.statistic !== undefined)
-      issue("statistic", "a rate sums its numerator and denominator: drop statistic");
-    const numerator = requiredString(o, "numerator", issue);
-    const denominator = requiredString(o, "denominator", issue);
-    if (namespace === null || numerator === null || denominator === null) return null;
-    return { source: "cloudwatch", kind: "rate", namespace, numerator, denominator, dimensions };
-  }
-  const metricName = requiredString(o, "metricName", issue);
-  let statistic = "Average";
-  if (o.statistic !== undefined) {
-    const s = o.statistic;
-    if (
-      typeof s !== "string" ||
-      !((CLOUDWATCH_STATISTICS as readonly string[]).includes(s) || PERCENTILE.test(s))
-    ) {
-      issue(
-        "statistic",
-        `${JSON.stringify(s)} is not one of ${CLOUDWATCH_STATISTICS.join(", ")} or a percentile such as p99`,
-      );
-    } else statistic = s;
-  }
-  if (namespace === null || metricName === null) return null;
-  return { source: "cloudwatch", kind: "value", namespace, metricName, dimensions, statistic };
-}
-
-function hostTemplate(raw: unknown, field: string, issue: IssueFn): ZabbixHostTemplate | null {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    issue(field, "must be { groups: [...], tags: { name: value } } (or { tag: asg })");
-    return null;
-  }
-  const o = raw as Record<string, unknown>;
-  for (const k of Object.keys(o))
-    if (!["groups", "tags", "tag"].includes(k)) issue(`${field}.${k}`, "unknown field");
-  const t: { groups?: string[]; tags?: { tag: string; value: string }[] } = {};
-  if (o.tag !== undefined) {
-    if (typeof o.tag !== "string" || o.tag === "") issue(`${field}.tag`, "must be a tag name, e.g. asg");
-    else t.tags = [{ tag: o.tag, value: "{asg}" }];
-  }
-  if (o.groups !== undefined) {
-    if (!Array.isArray(o.groups) || o.groups.some((g) => typeof g !== "string" || g === "")) {
-      issue(`${field}.groups`, "must be a list of host group names");
-    } else {
-      for (const [j, g] of (o.groups as string[]).entries()) {
-        placeholderIssue(`${field}.groups[${j}]`, g, ["asg"], issue);
-      }
-      t.groups = o.groups as string[];
-    }
-  }
-  if (o.tags !== undefined) {
-    const list = Array.isArray(o.tags)
-      ? o.tags
-      : o.tags !== null && typeof o.tags === "object"
-        ? Object.entries(o.tags as Record<string, unknown>).map(([tag, value]) => ({ tag, value }))
-        : null;
-    if (
-      list === null ||
-      list.some((x) => typeof x?.tag !== "string" || x.tag === "" || typeof x.value !== "string")
-    ) {
-      issue(`${field}.tags`, "must map tag names to values, e.g. { asg: '{asg}' }");
-    } else {
-      for (const x of list as { tag: string; value: string }[]) {
-        placeholderIssue(`${field}.tags.${x.tag}`, x.value, ["asg"], issue);
-      }
-      t.tags = [...(t.tags ?? []), ...(list as { tag: string; value: string }[])];
-    }
-  }
-  if ((t.groups?.length ?? 0) + (t.tags?.length ?? 0) === 0) {
-    issue(field, "selects no hosts: give groups and/or tags");
-    return null;
-  }
-  return t;
-}
-
-function zabbixMetric(o: Record<string, unknown>, issue: IssueFn): GateMetric | null {
-  let hosts: Record<"stable" | "gray", ZabbixHostTemplate> | null;
-  const h = o.hosts;
-  if (h === undefined) {
-    const byAsg: ZabbixHostTemplate = { tags: [{ tag: "asg", value: "{asg}" }] };
-    hosts = { stable: byAsg, gray: byAsg };
-  } else if (h !== null && typeof h === "object" && ("stable" in h || "gray" in h)) {
-    const per = h as Record<string, unknown>;
-    for (const k of Object.keys(per))
-      if (k !== "stable" && k !== "gray") issue(`hosts.${k}`, "unknown field");
-    if (per.stable === undefined) issue("hosts.stable", "required when hosts.gray is given");
-    if (per.gray === undefined) issue("hosts.gray", "required when hosts.stable is given");
-    const stable = per.stable === undefined ? null : hostTemplate(per.stable, "hosts.stable", issue);
-    const gray = per.gray === undefined ? null : hostTemplate(per.gray, "hosts.gray", issue);
-    hosts = stable && gray ? { stable, gray } : null;
-    if (
-      stable &&
-      gray &&
-      JSON.stringify(stable) === JSON.stringify(gray) &&
-      !JSON.stringify(stable).includes("{asg}")
-    ) {
-      issue("hosts", "selects the same hosts for stable and gray: use {asg} or different groups/tags");
-    }
-  } else {
-    const t = hostTemplate(h, "hosts", issue);
-    if (t !== null && !JSON.stringify(t).includes("{asg}")) {
-      issue("hosts", "one selector for both versions must hold {asg} (or give hosts.stable and hosts.gray)");
-    }
-    hosts = t ? { stable: t, gray: t } : null;
-  }
-
-  const hasValue = o.key !== undefined;
-  const hasRate = o.numeratorKey !== undefined || o.denominatorKey !== undefined;
-  if (hasValue && hasRate) {
-    issue("key", "give either key (a value) or numeratorKey and denominatorKey (a rate), not both");
-    return null;
-  }
-  if (!hasValue && !hasRate) {
-    issue("key", "required (or numeratorKey and denominatorKey for a rate)");
-    return null;
-  }
-  if (hasRate) {
-    if (o.aggregation !== undefined) issue("aggregation", "a rate sums its keys: drop aggregation");
-    const numeratorKey = requiredString(o, "numeratorKey", issue);
-    const denominatorKey = requiredString(o, "denominatorKey", issue);
-    if (numeratorKey === null || denominatorKey === null || hosts === null) return null;
-    return { source: "zabbix", kind: "rate", numeratorKey, denominatorKey, hosts };
-  }
-  const key = requiredString(o, "key", issue);
-  let aggregation: (typeof ZABBIX_AGGREGATIONS)[number] = "avg";
-  if (o.aggregation !== undefined) {
-    if ((ZABBIX_AGGREGATIONS as readonly unknown[]).includes(o.aggregation)) {
-      aggregation = o.aggregation as (typeof ZABBIX_AGGREGATIONS)[number];
-    } else
-      issue(
-        "aggregation",
-        `${JSON.stringify(o.aggregation)} is not one of ${ZABBIX_AGGREGATIONS.join(", ")}`,
-      );
-  }
-  if (key === null || hosts === null) return null;
-  return { source: "zabbix", kind: "value", key, aggregation, hosts };
 }
 
 /** A number as written: 800, "800", or for rates also "5%" / 0.05. */
@@ -506,14 +294,7 @@ export function substitute(
 /** A one-line description of a gate, for plans, facts and reports. */
 export function describeGate(g: GateSpec): string {
   const m = g.metric;
-  const what =
-    m.source === "cloudwatch"
-      ? m.kind === "rate"
-        ? `CloudWatch ${m.namespace} ${m.numerator} ÷ ${m.denominator}`
-        : `CloudWatch ${m.namespace} ${m.metricName} ${m.statistic}`
-      : m.kind === "rate"
-        ? `Zabbix ${m.numeratorKey} ÷ ${m.denominatorKey}`
-        : `Zabbix ${m.key} ${m.aggregation}`;
+  const what = m.title ?? `${m.source} ${m.kind}`;
   const r = g.rule;
   const pct = (v: number) => `${Number((v * 100).toPrecision(6))}%`;
   const rate = m.kind === "rate";

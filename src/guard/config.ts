@@ -5,16 +5,10 @@
  * such as the target groups, are left out as the CLI does for a shared config file; unknown keys are
  * refused with a suggestion), `maxPause` and `alarms` with the schema's own parsers.
  */
+
+import { configFor } from "../app/config.js";
+import { type Options, parseOptionValue, rawDefault, resolveOptions } from "../app/schema.js";
 import { InvalidInputError } from "../contract/errors.js";
-import {
-  inapplicable,
-  OPTION_DEFS,
-  type OptionName,
-  type Options,
-  parseOptionValue,
-  rawDefault,
-  resolveOptions,
-} from "../contract/options.js";
 
 export const CONFIG_ENV = "GRAY_DEPLOY_CONFIG";
 
@@ -50,12 +44,7 @@ export function guardConfig(env: Readonly<Record<string, string | undefined>>): 
     );
   }
   const { maxPause, alarms, ...rest } = data as Record<string, unknown>;
-  const control = Object.fromEntries(
-    Object.entries(rest).filter(
-      ([key]) =>
-        !(key in OPTION_DEFS) || inapplicable(key as OptionName, "abort", "aws", "cli") === undefined,
-    ),
-  );
+  const control = configFor(rest, "abort", "aws", "cli");
   const options = resolveOptions(
     { ...control, target: rest.target ?? "aws", startedBy: "guard" },
     { verb: "abort", env: {}, frontEnd: "cli" },

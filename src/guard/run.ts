@@ -11,9 +11,9 @@
  * normally with the reason.
  */
 import { hostname } from "node:os";
+import { addressOf } from "../app/requests.js";
 import { openAwsTarget } from "../aws/target.js";
 import { toGrayDeployError } from "../contract/errors.js";
-import { rolloutScope } from "../contract/options.js";
 import type { Outcome } from "../contract/outcome.js";
 import type { AwsCredentialsProvider } from "../engine/targets.js";
 import { abort, type VerbContext } from "../engine/verbs.js";
@@ -71,7 +71,8 @@ export async function runGuard(event: unknown, deps: GuardDeps): Promise<GuardRe
     });
   const config: GuardConfig = guardConfig(deps.env);
   const o = config.options;
-  const scope = rolloutScope(o);
+  const at = addressOf(o);
+  const scope = at.scope;
   const triggers = parseGuardEvent(event);
   const { triggers: relevant, ignored } = relevantTriggers(triggers, config.alarms);
   for (const why of ignored) log({ level: "info", msg: why, scope });
@@ -159,7 +160,7 @@ export async function runGuard(event: unknown, deps: GuardDeps): Promise<GuardRe
         if (e.type === "log") log({ level: e.level, msg: e.message, scope, rolloutId: base.rolloutId });
       },
     };
-    const outcome = await abort(o, ports, ctx, { by: "guard", reason: decision.reason, cause: "guard" });
+    const outcome = await abort(at, ports, ctx, { by: "guard", reason: decision.reason, cause: "guard" });
     const result = {
       trigger: triggerText,
       scope,

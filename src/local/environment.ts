@@ -5,10 +5,12 @@
  * rollout. The rollout store is not part of it (see src/local/memory-store.ts).
  */
 import { AbortedError } from "../contract/errors.js";
-import type { Options } from "../contract/options.js";
+import { systemClock } from "../engine/clock.js";
+import type { Clock } from "../ports/index.js";
 import { LocalFleet } from "./fleet.js";
 import { LoadGenerator } from "./load.js";
 import { TrafficMetrics } from "./metrics.js";
+import type { LocalTargetOptions } from "./options.js";
 import { type HealthCheckOptions, StaticWeightSource, WeightedProxy } from "./proxy.js";
 import { LocalTrafficRouter } from "./router.js";
 
@@ -30,8 +32,10 @@ export interface LocalEnvironmentDeps {
   readonly healthCheck?: Partial<HealthCheckOptions>;
   /** Deregistration delay of the proxy. Default 5 s. */
   readonly drainTimeoutMs?: number;
-  /** Epoch milliseconds for the metric periods. Default Date.now. */
+  /** Epoch milliseconds for the metric periods. Default: `clock`'s. */
   readonly now?: () => number;
+  /** For the fleet's waits and every timestamp. Default: the system clock. */
+  readonly clock?: Clock;
   /** The service to run. Default examples/sample-gateway/server.mjs. */
   readonly serverPath?: string;
 }
@@ -49,7 +53,7 @@ export interface LocalEnvironment {
 }
 
 export async function createLocalEnvironment(
-  options: Options,
+  options: LocalTargetOptions,
   deps: LocalEnvironmentDeps = {},
 ): Promise<LocalEnvironment> {
   const { signal } = deps;
@@ -57,6 +61,7 @@ export async function createLocalEnvironment(
     throw new AbortedError("aborted before the local environment started", { cause: signal.reason });
   const log = deps.log ?? (() => {});
   const stickinessSeconds = deps.stickinessSeconds ?? null;
+  const clock = deps.clock ?? systemClock();
 
   const longestWindow = Math.max(options.rollbackWindow, options.promotionWindow) + options.metricsDelay;
   const metrics = new TrafficMetrics({
@@ -64,12 +69,13 @@ export async function createLocalEnvironment(
     // The engine never reads further back than its longest window; keep a margin and at least two
     // minutes for reports, and no more: ~14 KB per pool and period with traffic.
     retentionMs: Math.max(longestWindow + 10 * options.metricPeriod, 120_000),
-    ...(deps.now === undefined ? {} : { now: deps.now }),
+    now: deps.now ?? (() => clock.now()),
   });
   const source = new StaticWeightSource({ weights: { stable: 100, gray: 0 }, stickinessSeconds });
   const proxy = new WeightedProxy({
     weights: source,
     sink: metrics,
+    now: () => clock.now(),
     ...(deps.healthCheck === undefined ? {} : { healthCheck: deps.healthCheck }),
     ...(deps.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: deps.drainTimeoutMs }),
   });
@@ -86,6 +92,7 @@ export async function createLocalEnvironment(
     refreshMinHealthy: options.refreshMinHealthy,
     healthyTimeoutMs: options.healthyTimeout,
     log,
+    clock,
     ...(deps.serverPath === undefined ? {} : { serverPath: deps.serverPath }),
   });
   let load: LoadGenerator | null = null;

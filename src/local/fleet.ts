@@ -15,7 +15,6 @@
  *   (so stable never has fewer than its capacity in service, which satisfies any `refreshMinHealthy`
  *   floor), each new one healthy and warmed up before the old one is drained and stopped.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   AbortedError,
   type GrayDeployError,
@@ -27,54 +26,25 @@ import {
 } from "../contract/errors.js";
 import { formatDuration } from "../contract/units.js";
 import type { Pool } from "../core/types.js";
-import type { Fleet, FleetPreflight, PreparedRelease, PromotionResult, ReleaseSpec } from "../ports/index.js";
+import { systemClock } from "../engine/clock.js";
+import { waitUntil } from "../engine/retry.js";
+import type {
+  Clock,
+  Fleet,
+  FleetPreflight,
+  PreparedRelease,
+  PromotionResult,
+  ReleaseSpec,
+} from "../ports/index.js";
+import type { InstanceInfo, LocalFleetOptions } from "./fleet-options.js";
 import { type InstanceFaults, ServiceInstance } from "./instance.js";
 import type { TargetState, WeightedProxy } from "./proxy.js";
 
-export interface LocalFleetOptions {
-  readonly proxy: WeightedProxy;
-  /** Stable capacity (the contract's `instances`). */
-  readonly instances: number;
-  /** The version label stable runs at the start. */
-  readonly stableVersion: string;
-  /** The release under test; its instances get the gray faults. `prepare` may change it. */
-  readonly releaseVersion: string;
-  readonly grayErrorRate?: number;
-  readonly grayLatencyMs?: number;
-  readonly grayCrash?: boolean;
-  readonly baselineErrorRate?: number;
-  /** Instance refresh: how long a new stable instance serves before the next replacement. Default 0. */
-  readonly instanceWarmupMs?: number;
-  /** Instance refresh floor, percent of stable capacity kept healthy. Default 90. */
-  readonly refreshMinHealthy?: number;
-  /** Deadline for the initial stable pool. Default 30 s. */
-  readonly healthyTimeoutMs?: number;
-  readonly serverPath?: string;
-  readonly log?: (line: string) => void;
-  /** How often waits look at health. Default 50 ms. */
-  readonly pollMs?: number;
-  /**
-   * `scaleGray` gives up before its deadline when this many launches in a row exited before ever
-   * listening (a release that cannot boot will not boot on the fourth try either; waiting out the
-   * whole --healthy-timeout only delays the rollback). Same TimeoutError, saying so. 0: never. Default 3.
-   */
-  readonly crashLoopLimit?: number;
-}
-
-/** What an instance looks like from outside, for tests and reports. */
-export interface InstanceInfo {
-  readonly id: string;
-  readonly pool: Pool;
-  readonly version: string;
-  readonly pid: number;
-  readonly port: number | null;
-  readonly alive: boolean;
-  /** The proxy's health state; null when not registered (not listening yet, or exited before). */
-  readonly health: TargetState | null;
-}
+export type { InstanceInfo, LocalFleetOptions } from "./fleet-options.js";
 
 export class LocalFleet implements Fleet {
   readonly #o: LocalFleetOptions;
+  readonly #clock: Clock;
   readonly #proxy: WeightedProxy;
   readonly #pools: Record<Pool, ServiceInstance[]> = { stable: [], gray: [] };
   readonly #log: (line: string) => void;
@@ -93,6 +63,7 @@ export class LocalFleet implements Fleet {
       ]);
     }
     this.#o = options;
+    this.#clock = options.clock ?? systemClock();
     this.#proxy = options.proxy;
     this.#stableVersion = options.stableVersion;
     this.#releaseVersion = options.releaseVersion;
@@ -115,7 +86,7 @@ export class LocalFleet implements Fleet {
     const capacity = this.#o.instances;
     const timeoutMs = this.#o.healthyTimeoutMs ?? 30_000;
     while (this.#pools.stable.length < capacity) this.#launch("stable", this.#stableVersion);
-    const deadline = Date.now() + timeoutMs;
+    const deadline = this.#clock.now() + timeoutMs;
     await this.#until(
       deadline,
       signal,
@@ -200,7 +171,7 @@ export class LocalFleet implements Fleet {
     await this.#remove("gray", [...stale, ...keep.slice(capacity)]);
     if (capacity === 0) return;
 
-    const started = Date.now();
+    const started = this.#clock.now();
     const deadline = started + timeoutMs;
     const limit = this.#o.crashLoopLimit ?? 3;
     const seen: string[] = [];
@@ -216,14 +187,14 @@ export class LocalFleet implements Fleet {
           crashLoop = dead.port === null ? crashLoop + 1 : 0;
           this.#log(`gray instance ${dead.id} (${version}) ${dead.describeExit()}; replacing it`);
           void this.#remove("gray", [dead]);
-          nextLaunch = Date.now() + backoff;
+          nextLaunch = this.#clock.now() + backoff;
           backoff = Math.min(backoff * 2, 5000);
         }
         if (limit > 0 && crashLoop >= limit && this.#healthy("gray", version) === 0) {
-          const early = `after ${formatDuration(Date.now() - started)} (gave up early: every launch crashed)`;
+          const early = `after ${formatDuration(this.#clock.now() - started)} (gave up early: every launch crashed)`;
           throw this.#timeout("gray", version, capacity, timeoutMs, seen, early);
         }
-        if (Date.now() >= nextLaunch) {
+        if (this.#clock.now() >= nextLaunch) {
           while (this.#pools.gray.length < capacity) this.#launch("gray", version);
         }
         return this.#healthy("gray", version) >= capacity;
@@ -237,7 +208,7 @@ export class LocalFleet implements Fleet {
     aborted(signal);
     const previous = this.#stableVersion;
     try {
-      await this.#refresh(version, Date.now() + timeoutMs, signal);
+      await this.#refresh(version, this.#clock.now() + timeoutMs, signal);
       this.#stableVersion = version;
       return { ok: true };
     } catch (e) {
@@ -245,7 +216,7 @@ export class LocalFleet implements Fleet {
       const reason = e instanceof Error ? e.message : String(e);
       this.#log(`instance refresh to ${version} failed (${reason}); rolling stable back to ${previous}`);
       try {
-        await this.#refresh(previous, Date.now() + timeoutMs, signal);
+        await this.#refresh(previous, this.#clock.now() + timeoutMs, signal);
       } catch (e2) {
         throw new TimeoutError(
           `the instance refresh to ${version} failed (${reason}) and putting stable back on ${previous} failed too: ${e2 instanceof Error ? e2.message : String(e2)}`,
@@ -265,7 +236,7 @@ export class LocalFleet implements Fleet {
   async revertStable(version: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     this.#live();
     aborted(signal);
-    await this.#refresh(version, Date.now() + timeoutMs, signal);
+    await this.#refresh(version, this.#clock.now() + timeoutMs, signal);
     this.#stableVersion = version;
   }
 
@@ -417,7 +388,7 @@ export class LocalFleet implements Fleet {
             ),
         );
         const warmup = this.#o.instanceWarmupMs ?? 0;
-        if (warmup > 0) await pause(warmup, signal);
+        if (warmup > 0) await this.#clock.sleep(warmup, signal);
         // Launch-before-terminate keeps stable at capacity, but a sibling may have failed meanwhile:
         // never take `old` out while that would leave fewer than the floor in service.
         await this.#until(
@@ -450,13 +421,23 @@ export class LocalFleet implements Fleet {
     expired: () => GrayDeployError,
   ): Promise<void> {
     const poll = this.#o.pollMs ?? 50;
-    for (;;) {
-      aborted(signal);
-      this.#live();
-      if (done()) return;
-      if (Date.now() >= deadline) throw expired();
-      await pause(Math.min(poll, Math.max(1, deadline - Date.now())), signal);
-    }
+    const result = await waitUntil(
+      async () => {
+        aborted(signal);
+        this.#live();
+        return done()
+          ? { state: "SUCCESS", value: undefined, observed: "done" }
+          : { state: "RETRY", observed: "not yet" };
+      },
+      {
+        timeoutMs: Math.max(0, deadline - this.#clock.now()),
+        minDelayMs: poll,
+        maxDelayMs: poll,
+        signal,
+        clock: this.#clock,
+      },
+    );
+    if (result.state !== "SUCCESS") throw expired();
   }
 
   #describe(i: ServiceInstance): string {
@@ -504,13 +485,4 @@ function pct(rate: number): string {
 
 function aborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortedError("aborted", { cause: signal.reason });
-}
-
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  try {
-    await sleep(ms, undefined, signal === undefined ? undefined : { signal });
-  } catch (e) {
-    if (signal?.aborted) throw new AbortedError("aborted", { cause: signal.reason });
-    throw e;
-  }
 }

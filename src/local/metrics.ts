@@ -17,9 +17,11 @@
  * - `onPeriod` delivers each period once it is complete, for a CloudWatch publisher (PutMetricData
  *   with Values/Counts from `latencyDistribution`).
  */
+
 import * as hdr from "hdr-histogram-js";
 import { AbortedError, InvalidInputError } from "../contract/errors.js";
 import type { Pool, PoolHealth, TimeWindow, VersionStats, WindowStats } from "../core/types.js";
+import { systemClock } from "../engine/clock.js";
 import type { MetricSource } from "../ports/index.js";
 import type { MetricSink } from "./proxy.js";
 
@@ -89,7 +91,7 @@ export interface TrafficMetricsOptions {
   readonly periodMs: number;
   /** Periods older than this are dropped. Default: 10 minutes. */
   readonly retentionMs?: number;
-  /** Epoch milliseconds; injectable for tests. Default Date.now. */
+  /** Epoch milliseconds; injectable for tests. Default: the system clock. */
   readonly now?: () => number;
 }
 
@@ -114,7 +116,7 @@ export class TrafficMetrics implements MetricSink, MetricSource {
     }
     this.periodMs = options.periodMs;
     this.retentionMs = Math.max(options.retentionMs ?? 600_000, 2 * options.periodMs);
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock().now;
   }
 
   request(pool: Pool | null, status: number, latencyMs: number, connectionError: boolean): void {

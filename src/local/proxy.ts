@@ -28,215 +28,43 @@
  * Upstream HTTP is undici: one keep-alive `Pool` per target for traffic and one `Client` per target
  * for health checks (so a check never queues behind slow traffic). Nothing runs at import time.
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Dispatcher } from "undici";
-import { Client, Pool as UndiciPool } from "undici";
 import { ErrorCode, GrayDeployError, InvalidInputError } from "../contract/errors.js";
 import type { FleetHealth, Pool, PoolHealth, Weights } from "../core/types.js";
+import { systemClock } from "../engine/clock.js";
+import {
+  Counters,
+  DEFAULT_HEALTH,
+  type ForwardConfig,
+  type HealthCheckOptions,
+  type MetricSink,
+  POOL_HEADER,
+  type PoolCounters,
+  type ProxyOptions,
+  type ProxyStats,
+  STICKY_COOKIE,
+  Target,
+  type TargetSpec,
+  type TargetState,
+  type TargetStatus,
+} from "./proxy-config.js";
+import {
+  describeError,
+  HOP_BY_HOP,
+  isTimeout,
+  isUpstreamError,
+  readStickyCookie,
+  upstreamHeaders,
+} from "./proxy-http.js";
 
-/** The forward action as the load balancer applies it. */
-export interface ForwardConfig {
-  /** Relative weights (an ALB accepts 0..999 each); the router writes percentages summing to 100. */
-  readonly weights: Weights;
-  /** Target-group stickiness duration; null when stickiness is off. */
-  readonly stickinessSeconds: number | null;
-}
-
-/**
- * Where the proxy reads its forward action. `get()` is called on every request: it must be
- * synchronous and cheap (return a cached object; a poller updates the cache in the background).
- * Returning a new object is how a change is signalled; the proxy recomputes derived state only then.
- */
-export interface WeightSource {
-  get(): ForwardConfig;
-}
-
-/** The local weight source: a value the router writes. */
-export class StaticWeightSource implements WeightSource {
-  #config: ForwardConfig;
-  constructor(initial: ForwardConfig) {
-    this.#config = freezeConfig(initial);
-  }
-  get(): ForwardConfig {
-    return this.#config;
-  }
-  set(config: ForwardConfig): void {
-    this.#config = freezeConfig(config);
-  }
-}
-
-function freezeConfig(c: ForwardConfig): ForwardConfig {
-  for (const [k, v] of Object.entries(c.weights)) {
-    if (!Number.isInteger(v) || v < 0 || v > 999) {
-      throw new InvalidInputError([
-        { field: "weights", message: `${k} weight ${v} is not an integer from 0 to 999` },
-      ]);
-    }
-  }
-  const s = c.stickinessSeconds;
-  if (s !== null && (!Number.isInteger(s) || s < 1 || s > 604_800)) {
-    throw new InvalidInputError([
-      {
-        field: "stickinessSeconds",
-        message: `${s} is not a whole number of seconds from 1 to 604800 (7 days)`,
-      },
-    ]);
-  }
-  return Object.freeze({
-    weights: Object.freeze({ stable: c.weights.stable, gray: c.weights.gray }),
-    stickinessSeconds: s,
-  });
-}
-
-/**
- * Receives every finished request and the health of each pool. Called on the request path:
- * implementations must be synchronous, allocation-light and never do I/O inline (buffer, then flush
- * per period).
- */
-export interface MetricSink {
-  /**
-   * One request answered. `pool` is null when the load balancer answered itself (no healthy target,
-   * no weight): an ELB 5xx that cannot be attributed to a pool. `connectionError` marks requests the
-   * target never answered (refused, reset, timed out); their latency is not a response time.
-   */
-  request(pool: Pool | null, status: number, latencyMs: number, connectionError: boolean): void;
-  /** Health of a pool after each round of health checks. */
-  health?(pool: Pool, health: PoolHealth): void;
-}
-
-/** Sends every call to each sink (e.g. TrafficMetrics for the engine plus a CloudWatch publisher). */
-export function teeSink(...sinks: MetricSink[]): MetricSink {
-  return {
-    request(pool, status, latencyMs, connectionError) {
-      for (const s of sinks) s.request(pool, status, latencyMs, connectionError);
-    },
-    health(pool, health) {
-      for (const s of sinks) s.health?.(pool, health);
-    },
-  };
-}
-
-/** A registered target: one instance of the service. `id` is stable across re-registrations. */
-export interface TargetSpec {
-  readonly id: string;
-  readonly host: string;
-  readonly port: number;
-}
-
-export type TargetState = "initial" | "healthy" | "unhealthy" | "draining";
-
-export interface TargetStatus extends TargetSpec {
-  readonly pool: Pool;
-  readonly state: TargetState;
-  /** Why the last health check failed, when it did. */
-  readonly reason: string | null;
-  /** Requests sent to it so far. */
-  readonly requests: number;
-}
-
-export interface HealthCheckOptions {
-  readonly path: string;
-  readonly intervalMs: number;
-  readonly timeoutMs: number;
-  readonly healthyThreshold: number;
-  readonly unhealthyThreshold: number;
-}
-
-export interface ProxyOptions {
-  readonly weights: WeightSource;
-  readonly sink?: MetricSink;
-  /** Default 127.0.0.1. */
-  readonly host?: string;
-  /** Default 0: an ephemeral port. */
-  readonly port?: number;
-  /** Defaults tuned for a local run: path /health, every 500 ms, timeout 2 s, thresholds 2/2. */
-  readonly healthCheck?: Partial<HealthCheckOptions>;
-  /** Deregistration delay: how long in-flight requests of a removed target may take. Default 5 s. */
-  readonly drainTimeoutMs?: number;
-  /** Upstream connections per target. Default 64. */
-  readonly connectionsPerTarget?: number;
-  /** Upstream response timeout (the ALB idle timeout). Default 60 s. */
-  readonly upstreamTimeoutMs?: number;
-  /** Draws the weighted choice; injectable so tests can pin it. Default Math.random. */
-  readonly random?: () => number;
-}
-
-export interface PoolCounters {
-  /** When the pool was first sent a request (epoch ms); null if never. */
-  readonly firstRequestAt: number | null;
-  readonly requests: number;
-  /** 5xx answers of the pool's targets plus connection errors. */
-  readonly errors: number;
-  readonly connectionErrors: number;
-}
-
-export interface ProxyStats {
-  readonly stable: PoolCounters;
-  readonly gray: PoolCounters;
-  /** Answers the load balancer made itself (no healthy target or no weight). */
-  readonly lbErrors: number;
-}
-
-/** The header that forces a pool (smoke tests) and names the serving pool in answers. */
-export const POOL_HEADER = "x-gray-deploy-pool";
-/** The ALB's target-group stickiness cookie. */
-export const STICKY_COOKIE = "AWSALBTG";
-
-const DEFAULT_HEALTH: HealthCheckOptions = {
-  path: "/health",
-  intervalMs: 500,
-  timeoutMs: 2000,
-  healthyThreshold: 2,
-  unhealthyThreshold: 2,
-};
+export * from "./proxy-config.js";
+export { describeError } from "./proxy-http.js";
 
 const POOLS: readonly Pool[] = ["stable", "gray"];
-
-class Counters {
-  firstRequestAt: number | null = null;
-  requests = 0;
-  errors = 0;
-  connectionErrors = 0;
-}
-
-class Target {
-  state: TargetState = "initial";
-  okStreak = 0;
-  failStreak = 0;
-  reason: string | null = null;
-  requests = 0;
-  checking = false;
-  readonly origin: string;
-  readonly traffic: UndiciPool;
-  readonly health: Client;
-  constructor(
-    readonly spec: TargetSpec,
-    readonly pool: Pool,
-    connections: number,
-    timeoutMs: number,
-    healthTimeoutMs: number,
-  ) {
-    this.origin = `http://${spec.host.includes(":") ? `[${spec.host}]` : spec.host}:${spec.port}`;
-    this.traffic = new UndiciPool(this.origin, {
-      connections,
-      pipelining: 1,
-      // Shorter than the sample service's keep-alive (65 s): the proxy closes idle sockets first, so
-      // it never sends a request on a socket the target is closing (a spurious 502).
-      keepAliveTimeout: 30_000,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      connectTimeout: Math.min(timeoutMs, 5000),
-    });
-    this.health = new Client(this.origin, {
-      keepAliveTimeout: 30_000,
-      headersTimeout: healthTimeoutMs,
-      bodyTimeout: healthTimeoutMs,
-      connectTimeout: healthTimeoutMs,
-    });
-  }
-}
 
 /** Per-request state, passed through undici as `opaque` so the hot path allocates no closures. */
 interface Exchange {
@@ -249,24 +77,13 @@ interface Exchange {
   status: number;
 }
 
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-  "expect",
-  "http2-settings",
-]);
-
 const LB_HEADERS = { "content-type": "text/plain", [POOL_HEADER]: "none" };
 
 export class WeightedProxy {
   readonly #opts: ProxyOptions;
   readonly #health: HealthCheckOptions;
   readonly #random: () => number;
+  readonly #now: () => number;
   readonly #sink: MetricSink | undefined;
   readonly #targets: Record<Pool, Map<string, Target>> = { stable: new Map(), gray: new Map() };
   /** Healthy targets per pool, rebuilt on every state change; the request path only reads it. */
@@ -286,6 +103,7 @@ export class WeightedProxy {
     this.#opts = options;
     this.#health = { ...DEFAULT_HEALTH, ...options.healthCheck };
     this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? systemClock().now;
     this.#sink = options.sink;
     const h = this.#health;
     if (h.intervalMs < 10 || h.timeoutMs < 1 || h.healthyThreshold < 1 || h.unhealthyThreshold < 1) {
@@ -556,7 +374,7 @@ export class WeightedProxy {
     if (this.#rr[pool] > 1e9) this.#rr[pool] = 0;
     target.requests++;
     if (target.requests === 1 && this.#counters[pool].firstRequestAt === null) {
-      this.#counters[pool].firstRequestAt = Date.now();
+      this.#counters[pool].firstRequestAt = this.#now();
     }
 
     const h = req.headers;
@@ -643,61 +461,4 @@ function onUpstreamHeaders(data: Dispatcher.StreamFactoryData<Exchange>): Server
 function onUpstreamDone(err: Error | null, data: Dispatcher.StreamData<Exchange>): void {
   const ex = data.opaque;
   ex.proxy.finish(ex, err);
-}
-
-function upstreamHeaders(req: IncomingMessage): string[] {
-  const out: string[] = [];
-  const h = req.headers;
-  let forwarded: string | undefined;
-  for (const name in h) {
-    const value = h[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || name === POOL_HEADER) continue;
-    if (name === "x-forwarded-for") {
-      forwarded = Array.isArray(value) ? value.join(", ") : value;
-      continue;
-    }
-    if (Array.isArray(value)) for (const v of value) out.push(name, v);
-    else out.push(name, value);
-  }
-  const client = req.socket.remoteAddress ?? "";
-  out.push("x-forwarded-for", forwarded === undefined ? client : `${forwarded}, ${client}`);
-  out.push("x-forwarded-proto", "http");
-  return out;
-}
-
-function readStickyCookie(header: string | undefined): Pool | null {
-  if (header === undefined) return null;
-  const at = header.indexOf(`${STICKY_COOKIE}=`);
-  if (at === -1 || (at > 0 && header[at - 1] !== " " && header[at - 1] !== ";")) return null;
-  const from = at + STICKY_COOKIE.length + 1;
-  if (header.startsWith("gray", from) && (header.length === from + 4 || header[from + 4] === ";"))
-    return "gray";
-  if (header.startsWith("stable", from) && (header.length === from + 6 || header[from + 6] === ";"))
-    return "stable";
-  return null;
-}
-
-function errorCode(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-function isTimeout(e: unknown): boolean {
-  const code = errorCode(e);
-  return (
-    code === "UND_ERR_HEADERS_TIMEOUT" ||
-    code === "UND_ERR_CONNECT_TIMEOUT" ||
-    code === "UND_ERR_BODY_TIMEOUT"
-  );
-}
-
-/** Errors raised by undici about the upstream side (its codes all start with UND_ERR). */
-function isUpstreamError(e: unknown): boolean {
-  return errorCode(e)?.startsWith("UND_ERR") === true;
-}
-
-export function describeError(e: unknown): string {
-  const code = errorCode(e);
-  const message = e instanceof Error ? e.message : String(e);
-  return code !== undefined && !message.includes(code) ? `${code} ${message}` : message;
 }

@@ -3,19 +3,28 @@
  * and an in-memory store — a local rollout lives and dies with the process that runs it. The load
  * generator runs only while the rollout does.
  */
-import type { Options } from "../contract/options.js";
-import type { TargetDeps, TargetRuntime } from "../engine/targets.js";
-import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
-import { MemoryRolloutStore } from "./memory-store.js";
+import type { TargetDefinition, TargetDeps, TargetRuntime } from "../engine/targets.js";
+import type { LocalEnvironment } from "./environment.js";
+import { type LocalTargetOptions, localOptions } from "./options.js";
+
+export type { LocalTargetOptions };
 
 export interface LocalTargetRuntime extends TargetRuntime {
   readonly environment: LocalEnvironment;
 }
 
-export async function openLocalTarget(o: Options, deps: TargetDeps = {}): Promise<LocalTargetRuntime> {
+export async function openLocalTarget(
+  o: LocalTargetOptions,
+  deps: TargetDeps = {},
+): Promise<LocalTargetRuntime> {
+  const [{ createLocalEnvironment }, { MemoryRolloutStore }] = await Promise.all([
+    import("./environment.js"),
+    import("./memory-store.js"),
+  ]);
   const environment = await createLocalEnvironment(o, {
     ...(deps.signal ? { signal: deps.signal } : {}),
     ...(deps.log ? { log: deps.log } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
   });
   return {
     environment,
@@ -25,6 +34,8 @@ export async function openLocalTarget(o: Options, deps: TargetDeps = {}): Promis
       metrics: environment.metrics,
       store: new MemoryRolloutStore(),
     },
+    // No Auto Scaling groups here: a business gate selects each pool's hosts explicitly.
+    identities: { stable: {}, gray: {} },
     description: `local: proxy ${environment.proxyUrl}, ${o.instances} stable instance(s), ${o.rps} requests/s`,
     async begin() {
       environment.load.start();
@@ -34,3 +45,28 @@ export async function openLocalTarget(o: Options, deps: TargetDeps = {}): Promis
     },
   };
 }
+
+/** The embedded environment: the default target, for demos and tests. */
+export const localTarget = {
+  name: "local",
+  summary: "runs the embedded environment (real proxy, processes and traffic on this machine)",
+  options: localOptions,
+  defaults: {
+    image: "gray-deploy/sample-gateway:next",
+    interval: "1s",
+    bake: "13s",
+    maxBake: "30s",
+    rollbackWindow: "10s",
+    promotionWindow: "12s",
+    metricPeriod: "1s",
+    metricsDelay: "1s",
+    returnBake: "11s",
+    healthyTimeout: "30s",
+    instanceWarmup: "0s",
+    lockLease: "30s",
+  },
+  storedRollouts: false,
+  minPromotionTimeoutMs: 120_000,
+  scopeOf: () => "local",
+  open: openLocalTarget,
+} satisfies TargetDefinition<LocalTargetOptions>;

@@ -10,8 +10,15 @@
  * - No SDK type crosses a port.
  */
 import type { RolloutState } from "../core/state.js";
-import type { AlarmState, FleetHealth, TimeWindow, Weights, WindowStats } from "../core/types.js";
-import type { BusinessQuery } from "../gates/types.js";
+import type {
+  AlarmState,
+  BusinessReading,
+  FleetHealth,
+  TimeWindow,
+  Weights,
+  WindowStats,
+} from "../core/types.js";
+import type { BusinessQuery, GateSpec } from "../gates/types.js";
 
 /** What the engine knows about the load balancer before it changes anything. */
 export interface RouterPreflight {
@@ -128,6 +135,24 @@ export interface MetricSource {
   ): Promise<WindowStats[]>;
   /** States of the named alarms (extra gates). */
   alarms?(names: readonly string[], signal?: AbortSignal): Promise<AlarmState[]>;
+}
+
+/**
+ * Reads the business-metric gates of one source (Zabbix, …) over windows: one record of readings (by
+ * gate name) per window. A gate it cannot measure this time gets a reading with `error`.
+ */
+export interface GateReader {
+  readonly source: string;
+  read(
+    gates: readonly GateSpec[],
+    windows: readonly TimeWindow[],
+    signal?: AbortSignal,
+  ): Promise<Record<string, BusinessReading>[]>;
+  /**
+   * Checks, before anything changes, that every gate of this source can be measured; resolves with
+   * facts, throws PreflightError or CredentialsError naming the gate.
+   */
+  preflight?(gates: readonly GateSpec[], signal?: AbortSignal): Promise<string[]>;
 }
 
 /** Who is running a rollout right now. */

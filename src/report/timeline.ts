@@ -16,174 +16,27 @@ import { area, curveLinear, curveStepAfter, line } from "d3-shape";
 import { formatDuration, formatRate } from "../contract/units.js";
 import type { Report } from "./model.js";
 import { el, svgDocument, text, truncate } from "./svg.js";
+import {
+  COLOR,
+  elapsed,
+  KIND_COLOR,
+  LEFT,
+  maxOf,
+  msLabel,
+  type Panel,
+  PHASE_BAND,
+  PLOT_W,
+  type Point,
+  SERIES,
+  type SeriesName,
+  shortImage,
+  timelineData,
+  timeStep,
+  WIDTH,
+} from "./timeline-data.js";
+import { decisionLegend, decisionMarkers } from "./timeline-legend.js";
 
-export const SERIES = [
-  "weight-stable",
-  "weight-gray",
-  "error-rate-stable",
-  "error-rate-gray",
-  "p95-stable",
-  "p99-stable",
-  "p95-gray",
-  "p99-gray",
-] as const;
-export type SeriesName = (typeof SERIES)[number];
-
-const COLOR = { stable: "#2b6cb0", gray: "#dd6b20", grid: "#e2e8f0", axis: "#4a5568", ink: "#1a202c" };
-const KIND_COLOR: Record<string, string> = {
-  rollback: "#c53030",
-  pause: "#b7791f",
-  "await-approval": "#b7791f",
-  promote: "#2f855a",
-  done: "#2f855a",
-  "set-weights": "#4a5568",
-  wait: "#a0aec0",
-};
-const PHASE_BAND: Record<string, { fill: string; label: string }> = {
-  promoting: { fill: "#e6f4ea", label: "promotion" },
-  returning: { fill: "#e6f4ea", label: "promotion" },
-  finishing: { fill: "#e6f4ea", label: "promotion" },
-  paused: { fill: "#fef3c7", label: "paused" },
-  "rolling-back": { fill: "#fde2e2", label: "rolling back" },
-  "rollback-failed": { fill: "#fbb6b6", label: "rollback failed" },
-};
-
-const WIDTH = 960;
-const LEFT = 72;
-const RIGHT = 24;
-const PLOT_W = WIDTH - LEFT - RIGHT;
-const MAX_LEGEND = 16;
-
-interface Point {
-  readonly t: number;
-  readonly v: number | null;
-}
-
-interface Panel {
-  readonly key: string;
-  readonly title: string;
-  readonly top: number;
-  readonly height: number;
-}
-
-/** The image without its registry host: `gatewaypix:1.4.2` (the full reference is in report.json). */
-export function shortImage(image: string | null): string {
-  if (image === null) return "(no image)";
-  const [name, digest] = image.split("@");
-  const last = (name ?? image).split("/").pop() ?? image;
-  return digest ? `${last}@${digest.slice(0, 19)}` : last;
-}
-
-/** Elapsed time label: 0s, 30s, 1m30s, -2m. */
-function elapsed(ms: number): string {
-  return formatDuration(Math.round(ms / 1000) * 1000);
-}
-
-/** Tick step (ms) giving at most `max` ticks over `span`, on human boundaries. */
-export function timeStep(span: number, max = 9): number {
-  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
-  for (const s of steps) if (span / (s * 1000) <= max) return s * 1000;
-  return Math.ceil(span / max / 86_400_000) * 86_400_000;
-}
-
-function msLabel(v: number): string {
-  if (v === 0) return "0";
-  return v >= 1000 ? `${Number((v / 1000).toFixed(2))}s` : `${Number(v.toFixed(1))}ms`;
-}
-
-/** The data the chart draws, derived from the report. Exported for tests. */
-export function timelineData(r: Report) {
-  const o = r.outcome;
-  const times: number[] = [];
-  const t0 =
-    o.startedAt !== null
-      ? Date.parse(o.startedAt)
-      : r.coverage.firstEventAt !== null
-        ? Date.parse(r.coverage.firstEventAt)
-        : null;
-
-  // Weights: every verified write, every observation's weights and every step start, as a step line.
-  // At equal times a verified write wins over a step record, which wins over an observation made
-  // just before the write (rank orders them so the write comes last and holds).
-  const weightPoints: { t: number; stable: number; gray: number; rank: number }[] = [];
-  for (const ob of r.observations) weightPoints.push({ t: Date.parse(ob.at), ...ob.weights, rank: 0 });
-  for (const s of o.steps) {
-    const gray = s.kind === "forward" ? s.weight : 100 - s.weight;
-    weightPoints.push({ t: Date.parse(s.startedAt), stable: 100 - gray, gray, rank: 1 });
-  }
-  for (const w of r.weightChanges)
-    weightPoints.push({ t: Date.parse(w.at), stable: w.stable, gray: w.gray, rank: 2 });
-  weightPoints.sort((a, b) => a.t - b.t || a.rank - b.rank);
-
-  // Metrics: each observation's rollback window, placed at the window's end (when it was measured).
-  const byEnd = new Map<number, (typeof r.observations)[number]>();
-  for (const ob of r.observations) {
-    if (ob.rollbackWindow === null) continue;
-    byEnd.set(Date.parse(ob.rollbackWindow.end), ob);
-  }
-  const metricTimes = [...byEnd.keys()].sort((a, b) => a - b);
-  const metric = (pick: (ob: (typeof r.observations)[number]) => number | null): Point[] =>
-    metricTimes.map((t) => ({ t, v: pick(byEnd.get(t)!) }));
-  const has = (pool: "stable" | "gray") => (ob: (typeof r.observations)[number]) =>
-    (ob.rollbackWindow?.[pool].requests ?? 0) > 0;
-
-  const decisions = r.decisions.map((d, i) => ({ ...d, t: Date.parse(d.at), n: i + 1 }));
-
-  times.push(...weightPoints.map((p) => p.t), ...metricTimes, ...decisions.map((d) => d.t));
-  if (t0 !== null) times.push(t0);
-  if (o.endedAt !== null) times.push(Date.parse(o.endedAt));
-  if (r.coverage.lastEventAt !== null) times.push(Date.parse(r.coverage.lastEventAt));
-  const start = times.length > 0 ? Math.min(...times) : 0;
-  let end = times.length > 0 ? Math.max(...times) : 60_000;
-  if (end - start < 10_000) end = start + 10_000;
-  // A little room on the right, so a change at the very end (the rollback's write) stays visible.
-  end += Math.round((end - start) * 0.02);
-  const origin = t0 ?? start;
-
-  // Before the first recorded point the weights were stable 100 / gray 0 (deploy-gray refuses
-  // anything else); after the last, they are the Outcome's last verified weights.
-  const initial = { t: start, stable: 100, gray: 0, rank: 0 };
-  const last = weightPoints[weightPoints.length - 1];
-  const finalW = o.weights ?? (last ? { stable: last.stable, gray: last.gray } : null);
-  const nothing = weightPoints.length === 0 && o.weights === null; // refused: no weights to draw
-  const weights = nothing
-    ? []
-    : [
-        ...(weightPoints.length === 0 || weightPoints[0]!.t > start ? [initial] : []),
-        ...weightPoints,
-        ...(finalW ? [{ t: end, ...finalW, rank: 3 }] : []),
-      ];
-
-  const phaseBands: { from: number; to: number; phase: string }[] = [];
-  for (let i = 0; i < r.timings.phases.length; i++) {
-    const p = r.timings.phases[i]!;
-    if (!(p.phase in PHASE_BAND)) continue;
-    const from = Date.parse(p.startedAt);
-    const to = p.endedAt !== null ? Date.parse(p.endedAt) : end;
-    phaseBands.push({ from, to: Math.max(to, from), phase: p.phase });
-  }
-
-  return {
-    start,
-    end,
-    origin,
-    weights,
-    series: {
-      "weight-stable": weights.map((p) => ({ t: p.t, v: p.stable })),
-      "weight-gray": weights.map((p) => ({ t: p.t, v: p.gray })),
-      "error-rate-stable": metric((ob) => (has("stable")(ob) ? ob.rollbackWindow!.stable.errorRate : null)),
-      "error-rate-gray": metric((ob) => (has("gray")(ob) ? ob.rollbackWindow!.gray.errorRate : null)),
-      "p95-stable": metric((ob) => (has("stable")(ob) ? ob.rollbackWindow!.stable.p95Ms : null)),
-      "p99-stable": metric((ob) => (has("stable")(ob) ? ob.rollbackWindow!.stable.p99Ms : null)),
-      "p95-gray": metric((ob) => (has("gray")(ob) ? ob.rollbackWindow!.gray.p95Ms : null)),
-      "p99-gray": metric((ob) => (has("gray")(ob) ? ob.rollbackWindow!.gray.p99Ms : null)),
-    } satisfies Record<SeriesName, Point[]>,
-    decisions,
-    phaseBands,
-  };
-}
-
-const maxOf = (points: readonly Point[]) => points.reduce((m, p) => (p.v !== null && p.v > m ? p.v : m), 0);
+export { SERIES, type SeriesName, shortImage, timelineData, timeStep } from "./timeline-data.js";
 
 /** Renders timeline.svg. */
 export function renderTimeline(r: Report): string {
@@ -572,46 +425,7 @@ export function renderTimeline(r: Report): string {
     );
   }
 
-  // Decision markers: a line through every panel and a numbered dot above the weights.
-  let lastX = Number.NEGATIVE_INFINITY;
-  let row = 0;
-  for (const dec of d.decisions) {
-    const dx = x(dec.t);
-    row = dx - lastX < 16 ? (row + 1) % 2 : 0;
-    lastX = dx;
-    // Markers closer than their size alternate between two rows so each number stays readable.
-    const cy = plotTop - 11 - row * 15;
-    const color = KIND_COLOR[dec.kind] ?? COLOR.axis;
-    parts.push(
-      el(
-        "g",
-        { class: "decision", "data-kind": dec.kind, "data-at": dec.at, "data-index": dec.n },
-        el("title", {}, text(`${dec.n}. ${dec.kind}: ${dec.reason}`)),
-        el("line", {
-          x1: dx,
-          y1: plotTop - 2,
-          x2: dx,
-          y2: plotBottom,
-          stroke: color,
-          "stroke-width": 1,
-          "stroke-dasharray": "2 3",
-        }),
-        el("circle", { cx: dx, cy, r: 7.5, fill: color }),
-        el(
-          "text",
-          {
-            x: dx,
-            y: cy + 3.5,
-            "text-anchor": "middle",
-            fill: "#ffffff",
-            "font-size": 9,
-            "font-weight": "bold",
-          },
-          text(String(dec.n)),
-        ),
-      ),
-    );
-  }
+  parts.push(...decisionMarkers(d, x, plotTop, plotBottom));
 
   // Where the rollout ended (an operator's abort is not a decision of the engine, so mark the end).
   if (o.endedAt !== null) {
@@ -643,62 +457,7 @@ export function renderTimeline(r: Report): string {
     );
   }
 
-  // Decision legend under the chart.
-  const legendTop = plotBottom + 58;
-  const shown = d.decisions.slice(0, MAX_LEGEND);
-  const legendLines = shown.map((dec, i) =>
-    el(
-      "g",
-      { class: "decision-legend", "data-index": dec.n },
-      el("circle", {
-        cx: LEFT + 6,
-        cy: legendTop + i * 17 - 4,
-        r: 6,
-        fill: KIND_COLOR[dec.kind] ?? COLOR.axis,
-      }),
-      el(
-        "text",
-        {
-          x: LEFT + 6,
-          y: legendTop + i * 17 - 0.5,
-          "text-anchor": "middle",
-          fill: "#ffffff",
-          "font-size": 8,
-          "font-weight": "bold",
-        },
-        text(String(dec.n)),
-      ),
-      el(
-        "text",
-        { x: LEFT + 18, y: legendTop + i * 17, fill: COLOR.ink, "font-size": 11 },
-        text(truncate(`${elapsed(dec.t - d.origin)} ${dec.kind}: ${dec.reason}`, 135)),
-      ),
-    ),
-  );
-  const more = d.decisions.length - shown.length;
-  if (more > 0) {
-    legendLines.push(
-      el(
-        "text",
-        { x: LEFT + 18, y: legendTop + shown.length * 17, fill: COLOR.axis, "font-size": 11 },
-        text(`…and ${more} more decisions in report.json`),
-      ),
-    );
-  }
-  const bands = [...new Set(d.phaseBands.map((b) => b.phase))]
-    .map((p) => PHASE_BAND[p]!)
-    .filter((b, i, all) => all.findIndex((a) => a.label === b.label) === i);
-  const legendRows = legendLines.length;
-  const bandY = legendTop + legendRows * 17 + 6;
-  const bandItems = bands.flatMap((b, i) => [
-    el("rect", { x: LEFT + i * 150, y: bandY - 10, width: 14, height: 12, fill: b.fill, stroke: COLOR.grid }),
-    el(
-      "text",
-      { x: LEFT + i * 150 + 20, y: bandY, fill: COLOR.ink, "font-size": 11 },
-      text(`shaded: ${b.label}`),
-    ),
-  ]);
-  const height = bandY + (bands.length > 0 ? 16 : 0) + 8;
+  const { legendLines, bandItems, height } = decisionLegend(d, plotBottom);
 
   const description =
     `Rollout ${o.rolloutId ?? "(none)"}: ${o.outcome}. ${o.reason}. ` +

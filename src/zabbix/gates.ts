@@ -12,24 +12,24 @@
  *   reading's note (`exact: false`), which the gate's reason quotes.
  */
 import { CredentialsError, isGrayDeployError, PreflightError } from "../contract/errors.js";
-import type { Pool, TimeWindow } from "../core/types.js";
-import type { GateReader } from "../gates/source.js";
+import type { BusinessReading, Pool, TimeWindow } from "../core/types.js";
 import { substitute } from "../gates/spec.js";
-import type { BusinessReading, GateSpec, ZabbixHostTemplate } from "../gates/types.js";
+import type { GateSpec, VersionIdentity } from "../gates/types.js";
+import type { GateReader } from "../ports/index.js";
 import type { ZabbixClient } from "./client.js";
 import {
   type HostSelector,
   type MetricWindow,
   type VersionRate,
   type VersionSelectors,
-  type ZabbixMetric,
   ZabbixMetricReader,
 } from "./metrics.js";
+import { isZabbixMetric, type ZabbixGateMetric } from "./spec.js";
 
 export interface ZabbixGateReaderOptions {
   readonly client: ZabbixClient;
-  /** The Auto Scaling groups, for `{asg}` in host templates. */
-  readonly asgs: Readonly<Record<Pool, string>>;
+  /** Each version's identity, for `{asg}` in host selectors (the target's: its Auto Scaling groups). */
+  readonly identities: Readonly<Record<Pool, VersionIdentity>>;
   /** Deadline of one gate's read (all its API calls). */
   readonly timeoutMs: number;
 }
@@ -47,24 +47,30 @@ export class ZabbixGateReader implements GateReader {
 
   /** The version selectors of a gate: its host templates with `{asg}` substituted. */
   selectors(g: GateSpec): VersionSelectors {
-    const m = g.metric;
-    if (m.source !== "zabbix") throw new Error(`gate ${g.name} is not a Zabbix gate`);
-    const one = (t: ZabbixHostTemplate, pool: Pool): HostSelector => {
-      const id = { asg: this.#o.asgs[pool] };
+    const m = this.#metric(g);
+    const one = (t: HostSelector, pool: Pool): HostSelector => {
+      const id = { asg: this.#o.identities[pool].asg };
+      const sub = (text: string) => {
+        try {
+          return substitute(text, id);
+        } catch (e) {
+          throw new PreflightError(`gate ${g.name}: ${(e as Error).message} (${pool})`, {
+            field: "gates",
+            fix: "this target has no Auto Scaling groups: select each version's hosts with hosts.stable and hosts.gray",
+          });
+        }
+      };
       return {
-        ...(t.groups ? { groups: t.groups.map((x) => substitute(x, id)) } : {}),
-        ...(t.tags ? { tags: t.tags.map((x) => ({ tag: x.tag, value: substitute(x.value, id) })) } : {}),
+        ...(t.groups ? { groups: t.groups.map(sub) } : {}),
+        ...(t.tags ? { tags: t.tags.map((x) => ({ tag: x.tag, value: sub(x.value) })) } : {}),
       };
     };
     return { stable: one(m.hosts.stable, "stable"), gray: one(m.hosts.gray, "gray") };
   }
 
-  metricOf(g: GateSpec): ZabbixMetric {
-    const m = g.metric;
-    if (m.source !== "zabbix") throw new Error(`gate ${g.name} is not a Zabbix gate`);
-    return m.kind === "rate"
-      ? { kind: "rate", numeratorKey: m.numeratorKey, denominatorKey: m.denominatorKey }
-      : { kind: "value", key: m.key, aggregation: m.aggregation };
+  #metric(g: GateSpec): ZabbixGateMetric {
+    if (!isZabbixMetric(g.metric)) throw new Error(`gate ${g.name} is not a Zabbix gate`);
+    return g.metric;
   }
 
   #reader(g: GateSpec): ZabbixMetricReader {
@@ -80,7 +86,7 @@ export class ZabbixGateReader implements GateReader {
     const facts: string[] = [];
     for (const g of gates.filter((x) => x.metric.source === "zabbix")) {
       try {
-        const found = await this.#reader(g).preflight(this.metricOf(g), signal);
+        const found = await this.#reader(g).preflight(this.#metric(g), signal);
         facts.push(...found.map((f) => `gate ${g.name}: ${f}`));
       } catch (e) {
         if (!isGrayDeployError(e)) throw e;
@@ -113,7 +119,7 @@ export class ZabbixGateReader implements GateReader {
         .filter((g) => g.metric.source === "zabbix")
         .map(async (g): Promise<[string, BusinessReading[]]> => {
           try {
-            const got = await this.#reader(g).read(this.metricOf(g), windows, signal);
+            const got = await this.#reader(g).read(this.#metric(g), windows, signal);
             return [g.name, got.map((w) => readingOf(w))];
           } catch (e) {
             const error = `Zabbix: ${e instanceof Error ? e.message : String(e)}`;

@@ -47,75 +47,34 @@ import {
   ProviderError,
 } from "../contract/errors.js";
 import type { Pool, TimeWindow } from "../core/types.js";
-import { type HistoryRecord, type HostTag, ValueType, type ZabbixClient, type ZabbixItem } from "./client.js";
+import { systemClock } from "../engine/clock.js";
+import { checkKey, checkWindows, describe } from "./checks.js";
+import { type HistoryRecord, ValueType, type ZabbixClient, type ZabbixItem } from "./client.js";
+import {
+  AGGREGATIONS,
+  type MetricWindow,
+  type RateMetric,
+  type ValueMetric,
+  type VersionRate,
+  type VersionSelectors,
+  type VersionValue,
+  type ZabbixMetric,
+} from "./model.js";
+import {
+  accumulate,
+  aggregate,
+  HOUR,
+  type ItemData,
+  mergeRanges,
+  POOLS,
+  planWindow,
+  type ReadSegment,
+  type Resolved,
+  sourceOf,
+} from "./windows.js";
 
-export interface HostSelector {
-  /** Host group names: hosts in any of them. */
-  readonly groups?: readonly string[];
-  /** Host tags that must all match exactly, e.g. `[{ tag: "asg", value: "gatewaypix-gray" }]`. */
-  readonly tags?: readonly HostTag[];
-}
-
-/** Which hosts stand for which version. */
-export type VersionSelectors = Readonly<Record<Pool, HostSelector>>;
-
-/** Selectors for fleets registered in Zabbix with their ASG's name as a host tag (default tag `asg`). */
-export function asgTagSelectors(asgs: Readonly<Record<Pool, string>>, tag = "asg"): VersionSelectors {
-  return {
-    stable: { tags: [{ tag, value: asgs.stable }] },
-    gray: { tags: [{ tag, value: asgs.gray }] },
-  };
-}
-
-export type Aggregation = "sum" | "avg" | "min" | "max" | "last" | "count";
-export const AGGREGATIONS: readonly Aggregation[] = ["sum", "avg", "min", "max", "last", "count"];
-
-export interface ValueMetric {
-  readonly kind: "value";
-  readonly key: string;
-  readonly aggregation: Aggregation;
-}
-
-export interface RateMetric {
-  readonly kind: "rate";
-  /** Summed over the window, e.g. `payments.declined`. */
-  readonly numeratorKey: string;
-  /** Summed over the window, e.g. `payments.attempted`. */
-  readonly denominatorKey: string;
-}
-
-export type ZabbixMetric = ValueMetric | RateMetric;
-
-/** One version over one window. */
-export interface VersionValue {
-  /** The aggregate; null when the version had no sample in the window (or, for a rate, no denominator). */
-  readonly value: number | null;
-  /** Samples aggregated (for `last`: items that had a sample; for a rate: denominator samples). */
-  readonly samples: number;
-  /** Hosts the selector matched at read time. */
-  readonly hosts: number;
-  /** Items with the key(s) on those hosts (for a rate: denominator items). */
-  readonly items: number;
-}
-
-export interface VersionRate extends VersionValue {
-  /** Sum of the numerator key (an integer for unsigned counters read exactly). */
-  readonly numerator: number;
-  /** Sum of the denominator key. */
-  readonly denominator: number;
-  readonly numeratorSamples: number;
-  readonly numeratorItems: number;
-}
-
-/** Both versions over the same window, as the core's WindowStats pairs them. */
-export interface MetricWindow<V extends VersionValue = VersionValue> extends TimeWindow {
-  readonly stable: V;
-  readonly gray: V;
-  /** Where the values came from. */
-  readonly source: "history" | "trends+history";
-  /** False when trends of unsigned items contributed to a sum or avg (see the module comment). */
-  readonly exact: boolean;
-}
+export * from "./model.js";
+export { planWindow, type ReadSegment } from "./windows.js";
 
 export interface ZabbixMetricReaderOptions {
   readonly client: ZabbixClient;
@@ -128,74 +87,9 @@ export interface ZabbixMetricReaderOptions {
   readonly timeoutMs?: number;
   /** history.get page size. Default 50 000. */
   readonly pageSize?: number;
-  /** Clock, for the trend lag. Default Date.now. */
+  /** Clock, for the trend lag. Default: the system clock. */
   readonly now?: () => number;
 }
-
-const HOUR = 3_600_000;
-
-/** A part of a window and where it is read from. [start, end) in ms; trends parts are hour-aligned. */
-export interface ReadSegment {
-  readonly source: "history" | "trends";
-  readonly start: number;
-  readonly end: number;
-}
-
-/**
- * Where each part of a window is read from (see the module comment): history for windows up to
- * `historyMaxMs` and for `last`; otherwise trends for the whole hours that ended at least
- * `trendLagMs` before `now`, history for the rest.
- */
-export function planWindow(
-  window: TimeWindow,
-  opts: { historyMaxMs: number; trendLagMs: number; now: number; historyOnly?: boolean },
-): ReadSegment[] {
-  const { start, end } = window;
-  if (opts.historyOnly || end - start <= opts.historyMaxMs) return [{ source: "history", start, end }];
-  const trendStart = Math.ceil(start / HOUR) * HOUR;
-  const trendEnd = Math.min(
-    Math.floor(end / HOUR) * HOUR,
-    Math.floor((opts.now - opts.trendLagMs) / HOUR) * HOUR,
-  );
-  if (trendEnd <= trendStart) return [{ source: "history", start, end }];
-  const parts: ReadSegment[] = [];
-  if (start < trendStart) parts.push({ source: "history", start, end: trendStart });
-  parts.push({ source: "trends", start: trendStart, end: trendEnd });
-  if (trendEnd < end) parts.push({ source: "history", start: trendEnd, end });
-  return parts;
-}
-
-interface Sample {
-  /** Epoch ms, whole: clock·1000 + ⌊ns/1e6⌋ (window membership is decided to the millisecond). */
-  readonly t: number;
-  /** Nanoseconds within the second, to order samples of the same millisecond. */
-  readonly ns: number;
-  readonly v: number;
-}
-
-interface Trend {
-  /** Hour start, epoch ms. */
-  readonly hour: number;
-  readonly num: number;
-  readonly min: number;
-  readonly avg: number;
-  readonly max: number;
-}
-
-interface ItemData {
-  readonly item: ZabbixItem;
-  readonly valueType: ValueType;
-  readonly samples: Sample[];
-  readonly trends: Trend[];
-}
-
-interface Resolved {
-  readonly hosts: Record<Pool, readonly string[]>;
-  /** By pool, then by key. */
-  readonly items: Record<Pool, Map<string, ItemData[]>>;
-}
-
-const POOLS: readonly Pool[] = ["stable", "gray"];
 
 export class ZabbixMetricReader {
   readonly #client: ZabbixClient;
@@ -240,7 +134,7 @@ export class ZabbixMetricReader {
     if (issues.length > 0) throw new InvalidInputError(issues);
     this.#client = options.client;
     this.#selectors = options.selectors;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock().now;
   }
 
   /** Reads either kind of metric. */
@@ -595,104 +489,5 @@ export class ZabbixMetricReader {
         max: Number(r.value_max),
       });
     }
-  }
-}
-
-interface Accumulator {
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  exact: boolean;
-  /** Latest sample of each item that had one (history only). */
-  lasts: number[];
-}
-
-function accumulate(items: readonly ItemData[], plan: readonly ReadSegment[]): Accumulator {
-  const acc: Accumulator = { count: 0, sum: 0, min: Infinity, max: -Infinity, exact: true, lasts: [] };
-  for (const d of items) {
-    let last: Sample | null = null;
-    for (const seg of plan) {
-      if (seg.source === "history") {
-        for (const s of d.samples) {
-          if (s.t < seg.start || s.t >= seg.end) continue;
-          acc.count++;
-          acc.sum += s.v;
-          if (s.v < acc.min) acc.min = s.v;
-          if (s.v > acc.max) acc.max = s.v;
-          if (last === null || s.t > last.t || (s.t === last.t && s.ns >= last.ns)) last = s;
-        }
-      } else {
-        for (const tr of d.trends) {
-          if (tr.hour < seg.start || tr.hour >= seg.end || tr.num <= 0) continue;
-          acc.count += tr.num;
-          acc.sum += tr.avg * tr.num;
-          if (tr.min < acc.min) acc.min = tr.min;
-          if (tr.max > acc.max) acc.max = tr.max;
-          if (d.valueType === ValueType.Unsigned && tr.num > 1) acc.exact = false;
-        }
-      }
-    }
-    if (last !== null) acc.lasts.push(last.v);
-  }
-  return acc;
-}
-
-function aggregate(acc: Accumulator, aggregation: Aggregation): { value: number | null; samples: number } {
-  if (aggregation === "last") {
-    const n = acc.lasts.length;
-    return { value: n === 0 ? null : acc.lasts.reduce((a, b) => a + b, 0) / n, samples: n };
-  }
-  if (acc.count === 0) return { value: null, samples: 0 };
-  const value =
-    aggregation === "sum"
-      ? acc.sum
-      : aggregation === "avg"
-        ? acc.sum / acc.count
-        : aggregation === "min"
-          ? acc.min
-          : aggregation === "max"
-            ? acc.max
-            : acc.count;
-  return { value, samples: acc.count };
-}
-
-function sourceOf(plan: readonly ReadSegment[]): "history" | "trends+history" {
-  return plan.some((s) => s.source === "trends") ? "trends+history" : "history";
-}
-
-function mergeRanges(segments: readonly ReadSegment[]): { start: number; end: number }[] {
-  const sorted = [...segments].sort((a, b) => a.start - b.start);
-  const out: { start: number; end: number }[] = [];
-  for (const s of sorted) {
-    const last = out[out.length - 1];
-    if (last && s.start <= last.end) last.end = Math.max(last.end, s.end);
-    else out.push({ start: s.start, end: s.end });
-  }
-  return out;
-}
-
-function describe(s: HostSelector): string {
-  const parts = [
-    ...(s.groups ?? []).map((g) => `group ${g}`),
-    ...(s.tags ?? []).map((t) => `tag ${t.tag}=${t.value}`),
-  ];
-  return parts.join(", ");
-}
-
-function checkKey(field: string, key: string): void {
-  if (typeof key !== "string" || key.trim() === "") {
-    throw new InvalidInputError([{ field, message: "an item key is required" }]);
-  }
-}
-
-function checkWindows(windows: readonly TimeWindow[]): void {
-  const bad = windows.findIndex(
-    (w) => !Number.isFinite(w.start) || !Number.isFinite(w.end) || w.end <= w.start,
-  );
-  if (bad >= 0) {
-    throw new InvalidInputError([
-      { field: `windows[${bad}]`, message: "needs finite start < end (epoch ms)" },
-    ]);
   }
 }

@@ -13,7 +13,7 @@ import {
 import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
 import { DescribeRulesCommand, ModifyListenerCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { describe, expect, it } from "vitest";
-import { createAwsApi } from "../../src/aws/api.js";
+import { createAwsApi } from "../../src/aws/connection.js";
 import { AwsFleet } from "../../src/aws/fleet.js";
 import { AwsMetricSource } from "../../src/aws/metrics.js";
 import { AwsTrafficRouter } from "../../src/aws/router.js";

@@ -5,8 +5,8 @@
  * CREDENTIALS error naming the call and the fix — and never printing the secret.
  */
 import { describe, expect, it } from "vitest";
+import { resolveOptions } from "../../src/app/schema.js";
 import { bootstrapStateTable } from "../../src/aws/bootstrap.js";
-import { resolveOptions } from "../../src/contract/options.js";
 import { createIamUser } from "../support/aws-fixture.js";
 import { useAwsEmulator } from "./support/hooks.js";
 import { cli } from "./support/rollout.js";

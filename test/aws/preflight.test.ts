@@ -16,7 +16,8 @@ import {
   CreateTargetGroupCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { describe, expect, it } from "vitest";
-import type { RawOptions } from "../../src/contract/options.js";
+import { deployRequest, planRequest } from "../../src/app/requests.js";
+import type { RawOptions } from "../../src/app/schema.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { systemClock } from "../../src/engine/clock.js";
 import { deployGray, plan } from "../../src/engine/verbs.js";
@@ -42,7 +43,7 @@ async function refused(w: World, extra: RawOptions = {}): Promise<{ outcome: Out
   try {
     const target = await openTarget(w, o);
     try {
-      outcome = await deployGray(o, target.ports, ctx());
+      outcome = await deployGray(deployRequest(o), target.ports, ctx());
     } finally {
       await target.dispose();
     }
@@ -73,7 +74,7 @@ describe("preflight against the emulator", () => {
     const o = options(w, "plan");
     const target = await openTarget(w, o);
     try {
-      const report = await plan(o, target.ports, { clock: systemClock() });
+      const report = await plan(planRequest(o), target.ports, { clock: systemClock() });
       expect(report.blockers).toEqual([]);
       const facts = report.facts.join("\n");
       expect(facts).toContain(`rule ${w.fx.ruleArn}`);
@@ -101,7 +102,7 @@ describe("preflight against the emulator", () => {
     const o = options(w, "plan", { gates: [JSON.stringify(gate)] });
     const target = await openTarget(w, o);
     try {
-      const report = await plan(o, target.ports, { clock: systemClock() });
+      const report = await plan(planRequest(o), target.ports, { clock: systemClock() });
       expect(report.blockers).toEqual([]);
       expect(report.gates).toEqual([
         "custom:pix-declines: CloudWatch TecPag/Payments PaymentsDeclined ÷ PaymentsAttempted not worse than stable by more than 0.5% (tested) over the rollback window",

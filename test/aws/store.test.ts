@@ -13,12 +13,12 @@ import {
   GetItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
-import { createAwsApi } from "../../src/aws/api.js";
+import { policyOf } from "../../src/app/requests.js";
+import { resolveOptions } from "../../src/app/schema.js";
 import { bootstrapStateTable } from "../../src/aws/bootstrap.js";
+import { createAwsApi } from "../../src/aws/connection.js";
 import { DynamoRolloutStore } from "../../src/aws/store.js";
 import { PreflightError, StateError } from "../../src/contract/errors.js";
-import { resolveOptions } from "../../src/contract/options.js";
-import { policyFromOptions } from "../../src/core/policy.js";
 import { newRollout, type RolloutState, transition } from "../../src/core/state.js";
 import type { OwnerInfo } from "../../src/ports/index.js";
 import { useAwsEmulator } from "./support/hooks.js";
@@ -53,7 +53,7 @@ function rollout(id: string, now = 1_700_000_000_000): RolloutState {
     image: `registry.example.com/app:${id}`,
     commit: "abc123",
     startedBy: "ci",
-    plan: policyFromOptions(o),
+    plan: policyOf(o),
     now,
   });
 }

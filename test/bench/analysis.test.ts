@@ -4,6 +4,7 @@
  * policy does, and the local target keeps its behaviour. Not the benchmark itself (npm run
  * bench:analysis).
  */
+
 import { describe, expect, it } from "vitest";
 import { MODES, optionsFor } from "../../bench/analysis/modes.js";
 import { NAIVE_OPTIONS, seedRule } from "../../bench/analysis/naive.js";
@@ -14,9 +15,9 @@ import { runBench } from "../../bench/analysis/run.js";
 import { seedOf } from "../../bench/analysis/scenarios.js";
 import { envFor, type RunResult, type RunSpec, runOne } from "../../bench/analysis/sim.js";
 import { NO_FAULT, SimWorld } from "../../bench/analysis/world.js";
-import { resolveOptions } from "../../src/contract/options.js";
+import { policyOf } from "../../src/app/requests.js";
+import { resolveOptions } from "../../src/app/schema.js";
 import { analyse, type Observation } from "../../src/core/analysis.js";
-import { policyFromOptions } from "../../src/core/policy.js";
 import type { VersionStats } from "../../src/core/types.js";
 import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 
@@ -230,7 +231,7 @@ describe("measures", () => {
 });
 
 describe("the naive policy is the seed's rule", () => {
-  const thresholds = policyFromOptions(
+  const thresholds = policyOf(
     resolveOptions(optionsFor(MODES.cloudwatch, "naive"), { verb: "deploy-gray" }),
   ).thresholds;
 

@@ -2,10 +2,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { configForVerb, readConfigFile } from "../../src/cli/config.js";
+import { configFor } from "../../src/app/config.js";
+import { resolveOptions } from "../../src/app/schema.js";
+import { readConfigFile } from "../../src/cli/config.js";
 import { main } from "../../src/cli/main.js";
 import { InvalidInputError } from "../../src/contract/errors.js";
-import { resolveOptions } from "../../src/contract/options.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gray-deploy-config-"));
 const file = (name: string, text: string) => {
@@ -73,15 +74,13 @@ describe("--config", () => {
   });
 
   it("one file serves every verb: keys of other verbs are left out, unknown keys are still refused", () => {
-    const forStatus = configForVerb({ ...AWS_CONFIG, bakke: "1m" }, "status", "aws");
+    const forStatus = configFor({ ...AWS_CONFIG, bakke: "1m" }, "status", "aws");
     expect(forStatus).not.toHaveProperty("stableTargetGroupArn");
     expect(forStatus).toHaveProperty("listenerArn");
     expect(forStatus).toHaveProperty("bakke");
+    expect(() => resolveOptions(configFor(AWS_CONFIG, "status", "aws"), { verb: "status" })).not.toThrow();
     expect(() =>
-      resolveOptions(configForVerb(AWS_CONFIG, "status", "aws"), { verb: "status" }),
-    ).not.toThrow();
-    expect(() =>
-      resolveOptions(configForVerb(AWS_CONFIG, "bootstrap", "aws"), { verb: "bootstrap" }),
+      resolveOptions(configFor(AWS_CONFIG, "bootstrap", "aws"), { verb: "bootstrap" }),
     ).not.toThrow();
     expect(() => resolveOptions(forStatus, { verb: "status" })).toThrow(/unknown option "bakke"/);
   });

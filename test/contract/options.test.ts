@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInputError } from "../../src/contract/errors.js";
 import {
   OPTION_DEFS,
   OPTION_NAMES,
@@ -8,8 +7,10 @@ import {
   type RawOptions,
   rawDefault,
   resolveOptions,
+  SCHEMA,
   type Verb,
-} from "../../src/contract/options.js";
+} from "../../src/app/schema.js";
+import { InvalidInputError } from "../../src/contract/errors.js";
 import { formatDuration, formatRate, parseDuration, parseRate } from "../../src/contract/units.js";
 
 const AWS_BASE: RawOptions = {
@@ -137,7 +138,8 @@ function baseFor(name: OptionName): { raw: RawOptions; verb: Verb } {
   const def: OptionDef = OPTION_DEFS[name];
   const verbs = def.verbs ?? ["deploy-gray", "plan"];
   const verb = verbs.includes("deploy-gray") ? "deploy-gray" : verbs[0]!;
-  const aws = def.targets?.length === 1 && def.targets[0] === "aws";
+  const targets = SCHEMA.targetsOf(name);
+  const aws = targets.length === 1 && targets[0] === "aws";
   const base: RawOptions = aws || verb === "bootstrap" ? { ...AWS_BASE } : { target: "local" };
   if (verb !== "deploy-gray" && verb !== "plan") {
     for (const k of Object.keys(base)) {
@@ -198,7 +200,7 @@ describe("options schema: structure and cross-field rules", () => {
     expect(local.bake).toBeLessThan(60_000);
     for (const name of OPTION_NAMES) {
       const def: OptionDef = OPTION_DEFS[name];
-      if (def.defaults?.aws !== undefined && def.defaults.local !== undefined) {
+      if (def.perTarget) {
         expect(["duration", "integer"]).toContain(def.kind);
       }
     }
@@ -312,7 +314,7 @@ describe("options schema: structure and cross-field rules", () => {
         if (d === undefined) continue;
         const { verb } = baseFor(name);
         const raw: RawOptions = target === "aws" ? { ...AWS_BASE } : { target: "local" };
-        if (def.targets && !def.targets.includes(target)) continue;
+        if (!SCHEMA.targetsOf(name).includes(target)) continue;
         if (verb !== "deploy-gray") continue;
         expect(
           issuesOf({ ...raw, [name]: d }).filter((i) => i.field === name),

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { optionsTableMarkdown } from "../../src/contract/options.js";
+import { optionsTableMarkdown } from "../../src/app/schema.js";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { resolveOptions } from "../../src/contract/options.js";
+import { policyOf } from "../../src/app/requests.js";
+import { resolveOptions } from "../../src/app/schema.js";
 import {
   type Analysis,
   analyse,
@@ -7,7 +8,7 @@ import {
   type Observation,
   type Verdict,
 } from "../../src/core/analysis.js";
-import { grayCapacity, policyFromOptions, type Thresholds } from "../../src/core/policy.js";
+import { grayCapacity, type Thresholds } from "../../src/core/policy.js";
 import type { Stratum } from "../../src/core/sequential.js";
 import {
   binomialLogPmf,
@@ -20,7 +21,7 @@ import {
 } from "../../src/core/stats.js";
 import type { VersionStats, WindowStats } from "../../src/core/types.js";
 
-const T = policyFromOptions(resolveOptions({ target: "local" }, { verb: "deploy-gray" })).thresholds;
+const T = policyOf(resolveOptions({ target: "local" }, { verb: "deploy-gray" })).thresholds;
 
 const stats = (
   requests: number,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { policyOf } from "../../src/app/requests.js";
+import { type RawOptions, resolveOptions } from "../../src/app/schema.js";
 import { StateError } from "../../src/contract/errors.js";
-import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
 import type { Observation } from "../../src/core/analysis.js";
 import {
   absorbObservation,
@@ -12,7 +13,6 @@ import {
   nextLookAt,
   observationWindows,
 } from "../../src/core/decide.js";
-import { policyFromOptions } from "../../src/core/policy.js";
 import {
   canTransition,
   isTerminal,
@@ -32,7 +32,7 @@ function stateAt(opts: {
   raw?: RawOptions;
   patch?: Partial<RolloutState>;
 }): { s: RolloutState; now: number } {
-  const plan = policyFromOptions(resolveOptions({ target: "local", ...opts.raw }, { verb: "deploy-gray" }));
+  const plan = policyOf(resolveOptions({ target: "local", ...opts.raw }, { verb: "deploy-gray" }));
   const base = newRollout({
     id: "r1",
     scope: "local",
@@ -234,7 +234,7 @@ describe("decide", () => {
   });
 
   it("windows end metrics-delay ago, aligned to whole periods", () => {
-    const plan = policyFromOptions(resolveOptions({ target: "aws", ...AWS }, { verb: "deploy-gray" }));
+    const plan = policyOf(resolveOptions({ target: "aws", ...AWS }, { verb: "deploy-gray" }));
     const now = Date.UTC(2026, 0, 1, 12, 10, 30);
     const w = observationWindows(plan, now);
     expect(new Date(w.rollback.end).toISOString()).toBe("2026-01-01T12:08:00.000Z");
@@ -245,7 +245,7 @@ describe("decide", () => {
 
 describe("when to look, and what history to read", () => {
   const planOf = (raw: RawOptions) =>
-    policyFromOptions(resolveOptions({ target: "local", ...raw }, { verb: "deploy-gray" }));
+    policyOf(resolveOptions({ target: "local", ...raw }, { verb: "deploy-gray" }));
   const cw = {
     interval: "30s",
     metricPeriod: "60s",

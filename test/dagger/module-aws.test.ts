@@ -6,10 +6,10 @@
  * traffic) with one store shared by all calls, standing in for the ALB, the groups and DynamoDB.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveOptions } from "../../src/contract/options.js";
+import { resolveOptions } from "../../src/app/schema.js";
+import type { TargetDeps, TargetRuntime } from "../../src/app/targets.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { RolloutOutcomeError } from "../../src/dagger/outcome.js";
-import type { TargetDeps, TargetRuntime } from "../../src/engine/targets.js";
 import { createLocalEnvironment, type LocalEnvironment } from "../../src/local/environment.js";
 import { MemoryRolloutStore } from "../../src/local/memory-store.js";
 import { EMULATOR_HOOK_TIMEOUT_MS, type Emulator, startEmulator } from "../support/emulator.js";
@@ -76,6 +76,7 @@ async function world(o: { image?: string | undefined }, deps: TargetDeps): Promi
   return {
     ports: { router: env.router, fleet: env.fleet, metrics: env.metrics, store },
     description: "local environment standing in for AWS",
+    identities: { stable: {}, gray: {} },
     dispose: async () => {},
   };
 }

@@ -297,6 +297,33 @@ describe("refusals: nothing runs, the call fails with the outcome and the fix", 
     expect(typo.message).toMatch(/unknown option "bakee"; did you mean bake/);
   }, 60_000);
 
+  it("applies the module's options as the verb's own: one the target does not take is refused, one the verb does not take is left out", async () => {
+    const { services, recorded } = testServices();
+    const err = await failure(
+      invoke(gray, moduleWith(services), "deployGray", {
+        target: "aws",
+        region: "sa-east-1",
+        grayErrorRate: "5%",
+        image: "123456789012.dkr.ecr.sa-east-1.amazonaws.com/gateway@sha256:" + "a".repeat(64),
+      }),
+    );
+    expect(err.kind).toBe("refused");
+    expect(err.message).toContain("--gray-error-rate");
+    expect(recorded.builds).toEqual([]);
+    // --reason and --full are promote's/abort's: plan leaves --reason out; --full is not the module's.
+    const json = await invoke<Promise<string>>(gray, moduleWith(services), "plan", {
+      target: "local",
+      reason: "not plan's",
+      steps: "10,100",
+    });
+    expect((JSON.parse(json) as { steps: { weight: number }[] }).steps.map((s) => s.weight)).toEqual([
+      10, 100,
+    ]);
+    expect(() => invoke(gray, moduleWith(services), "plan", { target: "local", full: true })).toThrow(
+      /has no argument\(s\) full/,
+    );
+  }, 60_000);
+
   it("needs --image or --repository on AWS, before any credential or build", async () => {
     const { services, recorded } = testServices();
     const err = await failure(

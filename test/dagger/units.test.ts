@@ -1,9 +1,11 @@
 /** The small pure parts of the Dagger layer: ECR tokens, image references, tags, budgets, defaults. */
 import { describe, expect, it } from "vitest";
+import { configFor } from "../../src/app/config.js";
+import { resolveCall } from "../../src/app/resolve.js";
+import { resolveOptions } from "../../src/app/schema.js";
 import { InvalidInputError, ProviderError, StateError } from "../../src/contract/errors.js";
-import { resolveOptions } from "../../src/contract/options.js";
 import { runBudgetMs, SHORT_CALL_MS } from "../../src/dagger/budget.js";
-import { configForCall, givenOptions, isSchemaDefault } from "../../src/dagger/options.js";
+import { givenOptions } from "../../src/dagger/options.js";
 import { failureOutcome, outcomeMessage, RolloutOutcomeError, settle } from "../../src/dagger/outcome.js";
 import { imageReference, parseAuthorization } from "../../src/dagger/registry.js";
 import { defaultTag } from "../../src/dagger/service.js";
@@ -51,31 +53,37 @@ describe("image references", () => {
   });
 });
 
-describe("arguments equal to the schema default count as not given", () => {
-  it("drops defaults and empty lists, keeps everything else as typed", () => {
+describe("an argument given counts as given, even at its default (issue 18)", () => {
+  it("keeps every value handed over, as typed; drops only undefined and null", () => {
     expect(
       givenOptions({
         steps: "5,25,50,100",
         bake: "5m",
         minGrayCapacity: 1,
-        rps: 300,
         alarms: [],
-        approveBefore: ["50"],
         grayCrash: false,
-        supersede: true,
         smokePaths: ["/health"],
-        smokeStatuses: ["200", "204"],
         image: undefined,
+        commit: null,
       }),
     ).toEqual({
+      steps: "5,25,50,100",
       bake: "5m",
-      rps: 300,
-      approveBefore: ["50"],
-      supersede: true,
-      smokeStatuses: ["200", "204"],
+      minGrayCapacity: 1,
+      alarms: [],
+      grayCrash: false,
+      smokePaths: ["/health"],
     });
-    expect(isSchemaDefault("target", "local")).toBe(true);
-    expect(isSchemaDefault("target", "aws")).toBe(false);
+  });
+
+  it("a value equal to the default overrides a config file that says otherwise", () => {
+    const o = resolveCall({
+      verb: "deploy-gray",
+      frontEnd: "dagger",
+      given: givenOptions({ target: "local", rollbackErrorRate: "2%" }),
+      config: { rollbackErrorRate: "5%" },
+    });
+    expect(o.rollbackErrorRate).toBe(0.02);
   });
 
   it("refuses names that are not options", () => {
@@ -84,10 +92,11 @@ describe("arguments equal to the schema default count as not given", () => {
 
   it("leaves config keys of other verbs, targets and the CLI out", () => {
     expect(
-      configForCall(
+      configFor(
         { stableAsg: "a", listenerArn: "arn", reportDir: "r", json: true, reason: "x", nope: 1 },
         "status",
         "aws",
+        "dagger",
       ),
     ).toEqual({ listenerArn: "arn", nope: 1 });
   });

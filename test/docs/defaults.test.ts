@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { OPTION_NAMES, type OptionName, rawDefault } from "../../src/contract/options.js";
+import { OPTION_NAMES, type OptionName, rawDefault } from "../../src/app/schema.js";
 import { ExitCode } from "../../src/contract/outcome.js";
 import { kebab } from "./commands.js";
 

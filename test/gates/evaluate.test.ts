@@ -5,15 +5,15 @@
  * core: judged with the built-in ones by analyseStep, their baselines and error counts kept by
  * absorbObservation, and a source down past its limit ending the bake extension.
  */
+
 import { describe, expect, it } from "vitest";
-import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
+import { policyOf } from "../../src/app/requests.js";
+import { parseGates, type RawOptions, resolveOptions } from "../../src/app/schema.js";
 import type { Observation } from "../../src/core/analysis.js";
 import { absorbObservation, analyseStep, decide, observationWindows } from "../../src/core/decide.js";
-import { policyFromOptions } from "../../src/core/policy.js";
 import { newRollout, type RolloutState } from "../../src/core/state.js";
 import type { VersionStats, WindowStats } from "../../src/core/types.js";
 import { evaluateGate, type GateContext } from "../../src/gates/evaluate.js";
-import { parseGates } from "../../src/gates/spec.js";
 import type { BusinessReading, BusinessValue, GateSpec } from "../../src/gates/types.js";
 
 function gate(decl: Record<string, unknown>): GateSpec {
@@ -308,7 +308,7 @@ function rollout(raw: RawOptions = {}, patch: Partial<RolloutState> = {}): Rollo
     image: o.image!,
     commit: null,
     startedBy: "t",
-    plan: policyFromOptions(o),
+    plan: policyOf(o),
     now: T0,
   });
   return {

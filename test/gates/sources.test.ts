@@ -11,11 +11,11 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { planGateQueries } from "../../src/aws/custom-metrics.js";
+import { parseGates } from "../../src/app/schema.js";
+import { planGateQueries } from "../../src/aws/cloudwatch/queries.js";
 import { planMetricQueries } from "../../src/aws/metrics.js";
+import { withGateReaders } from "../../src/engine/gate-readers.js";
 import { evaluateGate } from "../../src/gates/evaluate.js";
-import { withGateReaders } from "../../src/gates/source.js";
-import { parseGates } from "../../src/gates/spec.js";
 import type { GateSpec } from "../../src/gates/types.js";
 import { ZabbixClient } from "../../src/zabbix/client.js";
 import { ZabbixGateReader } from "../../src/zabbix/gates.js";
@@ -246,7 +246,11 @@ describe("Zabbix gates", () => {
   });
 
   const reader = (c: ZabbixClient, timeoutMs = 10_000) =>
-    new ZabbixGateReader({ client: c, asgs: fleet.asgs, timeoutMs });
+    new ZabbixGateReader({
+      client: c,
+      identities: { stable: { asg: fleet.asgs.stable }, gray: { asg: fleet.asgs.gray } },
+      timeoutMs,
+    });
 
   it("read each version's hosts (tagged with its ASG) into readings, and pass preflight", async () => {
     const facts = await reader(client).preflight(Z);

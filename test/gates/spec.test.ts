@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { parseGates, type RawOptions, resolveOptions } from "../../src/app/schema.js";
 import { buildProgram } from "../../src/cli/program.js";
 import { InvalidInputError } from "../../src/contract/errors.js";
-import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
-import { describeGate, parseGates, substitute } from "../../src/gates/spec.js";
+import { describeGate, substitute } from "../../src/gates/spec.js";
 import type { GateSpec } from "../../src/gates/types.js";
 
 const README_EXAMPLE = `
@@ -68,6 +68,8 @@ describe("gate declarations", () => {
           numerator: "PaymentsDeclined",
           denominator: "PaymentsAttempted",
           dimensions: { AutoScalingGroupName: "{asg}", Method: "pix" },
+          label: "PaymentsDeclined ÷ PaymentsAttempted",
+          title: "CloudWatch TecPag/Payments PaymentsDeclined ÷ PaymentsAttempted",
         },
         rule: { kind: "test", margin: 0.005 },
         window: "rollback",
@@ -83,6 +85,8 @@ describe("gate declarations", () => {
           metricName: "SettlementLatency",
           dimensions: { TargetGroup: "{targetGroup}" },
           statistic: "p99",
+          label: "SettlementLatency p99",
+          title: "CloudWatch TecPag/Payments SettlementLatency p99",
         },
         rule: { kind: "max", limit: 800 },
         window: "promotion",
@@ -100,6 +104,8 @@ describe("gate declarations", () => {
             stable: { tags: [{ tag: "asg", value: "{asg}" }] },
             gray: { tags: [{ tag: "asg", value: "{asg}" }] },
           },
+          label: "payments.declined ÷ payments.attempted",
+          title: "Zabbix payments.declined ÷ payments.attempted",
         },
         rule: { kind: "ratio", tolerance: 0.5, worse: "higher" },
         window: "rollback",
@@ -234,11 +240,21 @@ describe("gate declarations", () => {
     }
   });
 
-  it("are an AWS option: refused with --target local; Zabbix gates need the URL and the token", () => {
+  it("CloudWatch gates need the AWS target; Zabbix gates run on any target, with the URL and the token", () => {
     expect(() => resolveOptions({ target: "local", gates: [CW] }, { verb: "deploy-gray" })).toThrow(
-      /--gates: applies only to --target aws/,
+      /--gates\[0\]\.source: cloudwatch gates are read by the aws target's own metrics: use --target aws/,
     );
     const z = { name: "z", source: "zabbix", numeratorKey: "a", denominatorKey: "b", test: true };
+    const local = resolveOptions(
+      {
+        target: "local",
+        gates: [{ ...z, hosts: { stable: { groups: ["a"] }, gray: { groups: ["b"] } } }],
+        zabbixUrl: "http://127.0.0.1:1/api_jsonrpc.php",
+        zabbixToken: "x".repeat(16),
+      },
+      { verb: "deploy-gray" },
+    );
+    expect(local.gates.map((g) => g.metric.source)).toEqual(["zabbix"]);
     const aws: RawOptions = {
       target: "aws",
       region: "sa-east-1",

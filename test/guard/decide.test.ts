@@ -3,9 +3,10 @@
  * alarm notifications, the schedule), which it ignores, its configuration, and its decision for every
  * kind of rollout it can find.
  */
+
 import { describe, expect, it } from "vitest";
-import { resolveOptions } from "../../src/contract/options.js";
-import { policyFromOptions } from "../../src/core/policy.js";
+import { policyOf } from "../../src/app/requests.js";
+import { resolveOptions } from "../../src/app/schema.js";
 import { newRollout, type RolloutState } from "../../src/core/state.js";
 import { guardConfig } from "../../src/guard/config.js";
 import { decideGuard, type GuardObservation, relevantTriggers } from "../../src/guard/decide.js";
@@ -152,7 +153,7 @@ function stored(
     image: "registry.example/gateway:2.0.0",
     commit: null,
     startedBy: "ci",
-    plan: policyFromOptions(o),
+    plan: policyOf(o),
     now: NOW - 12 * HOUR,
   });
   return {

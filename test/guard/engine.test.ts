@@ -4,8 +4,10 @@
  * `rolled-back`, exit 3), also for the process that was running the rollout; and of two aborters at
  * once exactly one runs the rollback.
  */
+
 import { describe, expect, it } from "vitest";
-import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
+import { addressOf, deployRequest } from "../../src/app/requests.js";
+import { type RawOptions, resolveOptions } from "../../src/app/schema.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { abort, deployGray, promote, type VerbContext } from "../../src/engine/verbs.js";
 import type { OwnerInfo } from "../../src/ports/index.js";
@@ -37,8 +39,8 @@ const stableWrites = (w: MemoryWorld) => w.calls.filter((c) => c === "router.set
 describe("a guard rollback through the abort verb", () => {
   it("ends rolled-back with cause guard (exit 3); an operator's abort still ends aborted (exit 5)", async () => {
     const a = setup({}, { approveBefore: "25" });
-    expect((await deployGray(a.options, a.world, a.ctx)).outcome).toBe("paused");
-    const byGuard = await abort(a.options, a.world, { ...a.ctx, owner: GUARD }, guardInput);
+    expect((await deployGray(deployRequest(a.options), a.world, a.ctx)).outcome).toBe("paused");
+    const byGuard = await abort(addressOf(a.options), a.world, { ...a.ctx, owner: GUARD }, guardInput);
     expect(byGuard.outcome, byGuard.reason).toBe("rolled-back");
     expect(byGuard.exitCode).toBe(3);
     expect(byGuard.reason).toMatch(
@@ -54,8 +56,13 @@ describe("a guard rollback through the abort verb", () => {
     expect(a.world.router.weights).toEqual({ stable: 100, gray: 0 });
 
     const b = setup({}, { approveBefore: "25" });
-    await deployGray(b.options, b.world, b.ctx);
-    const byOperator = await abort(b.options, b.world, { ...b.ctx, owner: GUARD }, { by: "oncall" });
+    await deployGray(deployRequest(b.options), b.world, b.ctx);
+    const byOperator = await abort(
+      addressOf(b.options),
+      b.world,
+      { ...b.ctx, owner: GUARD },
+      { by: "oncall" },
+    );
     expect(byOperator.outcome).toBe("aborted");
     expect(byOperator.exitCode).toBe(5);
   });
@@ -65,9 +72,9 @@ describe("a guard rollback through the abort verb", () => {
     let guard: Promise<Outcome> | undefined;
     // 20 s into the rollout: gray has 5% and the first step bakes.
     clock.at(clock.now() + 20_000, () => {
-      guard = abort(options, world, { ...ctx, owner: GUARD }, guardInput);
+      guard = abort(addressOf(options), world, { ...ctx, owner: GUARD }, guardInput);
     });
-    const run = await deployGray(options, world, ctx);
+    const run = await deployGray(deployRequest(options), world, ctx);
     expect(guard).toBeDefined();
     const byGuard = await guard!;
     expect(byGuard.outcome).toBe("rolled-back");
@@ -80,10 +87,10 @@ describe("a guard rollback through the abort verb", () => {
 
   it("two guards at once: exactly one runs the rollback, the other is told it is in progress", async () => {
     const { world, options, ctx } = setup({}, { approveBefore: "25" });
-    await deployGray(options, world, ctx);
+    await deployGray(deployRequest(options), world, ctx);
     const [one, two] = await Promise.all([
-      abort(options, world, { ...ctx, owner: GUARD }, guardInput),
-      abort(options, world, { ...ctx, owner: GUARD2 }, guardInput),
+      abort(addressOf(options), world, { ...ctx, owner: GUARD }, guardInput),
+      abort(addressOf(options), world, { ...ctx, owner: GUARD2 }, guardInput),
     ]);
     const outcomes = [one.outcome, two.outcome].sort();
     expect(outcomes).toEqual(["refused", "rolled-back"]);
@@ -96,12 +103,17 @@ describe("a guard rollback through the abort verb", () => {
 
   it("an operator's abort while the guard's rollback runs does not take it over", async () => {
     const { world, options, ctx, clock } = setup({ drainDelayMs: 30_000 }, { approveBefore: "25" });
-    await deployGray(options, world, ctx);
-    const guard = abort(options, world, { ...ctx, owner: GUARD }, guardInput);
+    await deployGray(deployRequest(options), world, ctx);
+    const guard = abort(addressOf(options), world, { ...ctx, owner: GUARD }, guardInput);
     // The guard drains gray for 30 s after restoring stable: the operator comes in during the drain.
     let operator: Promise<Outcome> | undefined;
     clock.at(clock.now() + 10_000, () => {
-      operator = abort(options, world, { ...ctx, owner: { ...OWNER, id: "oncall" } }, { by: "oncall" });
+      operator = abort(
+        addressOf(options),
+        world,
+        { ...ctx, owner: { ...OWNER, id: "oncall" } },
+        { by: "oncall" },
+      );
     });
     expect((await guard).outcome).toBe("rolled-back");
     const op = await operator!;
@@ -112,7 +124,7 @@ describe("a guard rollback through the abort verb", () => {
 
   it("a guard that died after asking is finished as a guard rollback by whoever takes the rollout over", async () => {
     const { world, options, ctx, clock } = setup({}, { approveBefore: "25" });
-    await deployGray(options, world, ctx);
+    await deployGray(deployRequest(options), world, ctx);
     const stored = (await world.store.load("local"))!;
     // The guard recorded its request (and the lock), then its invocation died.
     await world.store.save(
@@ -128,7 +140,7 @@ describe("a guard rollback through the abort verb", () => {
     );
     await clock.sleep(stored.state.plan.lockLeaseMs + 1000);
     const taken = await promote(
-      options,
+      addressOf(options),
       world,
       { ...ctx, owner: { ...OWNER, id: "oncall" } },
       { by: "oncall" },

@@ -5,7 +5,7 @@
  * default on either side and this test fails.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { OPTION_DEFS, rawDefault } from "../../src/contract/options.js";
+import { OPTION_DEFS, rawDefault } from "../../src/app/schema.js";
 import { parseDuration, parseRate } from "../../src/contract/units.js";
 import { EXAMPLE_DIR, loadTerraformDir, MODULE_DIR, raw, type TerraformDir } from "./hcl.js";
 

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { OPTION_DEFS, type OptionDef, type OptionName } from "../../src/contract/options.js";
+import { OPTION_DEFS, type OptionDef, type OptionName, SCHEMA } from "../../src/app/schema.js";
 import {
   type Body,
   block,
@@ -512,10 +512,9 @@ describe("outputs are the tool's inputs", () => {
     for (const key of Object.keys(config)) {
       const def = (OPTION_DEFS as Record<string, OptionDef | undefined>)[key];
       expect(def, `${key} is a gray-deploy option`).toBeDefined();
-      expect(
-        def!.targets === undefined || def!.targets.includes("aws"),
-        `${key} applies to --target aws`,
-      ).toBe(true);
+      expect(SCHEMA.targetsOf(key as OptionName).includes("aws"), `${key} applies to --target aws`).toBe(
+        true,
+      );
       expect(
         def!.frontEnds === undefined || def!.frontEnds.includes("cli"),
         `${key} is accepted from a config file`,
@@ -527,7 +526,7 @@ describe("outputs are the tool's inputs", () => {
   it("holds every option a rollout on AWS requires", () => {
     const config = mod.locals.gray_deploy_config as Record<string, unknown>;
     const required = (Object.entries(OPTION_DEFS) as [OptionName, OptionDef][])
-      .filter(([, d]) => d.requiredFor?.some((r) => r.target === "aws" && r.verb === "deploy-gray"))
+      .filter(([n]) => SCHEMA.isRequired(n, "deploy-gray", "aws"))
       .map(([n]) => n)
       // The image is the release, given per deploy; never part of the infrastructure.
       .filter((n) => n !== "image");

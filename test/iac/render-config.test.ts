@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { extractConfig, renderConfig, validateConfig } from "../../scripts/render-config.js";
-import { resolveOptions } from "../../src/contract/options.js";
+import { resolveOptions } from "../../src/app/schema.js";
 import { loadTerraformDir, MODULE_DIR, ROOT } from "./hcl.js";
 
 /** What `terraform output -json gray_deploy_config` prints after an apply (realistic values). */

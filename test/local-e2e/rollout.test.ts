@@ -2,9 +2,11 @@
  * Full rollouts on the local target with the real proxy, real sample-gateway processes and real
  * traffic, driven by the real engine in real time (short durations so each takes seconds).
  */
+
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
+import { deployRequest } from "../../src/app/requests.js";
+import { type RawOptions, resolveOptions } from "../../src/app/schema.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { systemClock } from "../../src/engine/clock.js";
 import { deployGray } from "../../src/engine/verbs.js";
@@ -37,7 +39,7 @@ async function rollout(extra: RawOptions, base: RawOptions = { target: "local" }
   const target = await openLocalTarget(options);
   try {
     await target.begin?.();
-    const outcome = await deployGray(options, target.ports, {
+    const outcome = await deployGray(deployRequest(options), target.ports, {
       clock: systemClock(),
       owner: { id: randomUUID(), host: "test", pid: process.pid, verb: "deploy-gray" },
       newId: randomUUID,

@@ -1,7 +1,7 @@
 /** Helpers for the local environment's tests: real processes, real HTTP, no fakes. */
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool as UndiciPool } from "undici";
-import { type Options, type RawOptions, resolveOptions } from "../../src/contract/options.js";
+import { type Options, type RawOptions, resolveOptions } from "../../src/app/schema.js";
 import type { Pool } from "../../src/core/types.js";
 import { type InstanceFaults, NO_FAULTS, ServiceInstance } from "../../src/local/instance.js";
 import { POOL_HEADER, type TargetSpec } from "../../src/local/proxy.js";

@@ -3,10 +3,12 @@
  * one that hangs, and a closed port. A notification never blocks or breaks a rollout, is logged
  * once when it fails, and the URL (a secret) appears in no log line.
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { resolveOptions } from "../../src/contract/options.js";
+import { deployRequest } from "../../src/app/requests.js";
+import { resolveOptions } from "../../src/app/schema.js";
 import type { EngineEvent } from "../../src/engine/events.js";
 import { fanOut } from "../../src/engine/events.js";
 import { deployGray } from "../../src/engine/verbs.js";
@@ -232,7 +234,7 @@ describe("webhook notifier", () => {
       );
       const n = createWebhookNotifier({ url, context, timeoutMs: 200 });
       const t = performance.now();
-      const outcome = await deployGray(options, world, {
+      const outcome = await deployGray(deployRequest(options), world, {
         clock,
         owner: OWNER,
         newId: () => "rollout-1",

@@ -2,9 +2,10 @@
  * Deterministic rollouts for report tests: the real engine and verbs against the in-memory world in
  * virtual time, each returning the Outcome, every engine event and the plan. Same input, same bytes.
  */
-import { type RawOptions, resolveOptions } from "../../src/contract/options.js";
+import { addressOf, deployRequest, policyOf } from "../../src/app/requests.js";
+import { type RawOptions, resolveOptions } from "../../src/app/schema.js";
 import type { Outcome } from "../../src/contract/outcome.js";
-import { type Policy, policyFromOptions } from "../../src/core/policy.js";
+import type { Policy } from "../../src/core/policy.js";
 import type { Pool } from "../../src/core/types.js";
 import type { EngineEvent } from "../../src/engine/events.js";
 import { abort, deployGray, promote, type VerbContext } from "../../src/engine/verbs.js";
@@ -42,14 +43,14 @@ function setup(scenario: Scenario, raw: RawOptions) {
     newId: () => `rollout-${++n}`,
     onEvent: (e) => events.push(e),
   };
-  return { clock, world, options, events, ctx, plan: policyFromOptions(options) };
+  return { clock, world, options, events, ctx, plan: policyOf(options) };
 }
 
 export const SCENARIOS = {
   /** A healthy release through every step, promoted. */
   async promoted(): Promise<ScenarioRun> {
     const s = setup({ rps: 300, latency: (v, p, t) => latency(v, p, t) }, {});
-    const outcome = await deployGray(s.options, s.world, s.ctx);
+    const outcome = await deployGray(deployRequest(s.options), s.world, s.ctx);
     return { outcome, events: s.events, plan: s.plan };
   },
 
@@ -63,7 +64,7 @@ export const SCENARIOS = {
       },
       {},
     );
-    const outcome = await deployGray(s.options, s.world, s.ctx);
+    const outcome = await deployGray(deployRequest(s.options), s.world, s.ctx);
     return { outcome, events: s.events, plan: s.plan };
   },
 
@@ -84,24 +85,24 @@ export const SCENARIOS = {
       {},
     );
     world = s.world;
-    const outcome = await deployGray(s.options, s.world, s.ctx);
+    const outcome = await deployGray(deployRequest(s.options), s.world, s.ctx);
     return { outcome, events: s.events, plan: s.plan };
   },
 
   /** A manual gate before 50%: paused, waiting for `promote`. */
   async "paused-approval"(): Promise<ScenarioRun> {
     const s = setup({ rps: 300, latency: (v, p, t) => latency(v, p, t) }, { approveBefore: "50" });
-    const outcome = await deployGray(s.options, s.world, s.ctx);
+    const outcome = await deployGray(deployRequest(s.options), s.world, s.ctx);
     return { outcome, events: s.events, plan: s.plan };
   },
 
   /** The gate above approved by `promote` in a later run: its report covers the rest of the rollout. */
   async "approved-promoted"(): Promise<ScenarioRun> {
     const s = setup({ rps: 300, latency: (v, p, t) => latency(v, p, t) }, { approveBefore: "50" });
-    await deployGray(s.options, s.world, s.ctx);
+    await deployGray(deployRequest(s.options), s.world, s.ctx);
     s.events.length = 0;
     await s.clock.sleep(5 * 60_000);
-    const outcome = await promote(s.options, s.world, s.ctx, {
+    const outcome = await promote(addressOf(s.options), s.world, s.ctx, {
       by: "joao.lima",
       reason: "dashboards look fine",
     });
@@ -111,10 +112,10 @@ export const SCENARIOS = {
   /** An operator aborts during the 25% bake. */
   async aborted(): Promise<ScenarioRun> {
     const s = setup({ rps: 300, latency: (v, p, t) => latency(v, p, t) }, { approveBefore: "25" });
-    await deployGray(s.options, s.world, s.ctx);
+    await deployGray(deployRequest(s.options), s.world, s.ctx);
     s.events.length = 0;
     await s.clock.sleep(2 * 60_000);
-    const outcome = await abort(s.options, s.world, s.ctx, {
+    const outcome = await abort(addressOf(s.options), s.world, s.ctx, {
       by: "oncall",
       reason: "incident INC-4711 elsewhere",
     });
@@ -132,21 +133,21 @@ export const SCENARIOS = {
       },
       {},
     );
-    const outcome = await deployGray(s.options, s.world, s.ctx);
+    const outcome = await deployGray(deployRequest(s.options), s.world, s.ctx);
     return { outcome, events: s.events, plan: s.plan };
   },
 
   /** A second release while the first waits at its gate: refused, nothing changed. */
   async refused(): Promise<ScenarioRun> {
     const s = setup({ rps: 300 }, { approveBefore: "25" });
-    await deployGray(s.options, s.world, s.ctx);
+    await deployGray(deployRequest(s.options), s.world, s.ctx);
     s.events.length = 0;
     const other = resolveOptions(
       { target: "local", image: `${IMAGE.replace("1.4.2", "1.4.3")}`, startedBy: "ci" },
       { verb: "deploy-gray" },
     );
-    const outcome = await deployGray(other, s.world, s.ctx);
-    return { outcome, events: s.events, plan: policyFromOptions(other) };
+    const outcome = await deployGray(deployRequest(other), s.world, s.ctx);
+    return { outcome, events: s.events, plan: policyOf(other) };
   },
 } satisfies Record<string, () => Promise<ScenarioRun>>;
 

@@ -7,7 +7,7 @@
  * measured a busy machine. Tests about latency (a release that adds latency, the gates' arithmetic)
  * keep the defaults or set their own.
  */
-import type { RawOptions } from "../../src/contract/options.js";
+import type { RawOptions } from "../../src/contract/options/def.js";
 
 export const LATENCY_MARGINS = {
   promoteP95: "5s",

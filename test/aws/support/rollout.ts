@@ -7,8 +7,9 @@ import { spawn } from "node:child_process";
 import { DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeRulesCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { deployRequest } from "../../../src/app/requests.js";
+import type { RawOptions } from "../../../src/app/schema.js";
 import { PIN_TAG } from "../../../src/aws/fleet.js";
-import type { RawOptions } from "../../../src/contract/options.js";
 import type { Outcome } from "../../../src/contract/outcome.js";
 import type { RolloutState } from "../../../src/core/state.js";
 import { systemClock } from "../../../src/engine/clock.js";
@@ -99,7 +100,7 @@ export async function deployInProcess(w: World, extra: RawOptions = {}): Promise
   const target = await openTarget(w, o, (l) => logs.push(l));
   const events: EngineEvent[] = [];
   try {
-    const outcome = await deployGray(o, target.ports, {
+    const outcome = await deployGray(deployRequest(o), target.ports, {
       clock: systemClock(),
       owner: { id: `test-${Date.now()}`, host: "test", pid: process.pid, verb: "deploy-gray" },
       newId: () => `rollout-${Date.now()}`,

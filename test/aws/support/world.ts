@@ -22,9 +22,10 @@ import {
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { type Options, type RawOptions, resolveOptions, type Verb } from "../../../src/app/schema.js";
+import { openTarget as openRunTarget } from "../../../src/app/targets.js";
 import { bootstrapStateTable } from "../../../src/aws/bootstrap.js";
-import { type AwsTargetRuntime, openAwsTarget } from "../../../src/aws/target.js";
-import { type Options, type RawOptions, resolveOptions, type Verb } from "../../../src/contract/options.js";
+import type { AwsTargetRuntime } from "../../../src/aws/target.js";
 import {
   type AwsClients,
   type AwsFixture,
@@ -170,9 +171,17 @@ export function options(w: World, verb: Verb, extra: RawOptions = {}): Options {
   return resolveOptions(rawOptions(w, verb, extra), { verb, env: {} });
 }
 
-/** Opens the AWS target in-process, with the emulator's credentials. */
-export function openTarget(w: World, o: Options, log?: (line: string) => void): Promise<AwsTargetRuntime> {
-  return openAwsTarget(o, { credentials: async () => w.emu.credentials, ...(log ? { log } : {}) });
+/** Opens the AWS target in-process as every front end does (src/app), with the emulator's credentials. */
+export async function openTarget(
+  w: World,
+  o: Options,
+  log?: (line: string) => void,
+): Promise<AwsTargetRuntime> {
+  // The application layer keeps the AWS runtime's own fields (calls, connection, resources).
+  return (await openRunTarget(o, {
+    credentials: async () => w.emu.credentials,
+    ...(log ? { log } : {}),
+  })) as AwsTargetRuntime;
 }
 
 /** Environment for the CLI as a child process: credentials from the standard chain, nothing else of ours. */

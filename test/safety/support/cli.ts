@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { RawOptions } from "../../../src/contract/options.js";
+import type { RawOptions } from "../../../src/app/schema.js";
 import type { Outcome } from "../../../src/contract/outcome.js";
 
 const BIN = fileURLToPath(new URL("../../../bin/gray-deploy.mjs", import.meta.url));

@@ -7,7 +7,7 @@
  * exactly that much done), or by waiting for a progress line.
  */
 import { DescribeInstanceRefreshesCommand } from "@aws-sdk/client-auto-scaling";
-import type { RawOptions } from "../../../src/contract/options.js";
+import type { RawOptions } from "../../../src/app/schema.js";
 import type { RolloutState } from "../../../src/core/state.js";
 import { forward } from "../../aws/support/rollout.js";
 import type { CliResult, CliRun } from "./cli.js";

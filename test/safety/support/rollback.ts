@@ -6,7 +6,7 @@
  * No assertions here: the test asserts, bench/safety measures.
  */
 
-import type { RawOptions } from "../../../src/contract/options.js";
+import type { RawOptions } from "../../../src/app/schema.js";
 import type { CliResult, CliRun } from "./cli.js";
 import { afterWeightWrite } from "./crash.js";
 import type { Call, FaultKind } from "./fault-proxy.js";

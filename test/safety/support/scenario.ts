@@ -15,7 +15,7 @@ import {
 import { type CloudWatchClient, type MetricDatum, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
-import type { RawOptions } from "../../../src/contract/options.js";
+import type { RawOptions } from "../../../src/app/schema.js";
 import type { RolloutState } from "../../../src/core/state.js";
 import { type InstanceFaults, NO_FAULTS } from "../../../src/local/instance.js";
 import { EmulatedAlb } from "../../aws/support/data-plane.js";

@@ -11,8 +11,8 @@
 
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { resolveOptions } from "../../../src/app/schema.js";
 import { bootstrapStateTable } from "../../../src/aws/bootstrap.js";
-import { resolveOptions } from "../../../src/contract/options.js";
 import { imageWithTag, pushImages, STATE_TABLE, type World } from "../../aws/support/world.js";
 import { loadTerraformDir, MODULE_DIR, raw } from "../../iac/hcl.js";
 import { type PolicyDocument, readPolicyTemplate, render } from "../../iac/policy.js";

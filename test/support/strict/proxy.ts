@@ -51,7 +51,7 @@ export interface StrictStats {
   readonly passthrough: number;
   /** Checked calls per `service:Operation`. */
   readonly byOperation: Readonly<Record<string, number>>;
-  /** Of those, the calls gray-deploy itself made (its User-Agent names it: src/aws/api.ts AWS_USER_AGENT). */
+  /** Of those, the calls gray-deploy itself made (its User-Agent names it: src/contract/identity.ts AWS_USER_AGENT). */
   readonly byToolOperation: Readonly<Record<string, number>>;
   readonly violations: number;
   /** Findings of rules this test file may break against the emulator only (emulator-only.ts). */

@@ -15,9 +15,10 @@
  * is a measurement error of that gate, not a query.
  */
 import type { MetricDataQuery, MetricDataResult } from "@aws-sdk/client-cloudwatch";
-import type { Pool, TimeWindow } from "../core/types.js";
-import { substitute } from "../gates/spec.js";
-import type { BusinessReading, BusinessValue, GateSpec, VersionIdentity } from "../gates/types.js";
+import type { BusinessReading, BusinessValue, Pool, TimeWindow } from "../../core/types.js";
+import { substitute } from "../../gates/spec.js";
+import type { GateSpec, VersionIdentity } from "../../gates/types.js";
+import { type CloudWatchMetric, isCloudWatchMetric } from "./spec.js";
 
 const POOLS: readonly Pool[] = ["stable", "gray"];
 
@@ -26,7 +27,7 @@ export interface GateQueryPlan {
   /** Gates that could not be queried, with why (a measurement error of each). */
   readonly errors: ReadonlyMap<string, string>;
   /** The CloudWatch gates planned, in order (their index names their query ids). */
-  readonly gates: readonly GateSpec[];
+  readonly gates: readonly GateSpec<CloudWatchMetric>[];
 }
 
 /** The window lengths in seconds as metrics.ts plans them: whole seconds, at least one period. */
@@ -44,12 +45,11 @@ export function planGateQueries(
   periodMs: number,
   identities: Readonly<Record<Pool, VersionIdentity>>,
 ): GateQueryPlan {
-  const planned = gates.filter((g) => g.metric.source === "cloudwatch");
+  const planned = gates.filter((g): g is GateSpec<CloudWatchMetric> => isCloudWatchMetric(g.metric));
   const queries: MetricDataQuery[] = [];
   const errors = new Map<string, string>();
   planned.forEach((g, k) => {
     const m = g.metric;
-    if (m.source !== "cloudwatch") return;
     const perPool: MetricDataQuery[] = [];
     try {
       for (const pool of POOLS) {

@@ -1,0 +1,74 @@
+/**
+ * One observation: metrics over the rollback and promotion windows (with the plan's business gates),
+ * the sequential test's history, target health and alarms, all in parallel. A failed read is a
+ * measurement error recorded in the observation, never an exception.
+ */
+import { AbortedError, toGrayDeployError } from "../contract/errors.js";
+import type { Observation } from "../core/analysis.js";
+import { analyseStep, historyWindows, observationWindows } from "../core/decide.js";
+import type { BusinessQuery } from "../gates/types.js";
+import type { RunState } from "./run-state.js";
+
+export class Observer {
+  constructor(private readonly r: RunState) {}
+
+  async observe(): Promise<Observation> {
+    const now = this.r.now();
+    const plan = this.r.state.plan;
+    const windows = observationWindows(plan, now);
+    const history = historyWindows(this.r.state, now);
+    const signal = this.r.ctx.signal;
+    // History (the sequential test's windows, all ending where the rollback window ends) is a read
+    // of its own, so its many window lengths never change how the gates' windows are answered.
+    const [metrics, health, alarms, past] = await Promise.allSettled([
+      this.r.ports.metrics.read([windows.rollback, windows.promotion], signal, this.businessQuery()),
+      this.r.ports.router.targetHealth(signal),
+      plan.alarms.length > 0 && this.r.ports.metrics.alarms
+        ? this.r.ports.metrics.alarms(plan.alarms, signal)
+        : Promise.resolve([]),
+      history.length > 0 ? this.r.ports.metrics.read(history, signal) : Promise.resolve([]),
+    ]);
+    if (signal?.aborted) throw new AbortedError("interrupted: rolling back");
+    const errors: string[] = [];
+    const why = (r: PromiseRejectedResult) => toGrayDeployError(r.reason).message;
+    if (metrics.status === "rejected") errors.push(`metrics: ${why(metrics)}`);
+    if (health.status === "rejected") errors.push(`target health: ${why(health)}`);
+    if (alarms.status === "rejected") errors.push(`alarms: ${why(alarms)}`);
+    if (past.status === "rejected") errors.push(`metrics history: ${why(past)}`);
+    const m = metrics.status === "fulfilled" ? metrics.value : null;
+    const observation: Observation = {
+      at: now,
+      rollback: m?.[0] ?? null,
+      promotion: m?.[1] ?? null,
+      history: past.status === "fulfilled" ? past.value : null,
+      health: health.status === "fulfilled" ? health.value : null,
+      alarms: alarms.status === "fulfilled" ? alarms.value : null,
+      errors,
+    };
+    const analysis =
+      this.r.state.phase === "shifting" || this.r.state.phase === "returning"
+        ? analyseStep(this.r.state, observation)
+        : null;
+    this.r.event({
+      type: "observation",
+      at: now,
+      phase: this.r.state.phase,
+      weights: this.r.state.weights,
+      observation,
+      analysis,
+    });
+    for (const e of errors) this.r.log("warn", `measurement error: ${e}`);
+    return observation;
+  }
+
+  /** The business-metric gates of the plan and the versions' labels, for the gates' metric read. */
+  businessQuery(): BusinessQuery | undefined {
+    const s = this.r.state;
+    const gates = s.plan.gates ?? [];
+    if (gates.length === 0) return undefined;
+    const stable = s.stableRefreshed ? s.release.version : s.release.previousVersion;
+    return { gates, versions: { stable, gray: s.release.version } };
+  }
+
+  /** Returns an Outcome when promotion failed and the rollout paused. */
+}

@@ -1,0 +1,147 @@
+/**
+ * Traffic of one run: every weight write is read back before the run moves on (RETRY.verifiedWrite),
+ * a rollback's return to stable keeps trying for a lock lease (RETRY.restoreStable), and a write that
+ * landed after another process took the rollout over is undone when that process wants stable.
+ */
+import { type GrayDeployError, toGrayDeployError, VerificationError } from "../contract/errors.js";
+import { formatDuration } from "../contract/units.js";
+import { addWarning, isTerminal } from "../core/state.js";
+import type { Weights } from "../core/types.js";
+import type { StoredRollout } from "../ports/index.js";
+import { RETRY, retry } from "./retry.js";
+import type { RunState } from "./run-state.js";
+
+export const SAME = (a: Weights, b: Weights) => a.stable === b.stable && a.gray === b.gray;
+export const STABLE_ONLY: Weights = { stable: 100, gray: 0 };
+
+/** Weights read back different from those written. */
+class Mismatch extends Error {
+  constructor(readonly read: Weights) {
+    super(`read back stable ${read.stable}% / gray ${read.gray}%`);
+  }
+}
+
+export class Traffic {
+  constructor(private readonly r: RunState) {}
+
+  /** Writes weights and reads them back; writes again on a mismatch (RETRY.verifiedWrite). */
+  async write(
+    weights: Weights,
+    stickiness: "configured" | "off",
+    // No default: a rollback must pass `undefined` on purpose, so the signal that asked for the
+    // rollback cannot cancel it.
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    try {
+      await retry(
+        { ...RETRY.verifiedWrite, retryable: (e) => e instanceof Mismatch },
+        async () => {
+          this.r.writes++;
+          await this.r.ports.router.setWeights(weights, { stickiness }, signal);
+          const read = await this.r.ports.router.getWeights(signal);
+          if (!SAME(read, weights)) throw new Mismatch(read);
+        },
+        { clock: this.r.ctx.clock, signal },
+      );
+    } catch (e) {
+      if (!(e instanceof Mismatch)) throw e;
+      throw new VerificationError(
+        `weights read back as stable ${e.read.stable}/gray ${e.read.gray} after writing stable ${weights.stable}/gray ${weights.gray}`,
+      );
+    }
+    this.r.setState({ ...this.r.state, weights });
+    this.r.event({ type: "weights", at: this.r.now(), weights, verified: true });
+  }
+
+  /**
+   * Returns null when stable has 100% (verified), else the last error. Tries as RETRY.restoreStable
+   * says (at least 5 times AND for at least one lock lease), renewing the lease meanwhile: the person
+   * paged after giving up meets the same failing API, so giving up early only leaves gray serving.
+   */
+  async restoreStable(): Promise<GrayDeployError | null> {
+    const lastError = await this.r.withHeartbeat(async (): Promise<GrayDeployError | null> => {
+      try {
+        await retry(
+          RETRY.restoreStable(this.r.state.plan.lockLeaseMs),
+          () => this.write(STABLE_ONLY, "off", undefined),
+          {
+            clock: this.r.ctx.clock,
+            onFailure: (f) =>
+              this.r.log(
+                "warn",
+                `restoring stable traffic failed (attempt ${f.attempt}, ${formatDuration(f.elapsedMs)} so far${f.nextDelayMs === null ? ", giving up" : ""}): ${toGrayDeployError(f.error).message}`,
+              ),
+          },
+        );
+        this.r.log("info", "traffic restored: stable 100% / gray 0% (verified)");
+        return null;
+      } catch (e) {
+        return toGrayDeployError(e);
+      }
+    });
+    if (lastError === null) return null;
+    // The write failed, but if gray never had traffic in this rollout and the load balancer still
+    // reads stable 100 / gray 0, no customer and no stickiness cookie can reach gray: the rollback
+    // holds (e.g. a pipeline role without ModifyRule). Paging someone would be a false alarm.
+    if (this.r.state.steps.length === 0 && this.r.state.weights.gray === 0) {
+      const now = await this.r.ports.router.getWeights().catch(() => null);
+      if (now !== null && SAME(now, STABLE_ONLY)) {
+        const msg = `the forward action could not be rewritten (${lastError?.message}), but gray never had traffic and the weights read stable 100% / gray 0%`;
+        this.r.log("warn", msg);
+        this.r.setState(addWarning(this.r.state, msg));
+        return null;
+      }
+    }
+    return lastError;
+  }
+
+  async undoLateWrite(stored: StoredRollout | null): Promise<void> {
+    if (this.r.writes <= this.r.savedWrites) return;
+    const s = stored?.state;
+    const stableWanted =
+      s === undefined ||
+      s.abortRequested !== null ||
+      s.phase === "rolling-back" ||
+      s.phase === "rollback-failed" ||
+      isTerminal(s.phase);
+    if (!stableWanted) {
+      this.r.log(
+        "warn",
+        `another process took the rollout over while this one was writing weights (stable ${this.r.state.weights.stable}% / gray ${this.r.state.weights.gray}%): check that the weights are those it expects`,
+      );
+      return;
+    }
+    try {
+      const actual = await this.r.ports.router.getWeights(undefined);
+      if (SAME(actual, STABLE_ONLY)) return;
+      this.r.log(
+        "warn",
+        `this process's weight write landed after another process took the rollout over to roll it back (load balancer at stable ${actual.stable}% / gray ${actual.gray}%): put stable back to 100%`,
+      );
+      await this.r.ports.router.setWeights(STABLE_ONLY, { stickiness: "off" }, undefined);
+      const after = await this.r.ports.router.getWeights(undefined);
+      if (!SAME(after, STABLE_ONLY))
+        throw new VerificationError(`read back stable ${after.stable}% / gray ${after.gray}%`);
+      this.r.log("info", "traffic restored: stable 100% / gray 0% (verified)");
+    } catch (err) {
+      this.r.log(
+        "error",
+        `could not put stable back to 100% after a late weight write (${toGrayDeployError(err).message}): set the forward action to stable 100 / gray 0 by hand`,
+      );
+    }
+  }
+
+  async drain(): Promise<void> {
+    const delay = this.r.state.drainDelayMs;
+    if (delay > 0) {
+      this.r.log("info", `draining gray for ${formatDuration(delay)} (deregistration delay)`);
+      await this.r.ctx.clock.sleep(delay);
+    }
+  }
+
+  /**
+   * Traffic to stable first (one verified write, stickiness off so cookies cannot pin clients to
+   * gray), then drain, gray to zero and stable's settings restored. Cleanup failures after traffic is
+   * safe become warnings; failing to restore traffic is `rollback-failed`.
+   */
+}

@@ -1,0 +1,55 @@
+/** The local environment: load and fault injection of the embedded target (src/local). */
+import { optionGroup, type Values } from "../contract/options/def.js";
+import type { PlanOptions } from "../core/options/plan.js";
+import type { ReleaseOptions } from "../engine/options/release.js";
+
+export const localOptions = optionGroup({
+  name: "local",
+  target: "local",
+  defs: {
+    rps: {
+      kind: "integer",
+      default: 200,
+      min: 1,
+      max: 5000,
+      unit: "requests/s",
+      description: "Load generated through the local load balancer during the rollout.",
+    },
+    instances: {
+      kind: "integer",
+      default: 4,
+      min: 1,
+      max: 32,
+      description: "Local stable fleet size (processes); gray's size follows the capacity rule.",
+    },
+    grayErrorRate: {
+      kind: "rate",
+      default: "0%",
+      description: "Fault injection: share of the new version's requests that answer 500.",
+    },
+    grayLatencyMs: {
+      kind: "integer",
+      default: 0,
+      min: 0,
+      max: 60_000,
+      unit: "ms",
+      description: "Fault injection: latency added to every request of the new version.",
+    },
+    grayCrash: {
+      kind: "boolean",
+      default: false,
+      description: "Fault injection: the new version exits right after it starts.",
+    },
+    baselineErrorRate: {
+      kind: "rate",
+      default: "0%",
+      description:
+        "Share of requests that fail in both versions (the service's own baseline, not the release's fault).",
+    },
+  },
+});
+
+export type LocalOptions = Values<typeof localOptions.defs>;
+
+/** What the local target reads: its environment, the plan's timings, the release's image. */
+export type LocalTargetOptions = LocalOptions & PlanOptions & Pick<ReleaseOptions, "image">;
