@@ -206,7 +206,10 @@ function parseHook(item: unknown, i: number, issues: GateIssue[]): HookSpec | nu
         "required for an HTTP hook: the NAME of the environment variable holding the signing key (e.g. RISK_HOOK_SECRET)",
       );
     } else if (typeof o.secretEnv !== "string" || !ENV_NAME.test(o.secretEnv)) {
-      issue("secretEnv", "must be an environment variable NAME (upper-case letters, digits, _), e.g. RISK_HOOK_SECRET — never the key itself");
+      issue(
+        "secretEnv",
+        "must be an environment variable NAME (upper-case letters, digits, _), e.g. RISK_HOOK_SECRET — never the key itself",
+      );
     }
   } else if (o.secretEnv !== undefined) {
     issue("secretEnv", "applies to HTTP hooks only: a Lambda invocation is authenticated by IAM");
