@@ -35,6 +35,7 @@ export class GrayDeploy {
   smokeHeader?: Secret;
   zabbixToken?: Secret;
   notifyWebhook?: Secret;
+  checkSecrets?: Secret;
 
   constructor(
     /**
@@ -81,6 +82,16 @@ export class GrayDeploy {
      * Local target only. Default 0%.
      */
     baselineErrorRate?: string,
+    /**
+     * Fault injection: the new version declines every payment (HTTP 200, status declined) while its health
+     * checks and GETs stay fine: only a synthetic charge or a business gate sees it. Local target only.
+     */
+    grayPaymentFault?: boolean,
+    /**
+     * With --pilot-header or --pilot-cookie: the share of the generated load sent by chosen customers
+     * (carrying the header or cookie). Local target only. Default 10%.
+     */
+    pilotShare?: string,
     /** The AWS region of the load balancer and Auto Scaling groups. AWS only. */
     region?: string,
     /**
@@ -139,6 +150,12 @@ export class GrayDeploy {
      * bootstrap`). AWS only.
      */
     stateTable?: string,
+    /**
+     * The chosen-customers rule the Terraform module creates (pilot_rule_arn), evaluated before the weighted
+     * rule and forwarding to stable until the rollout's first step switches it to gray. Given, that step
+     * comes first; a rollback switches it back first. AWS only.
+     */
+    pilotRuleArn?: string,
     /** CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step. AWS only. */
     alarms?: string[],
     /**
@@ -253,6 +270,50 @@ export class GrayDeploy {
      * on aws, 30s on local.
      */
     lockLease?: string,
+    /**
+     * Synthetic transactions sent straight to gray through the load balancer's header route, before the first
+     * customer reaches it (any failure rolls back) and every --synthetic-interval during each step (a gate:
+     * synthetic:<name>): a list of {name, method, path, headers, secretHeaders, body, expect: {status, json}}
+     * (README "Payment-grade checks"). Secrets by environment variable NAME only. Local default: one sandbox
+     * PIX charge. Here: one string holding the JSON list; secrets in --check-secrets. Default
+     * [{"name":"pix-charge","method":"POST","path":"/v1/payments","body":{"amount":100,"currency":"BRL","method":"pix","sandbox":true,"description":"gray-deploy {rolloutId}"},"expect":{"status":201,"json":["$.status == \"approved\""]}}]
+     * on local.
+     */
+    synthetic?: string,
+    /**
+     * How often the synthetic transactions run against gray while a step bakes (a low rate on purpose).
+     * Default 30s on aws, 2s on local.
+     */
+    syntheticInterval?: string,
+    /**
+     * Lifecycle hooks at pre-traffic, before-step, before-promotion, after-promotion and on-rollback: a list of
+     * {name, stage(s), url + secretEnv (a signed POST) or lambda (a function to invoke), timeout, retries,
+     * waitUpTo, pollEvery, onFailure} (README "Lifecycle hooks"). 2xx passes, 409/423 waits, anything else
+     * fails. Here: one string holding the JSON list; signing keys in --check-secrets.
+     */
+    hooks?: string,
+    /**
+     * Gates judged and reported but never blocking or failing a step (to calibrate a new gate on real
+     * rollouts): custom:<gate>, synthetic:<transaction>, alarms, relative-error-rate, sequential-error-rate,
+     * relative-latency.
+     */
+    observeGates?: string[],
+    /**
+     * A first step for chosen customers: requests carrying this header (`Name: value`) go to gray before any
+     * percentage step. On AWS the Terraform module's pilot rule holds it (--pilot-rule-arn); given there, it
+     * is checked against the rule.
+     */
+    pilotHeader?: string,
+    /**
+     * Like --pilot-header, for requests carrying this cookie (`name=value`); on an ALB it is a Cookie header
+     * condition `*name=value*`.
+     */
+    pilotCookie?: string,
+    /**
+     * The secrets --synthetic and --hooks name (secretHeaders' env, a hook's secretEnv), as NAME=value lines
+     * (a dotenv text), e.g. file:./check-secrets.env. Never printed.
+     */
+    checkSecrets?: Secret,
     /** Roll back when gray's 5xx rate over the rollback window is above this. Default 2%. */
     rollbackErrorRate?: string,
     /** Roll back when gray's p99 latency over the rollback window is above this. Default 2s. */
@@ -321,7 +382,8 @@ export class GrayDeploy {
       onInconclusive, minGrayCapacity, healthyTimeout, instanceWarmup, refreshMinHealthy, maxPause, lockLease,
       rollbackErrorRate, rollbackP99, rollbackUnhealthy, promoteErrorRate, promoteP95, minRequests,
       evidenceEvents, relativeSignificance, relativeErrorMargin, latencyTolerance, latencySlack,
-      sequentialAlpha, sequentialTolerance, notifyWebhook, reason,
+      sequentialAlpha, sequentialTolerance, notifyWebhook, reason, grayPaymentFault, pilotShare, pilotRuleArn,
+      synthetic, syntheticInterval, hooks, observeGates, pilotHeader, pilotCookie, checkSecrets,
     }));
   }
 

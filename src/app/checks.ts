@@ -39,7 +39,7 @@ export function checkSecrets(
     })
     .map((r) => ({
       field: r.field,
-      message: `names the secret $${r.env}, which is not set: export ${r.env} (Dagger: pass it in --check-secrets as env:${r.env})`,
+      message: `names the secret $${r.env}, which is not set: export ${r.env} (Dagger: a ${r.env}=… line in --check-secrets)`,
     }));
   if (issues.length > 0) {
     throw new InvalidInputError(
