@@ -17,6 +17,7 @@ export const FIRST: readonly string[] = [
   "test/local-e2e/rollout.test.ts",
   "test/safety/faults.test.ts",
   "test/report/cli-e2e.test.ts",
+  "test/local-e2e/checks.test.ts",
   "test/bad-input/catalogue.test.ts",
   "test/guard/aws.test.ts",
   "test/live-check/emulator.test.ts",
@@ -31,6 +32,7 @@ export const FIRST: readonly string[] = [
   "test/dagger/module-aws.test.ts",
   "test/emulator-selftest/instance-refresh.test.ts",
   "test/aws/rollout-rollback.test.ts",
+  "test/aws/rollout-synthetic.test.ts",
   "test/guard/bundle.test.ts",
 ];
 
