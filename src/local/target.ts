@@ -60,6 +60,8 @@ export const localTarget = {
     promotionWindow: "12s",
     metricPeriod: "1s",
     metricsDelay: "1s",
+    servicePeriod: "1s",
+    serviceDelay: "1s",
     returnBake: "11s",
     healthyTimeout: "30s",
     instanceWarmup: "0s",
