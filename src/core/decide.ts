@@ -77,13 +77,14 @@ export function observationWindows(
 
 /**
  * With a service signal, the window its load-balancer guard compares both signals over: the rollback
- * window's length, ending where the load balancer's metrics are complete (their lateness, aligned
- * down to their period). Null without a service signal.
+ * window's length, ending where both signals are complete (the later of their latenesses: the load
+ * balancer's, as a rule), aligned down to the load balancer's period. Null without a service signal.
  */
 export function guardWindow(plan: RolloutState["plan"], now: number): TimeWindow | null {
   const guard = plan.signal?.guard;
   if (guard === undefined) return null;
-  const end = Math.floor((now - guard.delayMs) / guard.periodMs) * guard.periodMs;
+  const late = Math.max(guard.delayMs, plan.metricsDelayMs);
+  const end = Math.floor((now - late) / guard.periodMs) * guard.periodMs;
   return { start: end - plan.rollbackWindowMs, end };
 }
 
