@@ -85,7 +85,7 @@ export async function startDataPlane(
   // A few periods of traffic on stable alone, as before any real rollout.
   await new Promise((r) => setTimeout(r, 1500));
   // With the service's own metrics: until the agent stored some of stable's (preflight looks for them).
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 2 * (opts.service?.periodMs ?? 0) + 15_000;
   while (opts.service !== undefined && alb.serviceStored.stable < 4 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
   }
