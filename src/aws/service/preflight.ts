@@ -112,8 +112,8 @@ export async function preflightServiceMetrics(p: ServicePreflightInput): Promise
         field: FIELD[kind],
         fix:
           kind === "errors"
-            ? `publish ${name} every period from every instance, also when it is 0, at StorageResolution 1 (README: "The service signal"), or correct --service-errors / --service-namespace / --service-dimensions`
-            : `publish ${name} from every stable instance at StorageResolution 1 (README: "The service signal"), or correct --service-${kind} / --service-namespace / --service-dimensions; or roll out with --signal alb`,
+            ? `publish ${name} every period from every instance, also when it is 0, at StorageResolution 1 (README: "The service's own metrics"), or correct --service-errors / --service-namespace / --service-dimensions`
+            : `publish ${name} from every stable instance at StorageResolution 1 (README: "The service's own metrics"), or correct --service-${kind} / --service-namespace / --service-dimensions; or roll out with --signal alb`,
       },
     );
   }
