@@ -56,9 +56,15 @@ export interface DataPlaneOptions {
   /** Fault knobs of the processes running `image`. */
   readonly faults?: (image: string) => InstanceFaults;
   readonly rps?: number;
-  /** How often the weights and the fleet are read from the emulator. Default 100 / 150 ms. */
+  /**
+   * How often the weights and the fleet are read from the emulator. Default 250 / 400 ms: polling
+   * was most of the emulator's work (at 100 / 150 ms, ~27 calls a second per data plane), and
+   * gray-deploy's windows are whole seconds.
+   */
   readonly weightPollMs?: number;
   readonly reconcileMs?: number;
+  /** How often the proxy health-checks each target (two checks in a row decide). Default 250 ms. */
+  readonly healthCheckMs?: number;
 }
 
 /** How the instances publish their own metrics, and how late the agent stores them. */
@@ -173,6 +179,8 @@ export class EmulatedAlb {
   /** Service datapoints stored (the agent's PutMetricData), per pool. */
   readonly serviceStored: Record<Pool, number> = { stable: 0, gray: 0 };
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Every instance the fleet reconciler saw in each Auto Scaling group (by group name). */
+  readonly instancesSeen = new Map<string, Set<string>>();
 
   constructor(o: DataPlaneOptions) {
     this.o = o;
@@ -184,8 +192,13 @@ export class EmulatedAlb {
     this.proxy = new WeightedProxy({
       weights: this.weights,
       sink: this.metrics,
-      // Fast checks, so an instance is in service (and reported healthy) within ~200 ms.
-      healthCheck: { intervalMs: 100, timeoutMs: 1000, healthyThreshold: 2, unhealthyThreshold: 2 },
+      // Checks fast enough that an instance is in service (and reported healthy) within ~1 s.
+      healthCheck: {
+        intervalMs: o.healthCheckMs ?? 250,
+        timeoutMs: 1000,
+        healthyThreshold: 2,
+        unhealthyThreshold: 2,
+      },
       drainTimeoutMs: 1000,
     });
   }
@@ -193,10 +206,10 @@ export class EmulatedAlb {
   /** Starts forwarding, the fleet reconciler and the metric publisher; `startLoad` sends the customers. */
   async start(): Promise<void> {
     await this.weights.poll();
-    this.weights.start(this.o.weightPollMs ?? 100);
+    this.weights.start(this.o.weightPollMs ?? 250);
     const url = await this.proxy.start();
     await this.reconcile();
-    this.#timer = setInterval(() => void this.reconcile(), this.o.reconcileMs ?? 150);
+    this.#timer = setInterval(() => void this.reconcile(), this.o.reconcileMs ?? 400);
     this.#unsubscribe = this.metrics.onPeriod((p) => {
       this.#later(this.o.albDelayMs ?? 0, () => this.#publish(p));
     });
@@ -325,7 +338,12 @@ export class EmulatedAlb {
       ]);
       const versionOf = new Map<string, string>();
       for (const g of groups.AutoScalingGroups ?? []) {
-        for (const i of g.Instances ?? []) versionOf.set(i.InstanceId ?? "", i.LaunchTemplate?.Version ?? "");
+        const seen = this.instancesSeen.get(g.AutoScalingGroupName ?? "") ?? new Set<string>();
+        this.instancesSeen.set(g.AutoScalingGroupName ?? "", seen);
+        for (const i of g.Instances ?? []) {
+          versionOf.set(i.InstanceId ?? "", i.LaunchTemplate?.Version ?? "");
+          seen.add(i.InstanceId ?? "");
+        }
       }
       const wanted = new Map<string, { pool: Pool; state: string }>();
       for (const [pool, out] of [
