@@ -20,6 +20,7 @@ import {
 import { OptionSchema, type ResolveContext } from "../contract/options/schema.js";
 import type { Parsed } from "../contract/units.js";
 import { planOptions } from "../core/options/plan.js";
+import { signalOptions } from "../core/options/signal.js";
 import { thresholdOptions } from "../core/options/thresholds.js";
 import { controlOptions } from "../engine/options/control.js";
 import { releaseOptions } from "../engine/options/release.js";
@@ -79,6 +80,7 @@ const GROUPS = [
   ...GATE_SOURCES.flatMap((s) => ("options" in s ? [s.options] : [])),
   planOptions,
   thresholdOptions,
+  signalOptions,
   outputOptions,
   controlOptions,
 ] as const;

@@ -5,6 +5,7 @@
  * rollout. The rollout store is not part of it (see src/local/memory-store.ts).
  */
 import { AbortedError } from "../contract/errors.js";
+import { serviceSignalOf } from "../core/policy.js";
 import { systemClock } from "../engine/clock.js";
 import type { Clock } from "../ports/index.js";
 import { LocalFleet } from "./fleet.js";
@@ -13,6 +14,7 @@ import { TrafficMetrics } from "./metrics.js";
 import type { LocalTargetOptions } from "./options.js";
 import { type HealthCheckOptions, StaticWeightSource, WeightedProxy } from "./proxy.js";
 import { LocalTrafficRouter } from "./router.js";
+import { LocalServiceMetrics } from "./service-metrics.js";
 
 /** The version label the local stable pool runs before any release. */
 export const LOCAL_STABLE_VERSION = "gray-deploy/sample-gateway:stable";
@@ -44,6 +46,8 @@ export interface LocalEnvironment {
   readonly router: LocalTrafficRouter;
   readonly fleet: LocalFleet;
   readonly metrics: TrafficMetrics;
+  /** What the processes publish about themselves (--signal service); null otherwise. */
+  readonly serviceMetrics: LocalServiceMetrics | null;
   readonly load: LoadGenerator;
   /** The proxy itself, for its cumulative counters (`stats()`) and target states. */
   readonly proxy: WeightedProxy;
@@ -71,6 +75,20 @@ export async function createLocalEnvironment(
     retentionMs: Math.max(longestWindow + 10 * options.metricPeriod, 120_000),
     now: deps.now ?? (() => clock.now()),
   });
+  // --signal service: the processes publish their own metrics (EMF), read back with their lateness.
+  const service = serviceSignalOf(options);
+  const serviceMetrics =
+    service === null || options.servicePeriod === undefined
+      ? null
+      : new LocalServiceMetrics({
+          metrics: service.metrics,
+          periodMs: options.servicePeriod,
+          clock,
+          retentionMs: Math.max(
+            longestWindow + (options.serviceDelay ?? 0) + 10 * options.servicePeriod,
+            120_000,
+          ),
+        });
   const source = new StaticWeightSource({ weights: { stable: 100, gray: 0 }, stickinessSeconds });
   const proxy = new WeightedProxy({
     weights: source,
@@ -94,6 +112,16 @@ export async function createLocalEnvironment(
     log,
     clock,
     ...(deps.serverPath === undefined ? {} : { serverPath: deps.serverPath }),
+    ...(serviceMetrics === null || service === null
+      ? {}
+      : {
+          emf: (pool, version) => ({
+            periodMs: options.servicePeriod!,
+            namespace: service.metrics.namespace,
+            dimensions: serviceMetrics.dimensionsOf(pool, version),
+            receive: (data) => serviceMetrics.receive(data),
+          }),
+        }),
   });
   let load: LoadGenerator | null = null;
 
@@ -129,7 +157,7 @@ export async function createLocalEnvironment(
       stickinessSeconds,
       grayVersion: () => fleet.grayVersion,
     });
-    return { router, fleet, metrics, load, proxy, proxyUrl, dispose };
+    return { router, fleet, metrics, serviceMetrics, load, proxy, proxyUrl, dispose };
   } catch (e) {
     await dispose();
     throw e;

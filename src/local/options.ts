@@ -1,6 +1,7 @@
 /** The local environment: load and fault injection of the embedded target (src/local). */
 import { optionGroup, type Values } from "../contract/options/def.js";
 import type { PlanOptions } from "../core/options/plan.js";
+import type { SignalOptions } from "../core/options/signal.js";
 import type { ReleaseOptions } from "../engine/options/release.js";
 
 export const localOptions = optionGroup({
@@ -52,4 +53,7 @@ export const localOptions = optionGroup({
 export type LocalOptions = Values<typeof localOptions.defs>;
 
 /** What the local target reads: its environment, the plan's timings, the release's image. */
-export type LocalTargetOptions = LocalOptions & PlanOptions & Pick<ReleaseOptions, "image">;
+export type LocalTargetOptions = LocalOptions &
+  PlanOptions &
+  Partial<SignalOptions> &
+  Pick<ReleaseOptions, "image">;
