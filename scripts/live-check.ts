@@ -187,6 +187,7 @@ function args(config: string, extra: Record<string, string> = {}): string[] {
 // ── watching from outside ───────────────────────────────────────────────────────────────────────
 
 interface Sample {
+  /** When the request was sent: an answer that took long is counted where the load balancer routed it. */
   readonly at: number;
   readonly version: string | null;
   readonly status: number;
@@ -233,6 +234,7 @@ class Probe {
   }
 
   async #one(sticky: boolean): Promise<void> {
+    const sent = Date.now();
     const headers: Record<string, string> = {};
     if (sticky && this.#jar.size > 0) headers.cookie = [...this.#jar].map(([k, v]) => `${k}=${v}`).join("; ");
     try {
@@ -260,9 +262,9 @@ class Probe {
         this.#pinFrom = null;
         this.pinned = { version: version!, at: Date.now() };
       }
-      this.samples.push({ at: Date.now(), version, status: res.status, sticky });
+      this.samples.push({ at: sent, version, status: res.status, sticky });
     } catch {
-      this.samples.push({ at: Date.now(), version: null, status: 0, sticky });
+      this.samples.push({ at: sent, version: null, status: 0, sticky });
     }
   }
 }

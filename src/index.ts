@@ -366,6 +366,39 @@ export class GrayDeploy {
      * stable's (25% = 1.25× stable's). Default 25%.
      */
     sequentialTolerance?: string,
+    /**
+     * What the built-in error-rate and latency gates, the relative tests and the sequential test read: `alb`, the
+     * load balancer's per-target-group metrics (60 s periods, minutes late on AWS), or `service`, the service's own
+     * high-resolution metrics (--service-*), read at --service-period and --service-delay, with the load balancer's
+     * 5xx kept on as a guard. One of: alb, service. Default alb.
+     */
+    signal?: string,
+    /**
+     * --signal service: the period the service's metrics are read at: 1s, 5s, 10s, 20s, 30s or a multiple of 60s
+     * (CloudWatch's periods for high-resolution metrics). Default 10s on aws, 1s on local.
+     */
+    servicePeriod?: string,
+    /**
+     * --signal service: how far behind now the service's metrics are complete (the publisher's flush plus
+     * CloudWatch's ingestion). Default 15s on aws, 1s on local.
+     */
+    serviceDelay?: string,
+    /** --signal service: the CloudWatch namespace the service publishes its metrics in. Default GrayDeploy/Service. */
+    serviceNamespace?: string,
+    /** --signal service: the metric counting the requests the service answered (its Sum). Default Requests. */
+    serviceRequests?: string,
+    /** --signal service: the metric counting the 5xx answers (its Sum), published every period, also when 0. Default Errors. */
+    serviceErrors?: string,
+    /** --signal service: the metric of response times, one value per request (Values/Counts or EMF), for p95 and p99. Default Latency. */
+    serviceLatency?: string,
+    /** --signal service: the unit the service publishes its response times in. One of: milliseconds, seconds. Default milliseconds. */
+    serviceLatencyUnit?: string,
+    /**
+     * --signal service: the dimensions of the service's metrics, `Name={placeholder}` pairs: {asg} is the pool's Auto
+     * Scaling group, {version} the launch template version it runs (fixed values allowed, e.g. Service=gateway).
+     * Default AutoScalingGroupName={asg}.
+     */
+    serviceDimensions?: string[],
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
     notifyWebhook?: Secret,
     /** Why the operator aborts or approves, recorded in the state and reports. */
@@ -382,8 +415,10 @@ export class GrayDeploy {
       onInconclusive, minGrayCapacity, healthyTimeout, instanceWarmup, refreshMinHealthy, maxPause, lockLease,
       rollbackErrorRate, rollbackP99, rollbackUnhealthy, promoteErrorRate, promoteP95, minRequests,
       evidenceEvents, relativeSignificance, relativeErrorMargin, latencyTolerance, latencySlack,
-      sequentialAlpha, sequentialTolerance, notifyWebhook, reason, grayPaymentFault, pilotShare, pilotRuleArn,
-      synthetic, syntheticInterval, hooks, observeGates, pilotHeader, pilotCookie, checkSecrets,
+      sequentialAlpha, sequentialTolerance, signal, servicePeriod, serviceDelay, serviceNamespace,
+      serviceRequests, serviceErrors, serviceLatency, serviceLatencyUnit, serviceDimensions, notifyWebhook, reason,
+      grayPaymentFault, pilotShare, pilotRuleArn, synthetic, syntheticInterval, hooks, observeGates, pilotHeader,
+      pilotCookie, checkSecrets,
     }));
   }
 

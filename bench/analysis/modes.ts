@@ -1,6 +1,6 @@
 /**
- * The two signal modes the benchmark compares, each only with itself, and the two analyses run in
- * each: this project's (default policy) and the seed's rule applied literally (naive.ts).
+ * The signal modes the benchmark compares, each only with itself, and the two analyses run in each:
+ * this project's (default policy) and the seed's rule applied literally (naive.ts).
  *
  * - CloudWatch-like: the AWS target's defaults, unchanged: one-minute periods whose data is complete
  *   two minutes late, an observation every 30 s, 12-minute bakes, 5/10-minute windows.
@@ -21,7 +21,7 @@ import {
 } from "../../src/app/schema.js";
 import { NAIVE_OPTIONS } from "./naive.js";
 
-export type ModeName = "cloudwatch" | "fast" | "local";
+export type ModeName = "cloudwatch" | "fast" | "service" | "local";
 export type AnalysisName = "ours" | "naive";
 
 export interface Mode {
@@ -29,6 +29,8 @@ export interface Mode {
   readonly label: string;
   readonly periodMs: number;
   readonly dataDelayMs: number;
+  /** With a service signal: the load balancer's metrics that guard it (their period and lateness). */
+  readonly guard?: { readonly periodMs: number; readonly delayMs: number };
   /** Plan options on top of the local target's (everything the rollout needs except the target's ports). */
   readonly raw: RawOptions;
 }
@@ -59,6 +61,26 @@ export const MODES: Record<ModeName, Mode> = {
     periodMs: 5_000,
     dataDelayMs: 5_000,
     raw: { ...awsPlanDefaults(), interval: "5s", metricPeriod: "5s", metricsDelay: "5s" },
+  },
+  /**
+   * --signal service on AWS (issue 15): the service's own high-resolution metrics in CloudWatch, at
+   * the AWS target's service defaults (10 s periods complete 15 s late), an observation every 5 s,
+   * and the ALB's metrics (60 s, 2 minutes late) guarding them; the AWS plan otherwise.
+   */
+  service: {
+    name: "service",
+    label:
+      "service (10 s periods, 15 s late, 5 s interval; the ALB's guard at 60 s, 2 min late; AWS plan otherwise)",
+    periodMs: 10_000,
+    dataDelayMs: 15_000,
+    guard: { periodMs: 60_000, delayMs: 120_000 },
+    raw: {
+      ...awsPlanDefaults(),
+      interval: "5s",
+      signal: "service",
+      servicePeriod: "10s",
+      serviceDelay: "15s",
+    },
   },
   /** The local target's own defaults (1 s periods and looks, 13 s bakes): for its behaviour tests. */
   local: {

@@ -87,6 +87,7 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
     fault: spec.fault,
     periodMs: mode.periodMs,
     dataDelayMs: mode.dataDelayMs,
+    ...(mode.guard === undefined ? {} : { guardDelayMs: mode.guard.delayMs }),
     seed: spec.seed,
     t0: startTime(spec.seed),
   });

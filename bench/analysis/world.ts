@@ -203,6 +203,8 @@ export interface WorldOptions {
   readonly dataDelayMs: number;
   readonly seed: number;
   readonly stableCapacity?: number;
+  /** A service signal's load-balancer guard: the same traffic, read this late (its windows on its own periods). */
+  readonly guardDelayMs?: number;
   /** Epoch ms when the rollout starts; periods are aligned to epoch multiples of the period, not to it. */
   readonly t0: number;
 }
@@ -211,6 +213,8 @@ export class SimWorld implements Ports {
   readonly router: SimRouter;
   readonly fleet: SimFleet;
   readonly metrics: SimMetrics;
+  /** Present with a service signal: the load balancer's view of the same traffic, later. */
+  readonly guard?: SimMetrics;
   readonly store = new FastStore();
   readonly clock: SimClock;
   readonly t0: number;
@@ -256,6 +260,7 @@ export class SimWorld implements Ports {
     this.router = new SimRouter(this);
     this.fleet = new SimFleet(this, o.stableCapacity ?? 8);
     this.metrics = new SimMetrics(this);
+    if (o.guardDelayMs !== undefined) this.guard = new SimMetrics(this, o.guardDelayMs);
   }
 
   recordWeights(w: Weights): void {
@@ -420,8 +425,8 @@ export class SimWorld implements Ports {
   }
 
   /** Statistics of both pools over a window: complete, readable periods entirely inside it. */
-  window(w: TimeWindow): WindowStats {
-    const readable = this.clock.now() - this.dataDelayMs;
+  window(w: TimeWindow, delayMs = this.dataDelayMs): WindowStats {
+    const readable = this.clock.now() - delayMs;
     const end = Math.min(w.end, readable);
     const P = this.periodMs;
     const from = Math.max(0, Math.ceil((w.start - this.origin) / P));
@@ -492,9 +497,12 @@ class SimFleet implements Fleet {
 }
 
 class SimMetrics implements MetricSource {
-  constructor(private readonly w: SimWorld) {}
+  constructor(
+    private readonly w: SimWorld,
+    private readonly delayMs?: number,
+  ) {}
   async read(windows: readonly TimeWindow[]): Promise<WindowStats[]> {
-    return windows.map((win) => this.w.window(win));
+    return windows.map((win) => this.w.window(win, this.delayMs));
   }
 }
 

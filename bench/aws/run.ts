@@ -3,8 +3,17 @@
  * test/aws): AWS API calls per evaluation, per step and per full rollout, and the rollback latency —
  * from the evaluation that fails to the verified stable 100 / gray 0 write.
  *
- *   npx tsx bench/aws/run.ts              # one healthy rollout + 3 rollbacks, human-readable
+ *   npx tsx bench/aws/run.ts              # one healthy rollout + 3 rollbacks + the signal comparison
  *   npx tsx bench/aws/run.ts --runs 5 --json
+ *   npx tsx bench/aws/run.ts --only signals   # only the signal comparison (about 6 minutes)
+ *
+ * The signal comparison (issue 15) runs the same bad release (5% errors) at 200 requests/s against
+ * the emulator at production-like lateness — the ALB's metrics in one-minute periods written two
+ * minutes after they end, the service's own (EMF, 10-second periods) stored 5 s after each is
+ * written — with the AWS target's default plan, once with `--signal alb` and once with
+ * `--signal service` (--interval 5s, its 10 s periods 15 s late). It reports, for each, the time
+ * from gray's first request (the data plane applying gray's first weight) to the verified write of
+ * stable 100%, and the requests that failed (gray's 5xx counted by the emulated load balancer).
  *
  * Timings are the emulator's (loopback, no throttling): they show what gray-deploy itself adds, not
  * what AWS's control plane takes. Call counts do not depend on the emulator; per-step counts scale with
@@ -26,7 +35,11 @@ import { awsClients } from "../../test/support/aws-fixture.js";
 import { type Emulator, startEmulator } from "../../test/support/emulator.js";
 
 const args = parseArgs({
-  options: { runs: { type: "string", default: "3" }, json: { type: "boolean", default: false } },
+  options: {
+    runs: { type: "string", default: "3" },
+    json: { type: "boolean", default: false },
+    only: { type: "string" },
+  },
 });
 const RUNS = Number(args.values.runs);
 
@@ -235,18 +248,110 @@ async function measureRollback(emu: Emulator, runs: number) {
   };
 }
 
+/** The AWS target's default plan (bench/analysis uses the same), with the given signal. */
+function productionPlan(signal: "alb" | "service"): Record<string, unknown> {
+  const plan = {
+    steps: "5,25,50,100",
+    returnSteps: "50,100",
+    interval: "30s",
+    metricPeriod: "60s",
+    metricsDelay: "2m",
+    rollbackWindow: "5m",
+    promotionWindow: "10m",
+    bake: "12m",
+    maxBake: "30m",
+    returnBake: "7m",
+    minRequests: 100,
+  };
+  return signal === "alb"
+    ? plan
+    : { ...plan, signal: "service", interval: "5s", servicePeriod: "10s", serviceDelay: "15s" };
+}
+
+interface SignalRun {
+  readonly signal: "alb" | "service";
+  readonly outcome: string;
+  readonly reason: string;
+  /** From the data plane applying gray's first weight to the verified write of stable 100%. */
+  readonly firstGrayToStableMs: number | null;
+  /** Gray's 5xx as the emulated load balancer counted them over the whole run. */
+  readonly failedRequests: number;
+  readonly grayRequests: number;
+  /** Load-balancer periods with gray traffic written to CloudWatch before the rollback was decided. */
+  readonly albPeriodsWithGrayBeforeDecision: number;
+}
+
+async function measureSignal(emu: Emulator, signal: "alb" | "service"): Promise<SignalRun> {
+  await emu.reset();
+  const aws = awsClients(emu.clientConfig());
+  const w = await buildWorld(emu, aws);
+  const alb = await startDataPlane(w, {
+    rps: 200,
+    periodMs: 60_000,
+    albDelayMs: 120_000,
+    service: { periodMs: 10_000, delayMs: 5_000 },
+    faults: (image) => (image === w.release ? { ...NO_FAULTS, errorRate: 0.05 } : NO_FAULTS),
+  });
+  try {
+    const before = alb.proxy.stats().gray;
+    const r = await run(w, productionPlan(signal));
+    const decision = r.marks.find((m) => m.event.type === "decision" && m.event.decision.kind === "rollback");
+    const verified = r.marks.find(
+      (m) =>
+        m.event.type === "weights" &&
+        m.event.verified &&
+        m.event.weights.stable === 100 &&
+        decision !== undefined &&
+        m.event.at >= decision.event.at,
+    );
+    const first = alb.weights.changes.find((c) => c.config.weights.gray > 0);
+    const after = alb.proxy.stats().gray;
+    return {
+      signal,
+      outcome: r.outcome.outcome,
+      reason: r.outcome.reason,
+      firstGrayToStableMs: first && verified ? verified.event.at - first.at : null,
+      failedRequests: after.errors - before.errors,
+      grayRequests: after.requests - before.requests,
+      albPeriodsWithGrayBeforeDecision: alb.albPeriods.filter(
+        (p) => p.grayRequests > 0 && decision !== undefined && p.publishedAt <= decision.event.at,
+      ).length,
+    };
+  } finally {
+    await alb.stop();
+    aws.destroy();
+  }
+}
+
 async function main(): Promise<void> {
   const emu = await startEmulator();
-  let healthy: Awaited<ReturnType<typeof measureHealthy>>;
-  let rollback: Awaited<ReturnType<typeof measureRollback>>;
+  let healthy: Awaited<ReturnType<typeof measureHealthy>> | null = null;
+  let rollback: Awaited<ReturnType<typeof measureRollback>> | null = null;
+  const signals: SignalRun[] = [];
   try {
-    healthy = await measureHealthy(emu);
-    rollback = await measureRollback(emu, RUNS);
+    if (args.values.only === undefined || args.values.only === "calls") {
+      healthy = await measureHealthy(emu);
+      rollback = await measureRollback(emu, RUNS);
+    }
+    if (args.values.only === undefined || args.values.only === "signals") {
+      for (const signal of ["alb", "service"] as const) {
+        process.stderr.write(`signal comparison: --signal ${signal}…\n`);
+        signals.push(await measureSignal(emu, signal));
+      }
+    }
   } finally {
     await emu.stop();
   }
   if (args.values.json) {
-    process.stdout.write(`${JSON.stringify({ healthy, rollback }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ healthy, rollback, signals }, null, 2)}\n`);
+    return;
+  }
+  const signalLines = signals.map(
+    (s) =>
+      `--signal ${s.signal}: ${s.outcome}; gray's first request → verified stable 100%: ${s.firstGrayToStableMs === null ? "–" : `${(s.firstGrayToStableMs / 1000).toFixed(1)} s`}; failed requests ${s.failedRequests} of ${s.grayRequests} sent to gray; load-balancer periods with gray traffic in CloudWatch before the decision: ${s.albPeriodsWithGrayBeforeDecision} (${s.reason})`,
+  );
+  if (healthy === null || rollback === null) {
+    process.stdout.write(`${signalLines.join("\n")}\n`);
     return;
   }
   const h = healthy;
@@ -267,6 +372,7 @@ async function main(): Promise<void> {
     `  projected on AWS defaults (${h.projectedAwsDefaults.note}): ~${h.projectedAwsDefaults.perStep} calls per step, ~${h.projectedAwsDefaults.perRolloutExcludingRefreshPolling} per rollout plus the instance refresh's polling (2 calls per poll, every 5 s backing off to 20 s)`,
     `rollback latency, failing evaluation → verified stable 100 / gray 0 (${rb.runs} runs): median ${rb.decisionToVerifiedMs.median} ms (min ${rb.decisionToVerifiedMs.min}, max ${rb.decisionToVerifiedMs.max}); the data plane applied it after ${rb.decisionToDataPlaneMs.join(", ")} ms (it polls DescribeRules every 100 ms)`,
     `  calls in the rollback write: ${JSON.stringify(rb.callsInRollbackWrite)}`,
+    ...signalLines,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }

@@ -30,6 +30,18 @@
  *                        when it dies for any reason (even SIGKILL) the kernel closes the pipe, so no
  *                        instance outlives the run that started it. Off by default because a container
  *                        usually has no stdin at all.
+ *   METRICS_EMF          "1"/"true": publish this instance's own metrics as CloudWatch Embedded Metric
+ *                        Format documents, one JSON line on stdout per period (what the CloudWatch
+ *                        agent or a log driver ships; gray-deploy's --signal service reads them back
+ *                        from CloudWatch). Per period, at StorageResolution 1: Requests (every answered
+ *                        request but /health and /metrics), Errors (its 5xx, published also when 0) and
+ *                        Latency (milliseconds, as a histogram: Values/Counts in 10% buckets, at most
+ *                        100 per document). Off by default.
+ *   METRICS_PERIOD_MS    the period (default 10000), aligned to the epoch; a period is written when it
+ *                        ends, and the current one on SIGTERM.
+ *   METRICS_NAMESPACE    default "GrayDeploy/Service"
+ *   METRICS_DIMENSIONS   a JSON object of dimensions, e.g. {"AutoScalingGroupName":"gateway-gray"}
+ *                        (default: none)
  *
  * When ready it prints one JSON line on stdout: {"event":"listening","port":N,"pid":P,"version":V}.
  * Sandbox: a POST /v1/payments with `"sandbox": true` is a test charge (what synthetic transactions
@@ -92,8 +104,117 @@ const MAX_PAYMENTS = 10_000;
 const tally = () => ({ attempted: 0, approved: 0, declined: 0 });
 const counters = { ...tally(), byMethod: { pix: tally(), card: tally() } };
 
+/**
+ * The service's own metrics in CloudWatch's Embedded Metric Format: per epoch-aligned period, the
+ * requests it answered, their 5xx and their response times, written as one JSON line when the period
+ * ends. Response times are bucketed as aws-embedded-metrics does for histograms (10% wide), so a
+ * document holds a few dozen Values/Counts, not one value per request.
+ */
+const emf = flag("METRICS_EMF") ? emfPublisher() : null;
+
+function emfPublisher() {
+  const periodMs = Math.max(1000, Number(env.METRICS_PERIOD_MS || 10_000) || 10_000);
+  const namespace = env.METRICS_NAMESPACE || "GrayDeploy/Service";
+  let dimensions = {};
+  try {
+    dimensions = JSON.parse(env.METRICS_DIMENSIONS || "{}");
+  } catch {
+    process.stderr.write("sample-gateway: METRICS_DIMENSIONS is not a JSON object\n");
+    process.exit(2);
+  }
+  const BIN = Math.log(1.1);
+  const round = (x) => Number(x.toPrecision(6));
+  const fresh = (start) => ({
+    start,
+    requests: 0,
+    errors: 0,
+    buckets: new Map(),
+    sum: 0,
+    min: Infinity,
+    max: 0,
+  });
+  const periodOf = (t) => Math.floor(t / periodMs) * periodMs;
+  let current = fresh(periodOf(Date.now()));
+
+  function write(p) {
+    const metrics = [
+      { Name: "Requests", Unit: "Count", StorageResolution: 1 },
+      { Name: "Errors", Unit: "Count", StorageResolution: 1 },
+    ];
+    const base = { ...dimensions, Requests: p.requests, Errors: p.errors };
+    const bins = [...p.buckets];
+    const doc = (extra, ms) => ({
+      _aws: {
+        Timestamp: p.start,
+        CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [Object.keys(dimensions)], Metrics: ms }],
+      },
+      ...extra,
+    });
+    const lines = [];
+    if (bins.length === 0) lines.push(doc(base, metrics));
+    // At most 100 values per histogram: a busy period is split over several documents.
+    for (let i = 0; i < bins.length; i += 100) {
+      const part = bins.slice(i, i + 100);
+      const count = part.reduce((a, [, c]) => a + c, 0);
+      const latency = {
+        Values: part.map(([v]) => v),
+        Counts: part.map(([, c]) => c),
+        Max: round(i === 0 ? p.max : Math.max(...part.map(([v]) => v))),
+        Min: round(i === 0 ? p.min : Math.min(...part.map(([v]) => v))),
+        Count: count,
+        Sum: round(i === 0 ? p.sum : part.reduce((a, [v, c]) => a + v * c, 0)),
+      };
+      const latencyMetric = { Name: "Latency", Unit: "Milliseconds", StorageResolution: 1 };
+      lines.push(
+        i === 0
+          ? doc({ ...base, Latency: latency }, [...metrics, latencyMetric])
+          : doc({ ...dimensions, Latency: latency }, [latencyMetric]),
+      );
+    }
+    process.stdout.write(`${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
+  }
+
+  function roll(now) {
+    while (now >= current.start + periodMs) {
+      write(current);
+      current = fresh(current.start + periodMs);
+    }
+  }
+
+  function tick() {
+    roll(Date.now());
+    setTimeout(tick, current.start + periodMs - Date.now() + 5).unref();
+  }
+  setTimeout(tick, current.start + periodMs - Date.now() + 5).unref();
+
+  return {
+    observe(res) {
+      const started = performance.now();
+      res.once("finish", () => {
+        const ms = Math.max(0.001, performance.now() - started);
+        roll(Date.now());
+        const p = current;
+        p.requests++;
+        if (res.statusCode >= 500) p.errors++;
+        const bucket = Number(Math.exp((Math.floor(Math.log(ms) / BIN) + 0.5) * BIN).toPrecision(4));
+        p.buckets.set(bucket, (p.buckets.get(bucket) ?? 0) + 1);
+        p.sum += ms;
+        p.min = Math.min(p.min, ms);
+        p.max = Math.max(p.max, ms);
+      });
+    },
+    /** The period under way, written now (shutdown). */
+    flush() {
+      roll(Date.now());
+      write(current);
+      current = fresh(current.start + periodMs);
+    },
+  };
+}
+
 const server = createServer((req, res) => {
   const url = req.url ?? "/";
+  if (emf !== null && !/^\/(health|metrics)(\?|$)/.test(url)) emf.observe(res);
   if (url === "/health" || url.startsWith("/health?")) {
     // Health is exempt from faults: a slow or failing health check would take the instance out of
     // rotation, and the point of the fault knobs is to make the release bad for customers.
@@ -281,7 +402,10 @@ let stopping = false;
 function stop() {
   if (stopping) return;
   stopping = true;
-  server.close(() => process.exit(0));
+  server.close(() => {
+    emf?.flush();
+    process.exit(0);
+  });
   server.closeIdleConnections();
   // In-flight requests get a bounded grace period, as a load balancer's deregistration delay does.
   setTimeout(() => process.exit(0), 10_000).unref();

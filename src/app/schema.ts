@@ -21,6 +21,7 @@ import { OptionSchema, type ResolveContext } from "../contract/options/schema.js
 import type { Parsed } from "../contract/units.js";
 import { checkOptions } from "../core/options/checks.js";
 import { planOptions } from "../core/options/plan.js";
+import { signalOptions } from "../core/options/signal.js";
 import { thresholdOptions } from "../core/options/thresholds.js";
 import { controlOptions } from "../engine/options/control.js";
 import { releaseOptions } from "../engine/options/release.js";
@@ -91,6 +92,7 @@ const GROUPS = [
   planOptions,
   checkOptions(servedHook),
   thresholdOptions,
+  signalOptions,
   outputOptions,
   controlOptions,
 ] as const;

@@ -31,6 +31,8 @@ import type {
   DescribeAlarmsCommandOutput,
   GetMetricDataCommandInput,
   GetMetricDataCommandOutput,
+  ListMetricsCommandInput,
+  ListMetricsCommandOutput,
 } from "@aws-sdk/client-cloudwatch";
 import type {
   CreateTableCommandInput,
@@ -143,6 +145,8 @@ export interface AwsApi {
   readonly cloudWatch: {
     readonly getMetricData: Call<GetMetricDataCommandInput, GetMetricDataCommandOutput>;
     readonly describeAlarms: Call<DescribeAlarmsCommandInput, DescribeAlarmsCommandOutput>;
+    /** --signal service preflight only: which dimension sets a missing service metric has. */
+    readonly listMetrics: Call<ListMetricsCommandInput, ListMetricsCommandOutput>;
   };
   readonly dynamo: {
     readonly getItem: Call<GetItemCommandInput, GetItemCommandOutput>;

@@ -18,7 +18,12 @@ import {
   SuspendProcessesCommand,
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
-import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  CloudWatchClient,
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  ListMetricsCommand,
+} from "@aws-sdk/client-cloudwatch";
 import {
   CreateTableCommand,
   DescribeContinuousBackupsCommand,
@@ -349,6 +354,7 @@ export function createAwsApi(o: AwsConnectionOptions): AwsConnection {
     cloudWatch: {
       getMetricData: call(cw, "cloudwatch:GetMetricData", GetMetricDataCommand),
       describeAlarms: call(cw, "cloudwatch:DescribeAlarms", DescribeAlarmsCommand),
+      listMetrics: call(cw, "cloudwatch:ListMetrics", ListMetricsCommand),
     },
     dynamo: {
       getItem: call(ddb, "dynamodb:GetItem", GetItemCommand),

@@ -19,6 +19,8 @@ export const awsTarget = {
     promotionWindow: "10m",
     metricPeriod: "60s",
     metricsDelay: "2m",
+    servicePeriod: "10s",
+    serviceDelay: "15s",
     returnBake: "7m",
     healthyTimeout: "10m",
     instanceWarmup: "5m",

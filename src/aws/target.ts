@@ -11,7 +11,10 @@
 import { PreflightError, ProviderError, StateError } from "../contract/errors.js";
 import { type CheckOptions, pilotCondition } from "../core/options/checks.js";
 import type { PlanOptions } from "../core/options/plan.js";
+import type { SignalOptions } from "../core/options/signal.js";
+import { type ServiceSignal, serviceSignalOf } from "../core/policy.js";
 import { isTerminal } from "../core/state.js";
+import { systemClock } from "../engine/clock.js";
 import type { ReleaseOptions } from "../engine/options/release.js";
 import type { TargetDeps, TargetRuntime } from "../engine/targets.js";
 import type { Fleet, MetricSource, TrafficRouter } from "../ports/index.js";
@@ -23,11 +26,14 @@ import { AwsMetricSource, arnSuffix } from "./metrics.js";
 import { type AwsOptions, awsScope, loadBalancerArnOf } from "./options.js";
 import { AwsPilotRule } from "./pilot.js";
 import { AwsTrafficRouter, type SmokeConfig } from "./router.js";
+import { ServiceMetricSource } from "./service/source.js";
 import { DynamoRolloutStore, type StoredItem } from "./store.js";
 
 /** What the AWS target reads: its coordinates and the plan's timings it needs to drive the fleet. */
 export type AwsTargetOptions = AwsOptions &
   Pick<PlanOptions, "interval" | "metricPeriod" | "instanceWarmup" | "refreshMinHealthy"> &
+  Partial<Pick<PlanOptions, "metricsDelay">> &
+  Partial<SignalOptions> &
   Partial<Pick<ReleaseOptions, "startedBy">> &
   Partial<Pick<CheckOptions, "pilotHeader" | "pilotCookie">>;
 
@@ -165,11 +171,27 @@ export async function openAwsTarget(
     const plan = stored?.state.plan;
     const intervalMs = o.interval ?? plan?.intervalMs ?? 30_000;
     const pollMs = Math.min(5000, Math.max(100, Math.floor(intervalMs / 2)));
-    const metricPeriodMs = o.metricPeriod ?? plan?.metricPeriodMs ?? 60_000;
+    const live = stored !== null && !isTerminal(stored.state.phase);
+    // The signal a live rollout was planned with, else the one the options choose.
+    const fromOptions =
+      o.signal === "service" && o.metricPeriod !== undefined && o.metricsDelay !== undefined
+        ? serviceSignalOf({ ...o, metricPeriod: o.metricPeriod, metricsDelay: o.metricsDelay })
+        : null;
+    const service: { signal: ServiceSignal; periodMs: number } | null =
+      live && plan !== undefined
+        ? plan.signal === undefined
+          ? null
+          : { signal: plan.signal, periodMs: plan.metricPeriodMs }
+        : fromOptions === null || o.servicePeriod === undefined
+          ? null
+          : { signal: fromOptions, periodMs: o.servicePeriod };
+    // The load balancer's period (the guard's beside a service signal).
+    const metricPeriodMs = o.metricPeriod ?? plan?.signal?.guard.periodMs ?? plan?.metricPeriodMs ?? 60_000;
 
     let router: TrafficRouter;
     let fleet: Fleet;
     let metrics: MetricSource;
+    let guard: MetricSource | undefined;
     if (resources === null) {
       const none = new NoRollout(scope);
       const fail = async () => none.fail();
@@ -185,7 +207,6 @@ export async function openAwsTarget(
       };
       metrics = { read: fail };
     } else {
-      const live = stored !== null && !isTerminal(stored.state.phase);
       const smoke: SmokeConfig | undefined =
         o.smokeHeader === undefined
           ? undefined
@@ -231,7 +252,7 @@ export async function openAwsTarget(
         pollMs,
         log: deps.log,
       });
-      metrics = new AwsMetricSource({
+      const alb = new AwsMetricSource({
         api,
         loadBalancerArn: resources.loadBalancerArn,
         stableTargetGroupArn: resources.stableTargetGroupArn,
@@ -239,6 +260,31 @@ export async function openAwsTarget(
         periodMs: metricPeriodMs,
         asgs: { stable: resources.stableAsg, gray: resources.grayAsg },
       });
+      metrics = alb;
+      if (service !== null) {
+        // --signal service: the gates read the service's metrics; the ALB's guard them.
+        const lb = arnSuffix(resources.loadBalancerArn);
+        metrics = new ServiceMetricSource({
+          api,
+          clock: deps.clock ?? systemClock(),
+          metrics: service.signal.metrics,
+          periodMs: service.periodMs,
+          identities: {
+            stable: {
+              asg: resources.stableAsg,
+              targetGroup: arnSuffix(resources.stableTargetGroupArn),
+              loadBalancer: lb,
+            },
+            gray: {
+              asg: resources.grayAsg,
+              targetGroup: arnSuffix(resources.grayTargetGroupArn),
+              loadBalancer: lb,
+            },
+          },
+          alarms: (names, signal) => alb.alarms(names, signal),
+        });
+        guard = alb;
+      }
     }
     if (o.alarms.length > 0 && metrics.alarms !== undefined) {
       // An alarm gate that names no alarm would make every evaluation inconclusive: refuse up front.
@@ -265,7 +311,7 @@ export async function openAwsTarget(
             loadBalancer: arnSuffix(resources.loadBalancerArn),
           };
     return {
-      ports: { router, fleet, metrics, store },
+      ports: { router, fleet, metrics, store, ...(guard === undefined ? {} : { guard }) },
       identities: { stable: identity("stable"), gray: identity("gray") },
       found: stored?.state ?? null,
       hookCallers: { lambda: new LambdaHookCaller(api, o.region) },

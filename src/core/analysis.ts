@@ -25,11 +25,12 @@ import {
   relativeLatencyGate,
   sequentialGate,
 } from "../gates/builtin.js";
+import { signalGuardGate } from "../gates/guard.js";
 import type { SyntheticRun } from "../gates/synthetic.js";
 import { type GateResult, type Verdict, worst } from "../gates/verdict.js";
 import type { Thresholds } from "./policy.js";
 import type { Stratum } from "./sequential.js";
-import type { AlarmState, FleetHealth, Pool, VersionStats, WindowStats } from "./types.js";
+import type { AlarmState, FleetHealth, GuardReading, Pool, VersionStats, WindowStats } from "./types.js";
 
 export { type GateName, type GateResult, rate, type Verdict, worst } from "../gates/verdict.js";
 
@@ -52,6 +53,11 @@ export interface Observation {
    * start at the cuts `historyWindows` chose, oldest first (absent or empty: not read).
    */
   readonly history?: readonly WindowStats[] | null;
+  /**
+   * With a service signal: both signals over the load balancer's latest complete window (null when
+   * they could not be read; absent without a service signal).
+   */
+  readonly guard?: GuardReading | null;
   /** Measurement errors of this observation (a provider failure is data, not an exception). */
   readonly errors: readonly string[];
   /** Synthetic transactions run with this observation (when one was due); absent: none ran. */
@@ -78,6 +84,8 @@ export interface AnalysisInput {
   readonly comparison?: WindowStats | null;
   /** The reference pool's weight (percent) while the step runs: > 0 means it must report traffic. */
   readonly referenceWeight?: number;
+  /** The gates judge a service signal: the load balancer's metrics guard it (`observation.guard`). */
+  readonly guarded?: boolean;
   readonly thresholds: Thresholds;
 }
 
@@ -96,6 +104,9 @@ export function analyse(input: AnalysisInput): Analysis {
       reason: "alarm states could not be read",
       values: {},
     });
+  // Before the metrics' own gates: the load balancer's 5xx roll back even when the service's
+  // metrics cannot be read.
+  if (input.guarded) gates.push(signalGuardGate(subject, obs.guard ?? null, input.lbErrorBaselineRate, t));
 
   if (obs.rollback === null || obs.promotion === null) {
     gates.push({

@@ -87,6 +87,19 @@ export function observationWindows(
 }
 
 /**
+ * With a service signal, the window its load-balancer guard compares both signals over: the rollback
+ * window's length, ending where both signals are complete (the later of their latenesses: the load
+ * balancer's, as a rule), aligned down to the load balancer's period. Null without a service signal.
+ */
+export function guardWindow(plan: RolloutState["plan"], now: number): TimeWindow | null {
+  const guard = plan.signal?.guard;
+  if (guard === undefined) return null;
+  const late = Math.max(guard.delayMs, plan.metricsDelayMs);
+  const end = Math.floor((now - late) / guard.periodMs) * guard.periodMs;
+  return { start: end - plan.rollbackWindowMs, end };
+}
+
+/**
  * When to look next: at the latest moment new metric data lands (windows move every period, the
  * metrics delay after each period ends) that is no later than one interval from now; when none
  * lands that soon, one interval from now (target health and alarms are still watched that often).
@@ -178,6 +191,7 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
     history: subject === "gray" ? historyStrata(s, obs) : null,
     comparison: subject === "gray" ? currentStepWindow(s, obs) : null,
     referenceWeight: s.weights[other],
+    guarded: s.plan.signal !== undefined,
     thresholds: s.plan.thresholds,
   });
   const declared = s.plan.gates ?? [];
@@ -215,11 +229,14 @@ export function absorbObservation(s: RolloutState, obs: Observation): RolloutSta
     ) {
       next = { ...next, baseline: { pool: other, stats: rb[other], at: obs.at } };
     }
-    // (Not during the chosen-customers step: its gray traffic comes through another rule.)
-    if (s.weights.gray === 0 && !s.pilot && s.phase !== "returning" && rb.lbErrors !== null) {
-      const total = rb.stable.requests + rb.gray.requests;
-      if (total > 0) next = { ...next, lbErrorBaselineRate: rb.lbErrors / total };
-    }
+  }
+  // The load balancer's own 5xx rate before gray gets traffic: from its metrics, which are the
+  // guard's beside a service signal (the service cannot see them). (Not during the chosen-customers
+  // step: its gray traffic comes through another rule.)
+  const lb = obs.guard?.alb ?? rb;
+  if (lb && s.weights.gray === 0 && !s.pilot && s.phase !== "returning" && lb.lbErrors !== null) {
+    const total = lb.stable.requests + lb.gray.requests;
+    if (total > 0) next = { ...next, lbErrorBaselineRate: lb.lbErrors / total };
   }
   const declared = s.plan.gates ?? [];
   if (declared.length > 0) {

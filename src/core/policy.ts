@@ -2,10 +2,14 @@
  * The rollout plan and release policy: the part of the options the core decides with. It is stored
  * with the rollout, so a `promote` from another process continues with exactly the same plan.
  */
+
+import { InvalidInputError } from "../contract/errors.js";
+import { formatDuration } from "../contract/units.js";
 import type { SyntheticSpec } from "../gates/synthetic.js";
 import type { GateSpec } from "../gates/types.js";
 import type { HookSpec } from "./hooks.js";
 import type { PlanOptions } from "./options/plan.js";
+import { parseServiceDimensions, type SignalOptions, signalOptions } from "./options/signal.js";
 import type { ThresholdOptions } from "./options/thresholds.js";
 
 export interface Thresholds {
@@ -37,6 +41,32 @@ export interface Thresholds {
   readonly sequentialTolerance: number;
 }
 
+/** How a service publishes its own metrics (--signal service): what the service signal reads. */
+export interface ServiceMetrics {
+  readonly namespace: string;
+  /** Requests answered (Sum per period). */
+  readonly requests: string;
+  /** 5xx answers (Sum per period; published also when 0). */
+  readonly errors: string;
+  /** Response times, one value per request (percentiles). */
+  readonly latency: string;
+  readonly latencyUnit: "milliseconds" | "seconds";
+  /** Dimension name → value, with `{asg}`, `{version}`, `{targetGroup}`, `{loadBalancer}` substituted per pool. */
+  readonly dimensions: Readonly<Record<string, string>>;
+}
+
+/**
+ * The service signal: the built-in gates judge the service's metrics (at the policy's
+ * metricPeriodMs and metricsDelayMs, which are then the service's), and the load balancer's own
+ * metrics, at their period and lateness, guard them (gates/guard.ts).
+ */
+export interface ServiceSignal {
+  readonly kind: "service";
+  readonly metrics: ServiceMetrics;
+  /** The load balancer's metrics: their period and how late they are complete. */
+  readonly guard: { readonly periodMs: number; readonly delayMs: number };
+}
+
 export interface Policy {
   /** Gray's weight at each forward step, ending at 100. */
   readonly steps: readonly number[];
@@ -50,8 +80,12 @@ export interface Policy {
   readonly returnBakeMs: number;
   readonly rollbackWindowMs: number;
   readonly promotionWindowMs: number;
+  /** Period of the signal the gates judge (the service's with a service signal). */
   readonly metricPeriodMs: number;
+  /** How late that signal is complete. */
   readonly metricsDelayMs: number;
+  /** Present when the gates judge the service's own metrics (--signal service); absent: the ALB's. */
+  readonly signal?: ServiceSignal;
   readonly onInconclusive: "pause" | "rollback";
   readonly minGrayCapacity: number;
   readonly healthyTimeoutMs: number;
@@ -80,7 +114,8 @@ export interface Policy {
 
 /** What the policy is built from: the plan, the thresholds, and the extra gates (alarms, business gates). */
 export type PolicyInput = PlanOptions &
-  ThresholdOptions & {
+  ThresholdOptions &
+  Partial<SignalOptions> & {
     readonly alarms?: readonly string[] | undefined;
     readonly gates?: readonly GateSpec[] | undefined;
     readonly synthetic?: readonly SyntheticSpec[] | undefined;
@@ -99,6 +134,7 @@ export type PolicyInput = PlanOptions &
  */
 export function policyFromOptions(o: PolicyInput, minPromotionTimeoutMs: number): Policy {
   const gates = o.gates ?? [];
+  const signal = serviceSignalOf(o);
   return {
     steps: [...o.steps],
     returnSteps: [...o.returnSteps],
@@ -109,8 +145,9 @@ export function policyFromOptions(o: PolicyInput, minPromotionTimeoutMs: number)
     returnBakeMs: o.returnBake,
     rollbackWindowMs: o.rollbackWindow,
     promotionWindowMs: o.promotionWindow,
-    metricPeriodMs: o.metricPeriod,
-    metricsDelayMs: o.metricsDelay,
+    metricPeriodMs: signal === null ? o.metricPeriod : o.servicePeriod!,
+    metricsDelayMs: signal === null ? o.metricsDelay : o.serviceDelay!,
+    ...(signal === null ? {} : { signal }),
     onInconclusive: o.onInconclusive,
     minGrayCapacity: o.minGrayCapacity,
     healthyTimeoutMs: o.healthyTimeout,
@@ -158,6 +195,45 @@ function checksOf(o: PolicyInput): Partial<Policy> {
     ...(hooks.length > 0 ? { hooks: [...hooks] } : {}),
     ...(observe.length > 0 ? { observe: [...observe] } : {}),
     ...(pilot ? { pilot: { match } } : {}),
+  };
+}
+
+/** One line saying what the built-in gates read, for plans and reports. */
+export function describeSignal(p: Pick<Policy, "signal" | "metricPeriodMs" | "metricsDelayMs">): string {
+  const s = p.signal;
+  const d = (ms: number) => formatDuration(ms);
+  if (s === undefined) {
+    return `signal: the load balancer's metrics (${d(p.metricPeriodMs)} periods, complete ${d(p.metricsDelayMs)} late)`;
+  }
+  const m = s.metrics;
+  const dims = Object.entries(m.dimensions)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
+  return `signal: the service's metrics ${m.namespace} ${m.requests}/${m.errors}/${m.latency} (${dims}) at ${d(p.metricPeriodMs)} periods, complete ${d(p.metricsDelayMs)} late; the load balancer's 5xx guard them (${d(s.guard.periodMs)} periods, ${d(s.guard.delayMs)} late)`;
+}
+
+/** The service signal the options choose; null for the load balancer's (the default). */
+export function serviceSignalOf(
+  o: Partial<SignalOptions> & Pick<PlanOptions, "metricPeriod" | "metricsDelay">,
+): ServiceSignal | null {
+  if (o.signal !== "service") return null;
+  if (o.servicePeriod === undefined || o.serviceDelay === undefined) {
+    throw new InvalidInputError([
+      { field: "servicePeriod", message: "--signal service needs --service-period and --service-delay" },
+    ]);
+  }
+  const d = signalOptions.defs;
+  return {
+    kind: "service",
+    metrics: {
+      namespace: o.serviceNamespace ?? d.serviceNamespace.default,
+      requests: o.serviceRequests ?? d.serviceRequests.default,
+      errors: o.serviceErrors ?? d.serviceErrors.default,
+      latency: o.serviceLatency ?? d.serviceLatency.default,
+      latencyUnit: o.serviceLatencyUnit ?? d.serviceLatencyUnit.default,
+      dimensions: parseServiceDimensions(o.serviceDimensions ?? d.serviceDimensions.default.split(",")),
+    },
+    guard: { periodMs: o.metricPeriod, delayMs: o.metricsDelay },
   };
 }
 

@@ -48,6 +48,18 @@ export interface WindowStats extends TimeWindow {
   readonly business?: Readonly<Record<string, BusinessReading>>;
 }
 
+/**
+ * The load balancer's guard beside a service signal: both signals over the SAME window, on the load
+ * balancer's periods and lateness (so both are complete), for gates/guard.ts to compare.
+ */
+export interface GuardReading {
+  readonly window: TimeWindow;
+  /** The load balancer's per-target-group metrics (with its own 5xx in `lbErrors`). */
+  readonly alb: WindowStats;
+  /** The service's own metrics over the same window. */
+  readonly service: WindowStats;
+}
+
 /** One version's value of a business-metric gate's metric over one window. */
 export interface BusinessValue {
   /** The statistic (value metrics) or numerator ÷ denominator (rates); null without data. */

@@ -17,11 +17,12 @@ export function withGateReaders(
   const source: MetricSource = {
     async read(windows, signal, business?: BusinessQuery): Promise<WindowStats[]> {
       const gates = business?.gates ?? [];
-      if (gates.length === 0) return base.read(windows, signal);
+      // Without gates the query still carries the versions' labels (a service signal's `{version}`).
+      if (gates.length === 0) return base.read(windows, signal, business);
       const mine = gates.filter((g) => g.metric.source === own);
       const others = gates.filter((g) => g.metric.source !== own);
       const [stats, ...extra] = await Promise.all([
-        base.read(windows, signal, mine.length > 0 ? { ...business!, gates: mine } : undefined),
+        base.read(windows, signal, { ...business!, gates: mine }),
         ...readers.map(async (r) => {
           const served = others.filter((g) => g.metric.source === r.source);
           if (served.length === 0) return windows.map(() => ({}));
@@ -52,5 +53,6 @@ export function withGateReaders(
     },
   };
   if (base.alarms) source.alarms = base.alarms.bind(base);
+  if (base.preflight) source.preflight = base.preflight.bind(base);
   return source;
 }

@@ -5,7 +5,7 @@
  */
 import { AbortedError, toGrayDeployError } from "../contract/errors.js";
 import type { Observation } from "../core/analysis.js";
-import { analyseStep, historyWindows, observationWindows } from "../core/decide.js";
+import { analyseStep, guardWindow, historyWindows, observationWindows } from "../core/decide.js";
 import type { BusinessQuery } from "../gates/types.js";
 import type { RunState } from "./run-state.js";
 import type { Synthetic } from "./synthetic.js";
@@ -21,18 +21,33 @@ export class Observer {
     const plan = this.r.state.plan;
     const windows = observationWindows(plan, now);
     const history = historyWindows(this.r.state, now);
+    // A service signal is guarded by the load balancer's metrics over their own latest complete
+    // window; the service's over the same window ride in the gates' read, to compare.
+    const guarded = guardWindow(plan, now);
     const signal = this.r.ctx.signal;
+    const read =
+      guarded === null
+        ? [windows.rollback, windows.promotion]
+        : [windows.rollback, windows.promotion, guarded];
+    const guard = this.r.ports.guard;
     // History (the sequential test's windows, all ending where the rollback window ends) is a read
     // of its own, so its many window lengths never change how the gates' windows are answered.
     // A round of synthetic transactions when one is due (a low rate: --synthetic-interval).
     const synthetic = this.synthetic?.due(now) ? this.synthetic.round("step") : Promise.resolve(null);
-    const [metrics, health, alarms, past, runs] = await Promise.allSettled([
-      this.r.ports.metrics.read([windows.rollback, windows.promotion], signal, this.businessQuery()),
+    const [metrics, health, alarms, past, alb, runs] = await Promise.allSettled([
+      this.r.ports.metrics.read(read, signal, this.businessQuery()),
       this.r.ports.router.targetHealth(signal),
       plan.alarms.length > 0 && this.r.ports.metrics.alarms
         ? this.r.ports.metrics.alarms(plan.alarms, signal)
         : Promise.resolve([]),
-      history.length > 0 ? this.r.ports.metrics.read(history, signal) : Promise.resolve([]),
+      history.length > 0
+        ? this.r.ports.metrics.read(history, signal, this.versionsQuery())
+        : Promise.resolve([]),
+      guarded === null
+        ? Promise.resolve([])
+        : guard === undefined
+          ? Promise.reject(new Error("the target has no load-balancer metrics to guard the service signal"))
+          : guard.read([guarded], signal),
       synthetic,
     ]);
     if (signal?.aborted) throw new AbortedError("interrupted: rolling back");
@@ -42,8 +57,10 @@ export class Observer {
     if (health.status === "rejected") errors.push(`target health: ${why(health)}`);
     if (alarms.status === "rejected") errors.push(`alarms: ${why(alarms)}`);
     if (past.status === "rejected") errors.push(`metrics history: ${why(past)}`);
+    if (alb.status === "rejected") errors.push(`load-balancer metrics: ${why(alb)}`);
     if (runs.status === "rejected") errors.push(`synthetic transactions: ${why(runs)}`);
     const m = metrics.status === "fulfilled" ? metrics.value : null;
+    const albWindow = alb.status === "fulfilled" ? alb.value[0] : undefined;
     const observation: Observation = {
       at: now,
       rollback: m?.[0] ?? null,
@@ -51,6 +68,14 @@ export class Observer {
       history: past.status === "fulfilled" ? past.value : null,
       health: health.status === "fulfilled" ? health.value : null,
       alarms: alarms.status === "fulfilled" ? alarms.value : null,
+      ...(guarded === null
+        ? {}
+        : {
+            guard:
+              albWindow !== undefined && m?.[2] !== undefined
+                ? { window: guarded, alb: albWindow, service: m[2] }
+                : null,
+          }),
       errors,
       ...(runs.status === "fulfilled" && runs.value !== null ? { synthetic: runs.value } : {}),
     };
@@ -72,11 +97,23 @@ export class Observer {
 
   /** The business-metric gates of the plan and the versions' labels, for the gates' metric read. */
   businessQuery(): BusinessQuery | undefined {
+    const gates = this.r.state.plan.gates ?? [];
+    if (gates.length === 0) return this.versionsQuery();
+    return { gates, versions: this.versions() };
+  }
+
+  /**
+   * The versions' labels without gates: a service signal whose dimensions hold `{version}` needs them
+   * on every read (absent without a service signal, as before it existed).
+   */
+  versionsQuery(): BusinessQuery | undefined {
+    return this.r.state.plan.signal === undefined ? undefined : { gates: [], versions: this.versions() };
+  }
+
+  private versions(): BusinessQuery["versions"] {
     const s = this.r.state;
-    const gates = s.plan.gates ?? [];
-    if (gates.length === 0) return undefined;
     const stable = s.stableRefreshed ? s.release.version : s.release.previousVersion;
-    return { gates, versions: { stable, gray: s.release.version } };
+    return { stable, gray: s.release.version };
   }
 
   /** Returns an Outcome when promotion failed and the rollout paused. */

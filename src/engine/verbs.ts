@@ -10,7 +10,7 @@ import type { Outcome } from "../contract/outcome.js";
 import { formatDuration, formatRate } from "../contract/units.js";
 import { pauseGate } from "../core/decide.js";
 import { describeHook } from "../core/hooks.js";
-import { grayCapacity, type Policy } from "../core/policy.js";
+import { describeSignal, grayCapacity, type Policy } from "../core/policy.js";
 import { isTerminal, newRollout, type RolloutState } from "../core/state.js";
 import { describeGate } from "../gates/spec.js";
 import { describeSynthetic } from "../gates/synthetic.js";
@@ -110,7 +110,9 @@ export async function deployGray(req: DeployRequest, ports: Ports, ctx: VerbCont
     }
 
     const routerFacts = await ports.router.preflight(ctx.signal);
-    await ports.fleet.preflight(release, ctx.signal);
+    const fleetFacts = await ports.fleet.preflight(release, ctx.signal);
+    // A service signal's metrics must exist for stable before anything changes.
+    await ports.metrics.preflight?.(fleetFacts.stableVersion, ctx.signal);
     if (routerFacts.weights.stable !== 100 || routerFacts.weights.gray !== 0) {
       throw new PreflightError(
         `the forward action sends ${routerFacts.weights.gray}% to gray but no rollout is in progress for ${scope}`,
@@ -369,6 +371,7 @@ export async function plan(
   }
   const routerFacts = await ports.router.preflight(ctx.signal);
   const fleetFacts = await ports.fleet.preflight(release, ctx.signal);
+  const metricFacts = (await ports.metrics.preflight?.(fleetFacts.stableVersion, ctx.signal)) ?? [];
   if (routerFacts.weights.stable !== 100 || routerFacts.weights.gray !== 0) {
     blockers.push(
       `weights are stable ${routerFacts.weights.stable}/gray ${routerFacts.weights.gray}, not 100/0`,
@@ -388,7 +391,7 @@ export async function plan(
     target: req.target,
     scope,
     image: release.image,
-    facts: [...routerFacts.facts, ...fleetFacts.facts],
+    facts: [...routerFacts.facts, ...fleetFacts.facts, ...metricFacts],
     steps,
     returnSteps: p.returnSteps.map((w) => ({ stableWeight: w, bake: formatDuration(p.returnBakeMs) })),
     thresholds: {
@@ -402,6 +405,8 @@ export async function plan(
       promotionWindow: formatDuration(p.promotionWindowMs),
     },
     gates: [
+      // With a service signal the built-in gates read it, and the load balancer's metrics guard it.
+      ...(p.signal ? [describeSignal(p)] : []),
       ...p.alarms.map((a) => `alarm ${a}: the step fails while it is in ALARM`),
       ...(p.gates ?? []).map(describeGate),
     ],

@@ -20,6 +20,8 @@ export type GateName =
   | "evidence"
   | "promote-error-rate"
   | "promote-p95"
+  /** The load balancer's metrics guarding a service signal (gates/guard.ts). */
+  | "signal-guard"
   /** A business-metric gate a team declared (src/gates): `custom:<its name>`. */
   | `custom:${string}`
   /** A synthetic transaction a team declared (src/gates/synthetic.ts): `synthetic:<its name>`. */

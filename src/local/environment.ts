@@ -6,6 +6,7 @@
  */
 import { AbortedError } from "../contract/errors.js";
 import { pilotCondition } from "../core/options/checks.js";
+import { serviceSignalOf } from "../core/policy.js";
 import { systemClock } from "../engine/clock.js";
 import type { Clock } from "../ports/index.js";
 import { LocalFleet } from "./fleet.js";
@@ -14,6 +15,7 @@ import { TrafficMetrics } from "./metrics.js";
 import type { LocalTargetOptions } from "./options.js";
 import { type HealthCheckOptions, type ProxyStats, StaticWeightSource, WeightedProxy } from "./proxy.js";
 import { LocalTrafficRouter, PILOT_ROUTE, pilotRoute } from "./router.js";
+import { LocalServiceMetrics } from "./service-metrics.js";
 
 /** The version label the local stable pool runs before any release. */
 export const LOCAL_STABLE_VERSION = "gray-deploy/sample-gateway:stable";
@@ -45,6 +47,8 @@ export interface LocalEnvironment {
   readonly router: LocalTrafficRouter;
   readonly fleet: LocalFleet;
   readonly metrics: TrafficMetrics;
+  /** What the processes publish about themselves (--signal service); null otherwise. */
+  readonly serviceMetrics: LocalServiceMetrics | null;
   readonly load: LoadGenerator;
   /** The chosen customers' share of the load (requests carrying the pilot header or cookie); null without one. */
   readonly pilotLoad: LoadGenerator | null;
@@ -74,6 +78,20 @@ export async function createLocalEnvironment(
     retentionMs: Math.max(longestWindow + 10 * options.metricPeriod, 120_000),
     now: deps.now ?? (() => clock.now()),
   });
+  // --signal service: the processes publish their own metrics (EMF), read back with their lateness.
+  const service = serviceSignalOf(options);
+  const serviceMetrics =
+    service === null || options.servicePeriod === undefined
+      ? null
+      : new LocalServiceMetrics({
+          metrics: service.metrics,
+          periodMs: options.servicePeriod,
+          clock,
+          retentionMs: Math.max(
+            longestWindow + (options.serviceDelay ?? 0) + 10 * options.servicePeriod,
+            120_000,
+          ),
+        });
   const pilot = pilotCondition(options);
   const source = new StaticWeightSource({
     weights: { stable: 100, gray: 0 },
@@ -103,6 +121,16 @@ export async function createLocalEnvironment(
     log,
     clock,
     ...(deps.serverPath === undefined ? {} : { serverPath: deps.serverPath }),
+    ...(serviceMetrics === null || service === null
+      ? {}
+      : {
+          emf: (pool, version) => ({
+            periodMs: options.servicePeriod!,
+            namespace: service.metrics.namespace,
+            dimensions: serviceMetrics.dimensionsOf(pool, version),
+            receive: (data) => serviceMetrics.receive(data),
+          }),
+        }),
   });
   let load: LoadGenerator | null = null;
   let pilotLoad: LoadGenerator | null = null;
@@ -148,7 +176,7 @@ export async function createLocalEnvironment(
       grayVersion: () => fleet.grayVersion,
       ...(pilot === null ? {} : { pilot: [pilot] }),
     });
-    return { router, fleet, metrics, load, pilotLoad, proxy, proxyUrl, dispose };
+    return { router, fleet, metrics, serviceMetrics, load, pilotLoad, proxy, proxyUrl, dispose };
   } catch (e) {
     await dispose();
     throw e;

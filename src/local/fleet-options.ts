@@ -1,6 +1,7 @@
 /** What the local fleet is built with, and what it tells about its instances. */
 import type { Pool } from "../core/types.js";
 import type { Clock } from "../ports/index.js";
+import type { InstanceMetrics } from "./instance.js";
 import type { TargetState, WeightedProxy } from "./proxy.js";
 
 export interface LocalFleetOptions {
@@ -35,6 +36,8 @@ export interface LocalFleetOptions {
    * whole --healthy-timeout only delays the rollback). Same TimeoutError, saying so. 0: never. Default 3.
    */
   readonly crashLoopLimit?: number;
+  /** How an instance of `pool` running `version` publishes its own metrics (--signal service); absent: it does not. */
+  readonly emf?: (pool: Pool, version: string) => InstanceMetrics;
 }
 
 /** What an instance looks like from outside, for tests and reports. */

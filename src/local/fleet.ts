@@ -323,6 +323,7 @@ export class LocalFleet implements Fleet {
       faults: this.faultsOf(version),
       log: this.#log,
       ...(this.#o.serverPath === undefined ? {} : { serverPath: this.#o.serverPath }),
+      ...(this.#o.emf === undefined ? {} : { emf: this.#o.emf(pool, version) }),
     });
     this.#pools[pool].push(instance);
     instance.listening.then(

@@ -9,6 +9,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Pool } from "../core/types.js";
+import { type EmfDatum, parseEmf } from "./emf.js";
 
 /** Fault knobs of a version (see examples/sample-gateway/server.mjs). */
 export interface InstanceFaults {
@@ -47,6 +48,19 @@ export interface InstanceSpec {
   readonly host?: string;
   /** Receives the child's stderr lines (start-up failures); nothing is logged per request. */
   readonly log?: (line: string) => void;
+  /**
+   * The service publishes its own metrics (Embedded Metric Format on stdout, one document per
+   * period): how, and who receives each document's data as it is written (a CloudWatch agent).
+   */
+  readonly emf?: InstanceMetrics;
+}
+
+/** How an instance publishes its own metrics (examples/sample-gateway/server.mjs, METRICS_*). */
+export interface InstanceMetrics {
+  readonly periodMs: number;
+  readonly namespace: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  readonly receive: (data: readonly EmfDatum[]) => void;
 }
 
 export interface ExitInfo {
@@ -96,6 +110,12 @@ export class ServiceInstance {
       PAYMENT_FAULT: f.paymentFault ? "1" : "0",
       EXIT_WITH_PARENT: "1",
     };
+    if (spec.emf !== undefined) {
+      env.METRICS_EMF = "1";
+      env.METRICS_PERIOD_MS = String(spec.emf.periodMs);
+      env.METRICS_NAMESPACE = spec.emf.namespace;
+      env.METRICS_DIMENSIONS = JSON.stringify(spec.emf.dimensions);
+    }
     if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
     const child = spawn(process.execPath, [spec.serverPath ?? sampleServerPath()], {
       env,
@@ -135,6 +155,21 @@ export class ServiceInstance {
         nl = line.indexOf("\n");
       }
     });
+
+    const emf = spec.emf;
+    if (emf !== undefined) {
+      // The CloudWatch agent's side: every EMF document the service writes, as it is written.
+      let pending = "";
+      child.stdout?.setEncoding("utf8");
+      child.stdout?.on("data", (chunk: string) => {
+        pending += chunk;
+        for (let nl = pending.indexOf("\n"); nl !== -1; nl = pending.indexOf("\n")) {
+          const data = parseEmf(pending.slice(0, nl));
+          pending = pending.slice(nl + 1);
+          if (data !== null && data.length > 0) emf.receive(data);
+        }
+      });
+    }
 
     this.listening = new Promise<number>((resolve, reject) => {
       let out = "";

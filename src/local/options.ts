@@ -2,6 +2,7 @@
 import { optionGroup, type Values } from "../contract/options/def.js";
 import type { CheckOptions } from "../core/options/checks.js";
 import type { PlanOptions } from "../core/options/plan.js";
+import type { SignalOptions } from "../core/options/signal.js";
 import type { ReleaseOptions } from "../engine/options/release.js";
 
 export const localOptions = optionGroup({
@@ -87,5 +88,6 @@ export type LocalOptions = Values<typeof localOptions.defs>;
 /** What the local target reads: its environment, the plan's timings, the release's image. */
 export type LocalTargetOptions = LocalOptions &
   PlanOptions &
+  Partial<SignalOptions> &
   Pick<ReleaseOptions, "image"> &
   Partial<Pick<CheckOptions, "pilotHeader" | "pilotCookie">>;

@@ -31,7 +31,9 @@ export async function openLocalTarget(
     ports: {
       router: environment.router,
       fleet: environment.fleet,
-      metrics: environment.metrics,
+      // --signal service: the processes' own metrics, with the proxy's (the load balancer's) guarding them.
+      metrics: environment.serviceMetrics ?? environment.metrics,
+      ...(environment.serviceMetrics === null ? {} : { guard: environment.metrics }),
       store: new MemoryRolloutStore(),
     },
     // No Auto Scaling groups here: a business gate selects each pool's hosts explicitly.
@@ -61,6 +63,8 @@ export const localTarget = {
     promotionWindow: "12s",
     metricPeriod: "1s",
     metricsDelay: "1s",
+    servicePeriod: "1s",
+    serviceDelay: "1s",
     returnBake: "11s",
     healthyTimeout: "30s",
     instanceWarmup: "0s",

@@ -176,6 +176,12 @@ export interface MetricSource {
   ): Promise<WindowStats[]>;
   /** States of the named alarms (extra gates). */
   alarms?(names: readonly string[], signal?: AbortSignal): Promise<AlarmState[]>;
+  /**
+   * Checks, before anything changes, that the metrics this source reads exist for stable (a service
+   * signal: the service's own metrics); `stableVersion` is the version stable runs now (for
+   * `{version}`). Resolves with facts; throws PreflightError naming the missing metric and the fix.
+   */
+  preflight?(stableVersion: string, signal?: AbortSignal): Promise<readonly string[]>;
 }
 
 /**
@@ -257,6 +263,11 @@ export interface Ports {
   readonly store: RolloutStore;
   /** Lifecycle hooks of every kind the run declares (the application layer composes them). */
   readonly hooks?: HookCaller;
+  /**
+   * The load balancer's own metrics, when `metrics` reads the service's (a service signal): read over
+   * the load balancer's periods and lateness to guard it (gates/guard.ts).
+   */
+  readonly guard?: MetricSource;
 }
 
 /** Re-exported so adapters import every port type from one place. */

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { resolveOptions } from "../../src/app/schema.js";
 import { bootstrapStateTable } from "../../src/aws/bootstrap.js";
 import { createIamUser } from "../support/aws-fixture.js";
+import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { useAwsEmulator } from "./support/hooks.js";
 import { cli } from "./support/rollout.js";
 import { STATE_TABLE, type World } from "./support/world.js";
@@ -59,7 +60,7 @@ const plan = (keys: { accessKeyId: string; secretAccessKey: string }) =>
     { AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey },
   );
 
-describe("credentials", () => {
+describe("credentials", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("unknown keys and a missing permission each stop the CLI with exit 2, naming the fix, never the secret", async () => {
     await setUp();
     const stranger = {

@@ -556,6 +556,28 @@ const ENTRIES: readonly Entry[] = [
     field: "pilotHeader",
     message: /--pilot-header: "X-Tenant" is not valid: expected Header-Name: value/,
   },
+  // ── the service signal (issue 15) ────────────────────────────────────────────────────────
+  {
+    name: "--signal service at a period CloudWatch does not serve",
+    options: () => ({ signal: "service", servicePeriod: "7s" }),
+    code: "INVALID_INPUT",
+    field: "servicePeriod",
+    message: /--service-period: 7s is not a period CloudWatch serves high-resolution metrics at/,
+    names: () => ["1s, 5s, 10s, 20s, 30s"],
+  },
+  {
+    name: "--signal service with no service metrics published for stable",
+    options: () => ({
+      signal: "service",
+      servicePeriod: "1s",
+      serviceDelay: "1s",
+      serviceNamespace: "TecPag/Nothing",
+    }),
+    code: "PREFLIGHT_FAILED",
+    field: "serviceRequests",
+    message: /--signal service: no datapoint of TecPag\/Nothing Requests for stable/,
+    names: () => ["StorageResolution 1", "--signal alb"],
+  },
   {
     name: "no credentials at all",
     noCredentials: true,

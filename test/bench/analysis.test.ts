@@ -338,3 +338,63 @@ describe("the local target's behaviour", () => {
     }
   });
 });
+
+describe("the service mode (issue 15)", () => {
+  const run = (mode: "service" | "cloudwatch", seed: number, errorRate: number) =>
+    runOne(
+      spec({
+        mode,
+        seed,
+        fault: { errorRate, latency: null, onset: { kind: "first-step" } },
+        kind: errorRate ? "error" : "good",
+      }),
+    );
+
+  it("reads the service's metrics with the load balancer's as its guard, over the same traffic", () => {
+    const w = new SimWorld({
+      env: envFor(1, 200, null),
+      fault: NO_FAULT,
+      periodMs: MODES.service.periodMs,
+      dataDelayMs: MODES.service.dataDelayMs,
+      guardDelayMs: MODES.service.guard!.delayMs,
+      seed: 1,
+      t0: 0,
+    });
+    expect(w.guard).toBeDefined();
+    expect(
+      new SimWorld({
+        env: envFor(1, 200, null),
+        fault: NO_FAULT,
+        periodMs: 60_000,
+        dataDelayMs: 120_000,
+        seed: 1,
+        t0: 0,
+      }).guard,
+    ).toBe(undefined);
+  });
+
+  it("rolls a 5% release back at the 5% step within a minute, minutes before the CloudWatch-like mode", async () => {
+    const service: number[] = [];
+    const cloudwatch: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const seed = seedOf("service-bad", i);
+      const s = await run("service", seed, 0.05);
+      expect(s.outcome).toBe("rolled-back");
+      expect(s.maxGrayWeight).toBe(5);
+      const c = await run("cloudwatch", seed, 0.05);
+      expect(c.outcome).toBe("rolled-back");
+      service.push(s.backOnStableMs ?? Number.POSITIVE_INFINITY);
+      cloudwatch.push(c.backOnStableMs ?? Number.POSITIVE_INFINITY);
+    }
+    expect(median(service)).toBeLessThan(60_000);
+    expect(median(cloudwatch)! - median(service)!).toBeGreaterThan(60_000);
+  });
+
+  it("promotes a healthy release with both signals agreeing", async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await run("service", seedOf("service-good", i), 0);
+      expect(r.outcome).toBe("promoted");
+      expect(r.failingGates).toEqual([]);
+    }
+  });
+});

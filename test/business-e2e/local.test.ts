@@ -37,7 +37,7 @@ const FAST: RawOptions = {
   maxBake: "12s",
   returnBake: "4s",
   minRequests: 30,
-  healthyTimeout: "15s",
+  healthyTimeout: "60s",
   instances: 2,
   rps: 200,
 };

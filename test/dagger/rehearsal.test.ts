@@ -23,6 +23,7 @@ import type { Outcome } from "../../src/contract/outcome.js";
 import { buildWorld, STATE_TABLE, type World } from "../aws/support/world.js";
 import { type AwsClients, awsClients } from "../support/aws-fixture.js";
 import { type Emulator, startEmulator } from "../support/emulator.js";
+import { LATENCY_MARGINS, REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { type CallRun, callFunction, type Given, mainObject, register } from "./engine/call.js";
 import type { RecordedModule } from "./engine/double.js";
 import {
@@ -53,6 +54,9 @@ const SHORT_LOCAL: Record<string, Given> = {
   returnSteps: "100",
   returnBake: "3s",
   minRequests: 30,
+  healthyTimeout: "60s",
+  // Latency is not what this file tests (test/support/margins.ts).
+  ...LATENCY_MARGINS,
 };
 
 const KEY_ID = "AKIAREHEARSALKEY0001";
@@ -188,86 +192,102 @@ describe("registration (ModuleTypes: what dagger functions lists)", () => {
 // every call is CPU-heavy (the SDK's introspector parses src/ and the declarations it imports on every
 // call, in the engine too). The other calls and the self-checks then run at once.
 describe("a release", () => {
-  it("deploy-gray --target local: a real local rollout, its Outcome JSON returned through returnValue", async () => {
-    const run = await callFunction(mod, registered, "deployGray", { ...SHORT_LOCAL, startedBy: "octocat" });
-    cleanProtocol(run);
-    expect(run.code, run.output).toBe(0);
-    const outcome = json<Outcome>(run);
-    expect(outcome).toMatchObject({ outcome: "promoted", exitCode: 0, target: "local" });
-    expect(outcome.steps.map((s) => `${s.kind}:${s.weight}:${s.verdict}`)).toEqual([
-      "forward:50:pass",
-      "forward:100:pass",
-      "return:100:pass",
-    ]);
-    // Progress went to the function's log, which the engine shows.
-    expect(run.output).toMatch(/→ promoted/);
-  }, 180_000);
+  it(
+    "deploy-gray --target local: a real local rollout, its Outcome JSON returned through returnValue",
+    async () => {
+      const run = await callFunction(mod, registered, "deployGray", { ...SHORT_LOCAL, startedBy: "octocat" });
+      cleanProtocol(run);
+      expect(run.code, run.output).toBe(0);
+      const outcome = json<Outcome>(run);
+      expect(outcome).toMatchObject({ outcome: "promoted", exitCode: 0, target: "local" });
+      expect(outcome.steps.map((s) => `${s.kind}:${s.weight}:${s.verdict}`)).toEqual([
+        "forward:50:pass",
+        "forward:100:pass",
+        "return:100:pass",
+      ]);
+      // Progress went to the function's log, which the engine shows.
+      expect(run.output).toMatch(/→ promoted/);
+    },
+    REAL_TIME_TEST_TIMEOUT_MS,
+  );
 });
 
 describe.concurrent("calls", () => {
-  it("deploy-gray of a bad release: the call fails with the outcome and its reason, as dagger call shows it", async () => {
-    const run = await callFunction(mod, registered, "deployGray", { ...SHORT_LOCAL, grayErrorRate: "20%" });
-    cleanProtocol(run);
-    expect(run.value).toBeUndefined();
-    expect(run.error).toMatch(/^rolled-back \(exit 3\): /);
-    expect(run.code).toBe(1); // the entrypoint exits 1 after returnError
-  }, 180_000);
-
-  it("plan --target aws and status, on the AWS emulator reached as a Service, credentials as Secrets", async () => {
-    const reach: Record<string, Given> = {
-      target: "aws",
-      region: emu.region,
-      endpointService: { service: `127.0.0.1:${emu.port}` },
-      awsAccessKeyId: { secret: KEY_ID },
-      awsSecretAccessKey: { secret: SECRET_KEY },
-      stateTable: STATE_TABLE,
-      listenerArn: world.fx.listenerArn,
-      ruleArn: world.fx.ruleArn,
-    };
-    const [plan, status] = await Promise.all([
-      callFunction(mod, registered, "plan", {
-        ...reach,
-        image: world.release,
-        stableTargetGroupArn: world.fx.stable.targetGroupArn,
-        grayTargetGroupArn: world.fx.gray.targetGroupArn,
-        stableAsg: world.fx.stable.asgName,
-        grayAsg: world.fx.gray.asgName,
-        launchTemplate: world.fx.launchTemplate.id,
-      }),
-      callFunction(mod, registered, "status", reach),
-    ]);
-    for (const run of [plan, status]) {
+  it(
+    "deploy-gray of a bad release: the call fails with the outcome and its reason, as dagger call shows it",
+    async () => {
+      const run = await callFunction(mod, registered, "deployGray", { ...SHORT_LOCAL, grayErrorRate: "20%" });
       cleanProtocol(run);
-      expect(run.code, `${run.error}\n${run.output}`).toBe(0);
-      // The endpoint came from the Service; the keys from the Secrets, never printed.
-      expect(run.output).toContain(`via http://127.0.0.1:${emu.port}`);
-      expect(run.output).not.toContain(KEY_ID);
-      expect(run.output).not.toContain(SECRET_KEY);
-    }
-    const report = json<{ target: string; scope: string; steps: unknown[] }>(plan);
-    expect(report).toMatchObject({ target: "aws", scope: world.fx.ruleArn });
-    expect(report.steps.length).toBeGreaterThan(0);
-    const outcome = json<Outcome>(status);
-    expect(outcome.reason).toContain(`no rollout is recorded for ${world.fx.ruleArn}`);
-  }, 180_000);
+      expect(run.value).toBeUndefined();
+      expect(run.error).toMatch(/^rolled-back \(exit 3\): /);
+      expect(run.code).toBe(1); // the entrypoint exits 1 after returnError
+    },
+    REAL_TIME_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "plan --target aws and status, on the AWS emulator reached as a Service, credentials as Secrets",
+    async () => {
+      const reach: Record<string, Given> = {
+        target: "aws",
+        region: emu.region,
+        endpointService: { service: `127.0.0.1:${emu.port}` },
+        awsAccessKeyId: { secret: KEY_ID },
+        awsSecretAccessKey: { secret: SECRET_KEY },
+        stateTable: STATE_TABLE,
+        listenerArn: world.fx.listenerArn,
+        ruleArn: world.fx.ruleArn,
+      };
+      const [plan, status] = await Promise.all([
+        callFunction(mod, registered, "plan", {
+          ...reach,
+          image: world.release,
+          stableTargetGroupArn: world.fx.stable.targetGroupArn,
+          grayTargetGroupArn: world.fx.gray.targetGroupArn,
+          stableAsg: world.fx.stable.asgName,
+          grayAsg: world.fx.gray.asgName,
+          launchTemplate: world.fx.launchTemplate.id,
+        }),
+        callFunction(mod, registered, "status", reach),
+      ]);
+      for (const run of [plan, status]) {
+        cleanProtocol(run);
+        expect(run.code, `${run.error}\n${run.output}`).toBe(0);
+        // The endpoint came from the Service; the keys from the Secrets, never printed.
+        expect(run.output).toContain(`via http://127.0.0.1:${emu.port}`);
+        expect(run.output).not.toContain(KEY_ID);
+        expect(run.output).not.toContain(SECRET_KEY);
+      }
+      const report = json<{ target: string; scope: string; steps: unknown[] }>(plan);
+      expect(report).toMatchObject({ target: "aws", scope: world.fx.ruleArn });
+      expect(report.steps.length).toBeGreaterThan(0);
+      const outcome = json<Outcome>(status);
+      expect(outcome.reason).toContain(`no rollout is recorded for ${world.fx.ruleArn}`);
+    },
+    REAL_TIME_TEST_TIMEOUT_MS,
+  );
 
   for (const dep of RUNTIME_PROBES) {
-    it(`self-check: with ${dep} moved back to devDependencies the module no longer loads, as in the engine`, async () => {
-      const module = await broken.get(dep)!;
-      if (dep === "typescript") {
-        // Registration neither installs nor loads the module: `dagger functions` still lists its
-        // functions, which is how the surface test stayed green while every call failed.
-        const types = await register(module);
-        expect(types.code, types.output).toBe(0);
-        expect(surfaceOfTypeDefs(mainObject(types.double.registered!))).toEqual(
-          expectedSurface({ registered: true }),
-        );
-      }
-      // Every call loads the module, and fails there, before the function runs.
-      const run = await callFunction(module, registered, "plan", { target: "local" });
-      expect(run.code).not.toBe(0);
-      expect(run.double.result).toBeUndefined();
-      expect(run.output).toContain(`Cannot find package '${dep}'`);
-    }, 180_000);
+    it(
+      `self-check: with ${dep} moved back to devDependencies the module no longer loads, as in the engine`,
+      async () => {
+        const module = await broken.get(dep)!;
+        if (dep === "typescript") {
+          // Registration neither installs nor loads the module: `dagger functions` still lists its
+          // functions, which is how the surface test stayed green while every call failed.
+          const types = await register(module);
+          expect(types.code, types.output).toBe(0);
+          expect(surfaceOfTypeDefs(mainObject(types.double.registered!))).toEqual(
+            expectedSurface({ registered: true }),
+          );
+        }
+        // Every call loads the module, and fails there, before the function runs.
+        const run = await callFunction(module, registered, "plan", { target: "local" });
+        expect(run.code).not.toBe(0);
+        expect(run.double.result).toBeUndefined();
+        expect(run.output).toContain(`Cannot find package '${dep}'`);
+      },
+      REAL_TIME_TEST_TIMEOUT_MS,
+    );
   }
 });

@@ -143,6 +143,15 @@ const PLAN: Arg[] = [
   ["latencySlack", STR, OPTIONAL],
   ["sequentialAlpha", STR, OPTIONAL],
   ["sequentialTolerance", STR, OPTIONAL],
+  ["signal", STR, OPTIONAL],
+  ["servicePeriod", STR, OPTIONAL],
+  ["serviceDelay", STR, OPTIONAL],
+  ["serviceNamespace", STR, OPTIONAL],
+  ["serviceRequests", STR, OPTIONAL],
+  ["serviceErrors", STR, OPTIONAL],
+  ["serviceLatency", STR, OPTIONAL],
+  ["serviceLatencyUnit", STR, OPTIONAL],
+  ["serviceDimensions", LIST, OPTIONAL],
 ];
 
 /**

@@ -3,6 +3,7 @@ import {
   GetMetricDataCommand,
   type GetMetricDataCommandOutput,
   GetMetricStatisticsCommand,
+  ListMetricsCommand,
   type MetricDataQuery,
   PutMetricDataCommand,
 } from "@aws-sdk/client-cloudwatch";
@@ -298,5 +299,95 @@ describe("CloudWatch", () => {
     await expect(query([stat("tm", "TargetResponseTime", GRAY, "tm99")])).rejects.toMatchObject({
       name: "InvalidParameterValueException",
     });
+  });
+});
+
+describe("emulator CloudWatch: custom high-resolution metrics (--signal service)", () => {
+  const CUSTOM = "GrayDeploy/Service";
+  const dims = [{ Name: "AutoScalingGroupName", Value: "gw-gray" }];
+  const custom = (id: string, metric: string, statName: string, period: number): MetricDataQuery => ({
+    Id: id,
+    MetricStat: {
+      Metric: { Namespace: CUSTOM, MetricName: metric, Dimensions: dims },
+      Period: period,
+      Stat: statName,
+    },
+    ReturnData: true,
+  });
+
+  beforeEach(async () => {
+    const cw = aws().cloudWatch;
+    // High resolution: one datum per 10 s period; standard resolution: the same, seconds dropped.
+    for (const [name, resolution] of [
+      ["Requests", 1],
+      ["RequestsStd", 60],
+    ] as const) {
+      await cw.send(
+        new PutMetricDataCommand({
+          Namespace: CUSTOM,
+          MetricData: [0, 10, 20, 30].map((s) => ({
+            MetricName: name,
+            Dimensions: dims,
+            Timestamp: at(1, s),
+            Value: 10,
+            StorageResolution: resolution,
+          })),
+        }),
+      );
+    }
+  });
+
+  it("serves high-resolution data at sub-minute periods, and standard-resolution data only in whole minutes", async () => {
+    const out = await aws().cloudWatch.send(
+      new GetMetricDataCommand({
+        StartTime: at(0),
+        EndTime: at(10),
+        MetricDataQueries: [custom("hi", "Requests", "Sum", 10), custom("std", "RequestsStd", "Sum", 10)],
+        ScanBy: "TimestampAscending",
+      }),
+    );
+    const seconds = (id: string) =>
+      (out.MetricDataResults ?? [])
+        .find((x) => x.Id === id)!
+        .Timestamps!.map((t, i) => [
+          (t.getTime() - T0.getTime()) / 1000,
+          out.MetricDataResults!.find((x) => x.Id === id)!.Values![i],
+        ]);
+    expect(seconds("hi")).toEqual([
+      [60, 10],
+      [70, 10],
+      [80, 10],
+      [90, 10],
+    ]);
+    expect(seconds("std")).toEqual([[60, 40]]);
+  });
+
+  it("lists recently active metrics with ListMetrics RecentlyActive PT3H", async () => {
+    const cw = aws().cloudWatch;
+    await cw.send(
+      new PutMetricDataCommand({
+        Namespace: CUSTOM,
+        MetricData: [
+          {
+            MetricName: "Requests",
+            Dimensions: [{ Name: "AutoScalingGroupName", Value: "gw-old" }],
+            Timestamp: new Date(Date.now() - 5 * 3_600_000),
+            Value: 1,
+          },
+        ],
+      }),
+    );
+    const names = async (recent: boolean) =>
+      (
+        await cw.send(
+          new ListMetricsCommand({
+            Namespace: CUSTOM,
+            MetricName: "Requests",
+            ...(recent ? { RecentlyActive: "PT3H" } : {}),
+          }),
+        )
+      ).Metrics?.map((m) => m.Dimensions?.map((d) => d.Value).join(",")).sort();
+    expect(await names(false)).toEqual(["gw-gray", "gw-old"]);
+    expect(await names(true)).toEqual(["gw-gray"]);
   });
 });

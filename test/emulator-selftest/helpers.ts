@@ -31,7 +31,7 @@ export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
   // Readiness, not a clock: the bound only ends a wait for what never comes.
-  { timeoutMs = 60_000, intervalMs = 50 } = {},
+  { timeoutMs = 180_000, intervalMs = 50 } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

@@ -97,7 +97,7 @@ describe("the live check against the emulator (fake account)", () => {
     } finally {
       await alb.stop();
     }
-  }, 240_000);
+  }, 600_000); // a failure bound only: three rollouts in real time, ~50 s on a quiet machine
 
   test("refuses credentials of another account before changing anything", async () => {
     const w = await buildWorld(emu(), aws());

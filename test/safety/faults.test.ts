@@ -327,9 +327,11 @@ describe.concurrent("faults in the control plane", { timeout: SCENARIO_TEST_TIME
         const why = o.run.tail(40);
         expect(r.outcome?.outcome, why).toBe("rolled-back");
         expect(r.code, why).toBe(3);
-        // A fifth failed attempt that is not the last: five were all (≈17 s), and a 24 s outage ended in
-        // rollback-failed before.
-        expect(r.stderr, why).toMatch(/restoring stable traffic failed \(attempt 5, [^)]*so far\):/);
+        // It failed, tried again, and was still trying when the outage ended: five attempts were all
+        // (≈17 s) before, and a 24 s outage ended in rollback-failed. How many attempts fit in 24 s
+        // depends on how fast this machine answers each, so the contract is the time it kept trying
+        // (verifiedMs ≥ the outage, below), not a count.
+        expect(r.stderr, why).toMatch(/restoring stable traffic failed \(attempt \d+, [^)]*so far\):/);
         expect(r.stderr, why).not.toMatch(/giving up/);
         expect(o.verifiedMs, why).not.toBeNull();
         expect(o.verifiedMs!, why).toBeGreaterThanOrEqual(24_000);

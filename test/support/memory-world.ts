@@ -252,12 +252,21 @@ class MemoryFleet implements Fleet {
   }
 }
 
-class MemoryMetrics implements MetricSource {
-  constructor(private readonly w: MemoryWorld) {}
+/**
+ * The world's traffic as one metric source sees it. `view` overrides the scenario for this source
+ * only (its period, lateness, the error rates it reports): a second source over the same traffic,
+ * such as the load balancer's guard beside a service signal.
+ */
+export class MemoryMetrics implements MetricSource {
+  constructor(
+    private readonly w: MemoryWorld,
+    private readonly view: Partial<Scenario> = {},
+  ) {}
 
   async read(windows: readonly TimeWindow[], signal?: AbortSignal): Promise<WindowStats[]> {
     honour(signal);
-    if (this.w.scenario.metricsFail) throw new ProviderError("GetMetricData: throttled", { retryable: true });
+    if ({ ...this.w.scenario, ...this.view }.metricsFail)
+      throw new ProviderError("GetMetricData: throttled", { retryable: true });
     return windows.map((win) => this.window(win));
   }
 
@@ -272,7 +281,7 @@ class MemoryMetrics implements MetricSource {
   }
 
   private window(win: TimeWindow): WindowStats {
-    const s = this.w.scenario;
+    const s = { ...this.w.scenario, ...this.view };
     const period = s.periodMs ?? 1000;
     const readable = this.w.clock.now() - (s.dataDelayMs ?? 0);
     const rps = s.rps ?? 200;

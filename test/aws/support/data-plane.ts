@@ -16,7 +16,12 @@
  *   the emulator's CloudWatch as the ALB would publish it: per target group (LoadBalancer +
  *   TargetGroup dimensions) RequestCount, HTTPCode_Target_5XX_Count, TargetConnectionErrorCount,
  *   TargetResponseTime (Values/Counts, seconds), HealthyHostCount, UnHealthyHostCount; and the load
- *   balancer's own HTTPCode_ELB_5XX_Count. Zero counts are absent, as on AWS.
+ *   balancer's own HTTPCode_ELB_5XX_Count. Zero counts are absent, as on AWS. By default a period is
+ *   written as soon as it ends (the fast tests); `periodMs: 60_000, albDelayMs: 120_000` is what AWS
+ *   does (one-minute periods, complete about two minutes late), for the tests and benchmarks about it.
+ * - The service's own metrics (`service`): every instance publishes Embedded Metric Format documents
+ *   (examples/sample-gateway, METRICS_*), and this plays the CloudWatch agent: it stores their data
+ *   with PutMetricData (StorageResolution as published) `service.delayMs` after each is written.
  * - Customers: the local load generator, open loop, through the proxy.
  */
 import { DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
@@ -25,6 +30,7 @@ import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
 import { DescribeRulesCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { findImageReference } from "../../../src/aws/user-data.js";
 import type { Pool } from "../../../src/core/types.js";
+import type { EmfDatum } from "../../../src/local/emf.js";
 import { type InstanceFaults, NO_FAULTS, ServiceInstance } from "../../../src/local/instance.js";
 import { LoadGenerator } from "../../../src/local/load.js";
 import { type PeriodSnapshot, TrafficMetrics } from "../../../src/local/metrics.js";
@@ -41,8 +47,12 @@ export interface DataPlaneOptions {
   readonly emu: Emulator;
   readonly aws: AwsClients;
   readonly fx: AwsFixture;
-  /** Metric period (the rollout's --metric-period). */
+  /** The load balancer's metric period (the rollout's --metric-period). */
   readonly periodMs: number;
+  /** How long after its period ends the load balancer's data is written. Default 0. */
+  readonly albDelayMs?: number;
+  /** The instances publish their own metrics (--signal service). */
+  readonly service?: ServicePublishing;
   /** Fault knobs of the processes running `image`. */
   readonly faults?: (image: string) => InstanceFaults;
   readonly rps?: number;
@@ -55,6 +65,26 @@ export interface DataPlaneOptions {
   readonly reconcileMs?: number;
   /** How often the proxy health-checks each target (two checks in a row decide). Default 250 ms. */
   readonly healthCheckMs?: number;
+}
+
+/** How the instances publish their own metrics, and how late the agent stores them. */
+export interface ServicePublishing {
+  /** The instances' period (METRICS_PERIOD_MS). */
+  readonly periodMs: number;
+  /** The CloudWatch agent's flush and CloudWatch's ingestion: from a document written to stored. */
+  readonly delayMs: number;
+  /** Default GrayDeploy/Service. */
+  readonly namespace?: string;
+  /** An instance's dimensions. Default: AutoScalingGroupName = its group. */
+  readonly dimensions?: (m: { pool: Pool; asg: string; version: string }) => Record<string, string>;
+}
+
+/** One load-balancer period as the data plane wrote it. */
+export interface AlbPeriod {
+  readonly start: number;
+  readonly publishedAt: number;
+  readonly grayRequests: number;
+  readonly gray5xx: number;
 }
 
 /** A process standing for one EC2 instance. */
@@ -144,13 +174,21 @@ export class EmulatedAlb {
   readonly errors: string[] = [];
   /** Periods written to CloudWatch. */
   published = 0;
+  /** Every load-balancer period written, with when. */
+  readonly albPeriods: AlbPeriod[] = [];
+  /** Service datapoints stored (the agent's PutMetricData), per pool. */
+  readonly serviceStored: Record<Pool, number> = { stable: 0, gray: 0 };
+  readonly #timers = new Set<NodeJS.Timeout>();
   /** Every instance the fleet reconciler saw in each Auto Scaling group (by group name). */
   readonly instancesSeen = new Map<string, Set<string>>();
 
   constructor(o: DataPlaneOptions) {
     this.o = o;
     this.weights = new RuleWeightSource(o.aws, o.fx);
-    this.metrics = new TrafficMetrics({ periodMs: o.periodMs, retentionMs: 120_000 });
+    this.metrics = new TrafficMetrics({
+      periodMs: o.periodMs,
+      retentionMs: Math.max(120_000, 3 * o.periodMs + (o.albDelayMs ?? 0)),
+    });
     this.proxy = new WeightedProxy({
       weights: this.weights,
       sink: this.metrics,
@@ -173,13 +211,61 @@ export class EmulatedAlb {
     await this.reconcile();
     this.#timer = setInterval(() => void this.reconcile(), this.o.reconcileMs ?? 400);
     this.#unsubscribe = this.metrics.onPeriod((p) => {
-      const put = this.#publish(p).catch((e) => {
-        this.errors.push(`PutMetricData: ${String(e)}`);
+      this.#later(this.o.albDelayMs ?? 0, () => this.#publish(p));
+    });
+    this.load = new LoadGenerator({ url, rps: this.o.rps ?? 100 });
+  }
+
+  /** Runs `write` after `ms` (at once for 0), tracked so stop() waits for it and cancels what is pending. */
+  #later(ms: number, write: () => Promise<void>): void {
+    const run = () => {
+      if (this.#stopped) return;
+      const put = write().catch((e) => {
+        if (!this.#stopped) this.errors.push(`PutMetricData: ${String(e)}`);
       });
       this.#publishing.add(put);
       void put.finally(() => this.#publishing.delete(put));
+    };
+    if (ms <= 0) {
+      run();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      run();
+    }, ms);
+    this.#timers.add(timer);
+  }
+
+  /** The CloudWatch agent: an instance's EMF data, stored `service.delayMs` after it was written. */
+  #agent(pool: Pool, data: readonly EmfDatum[]): void {
+    const s = this.o.service;
+    if (s === undefined) return;
+    this.#later(s.delayMs, async () => {
+      const byNamespace = new Map<string, MetricDatum[]>();
+      for (const d of data) {
+        const list = byNamespace.get(d.namespace) ?? [];
+        list.push({
+          MetricName: d.name,
+          Dimensions: Object.entries(d.dimensions).map(([Name, Value]) => ({ Name, Value })),
+          Timestamp: new Date(d.timestamp),
+          StorageResolution: d.storageResolution,
+          ...(d.unit === undefined ? {} : { Unit: d.unit as MetricDatum["Unit"] }),
+          ...(d.values.length === 1 && d.counts[0] === 1
+            ? { Value: d.values[0]! }
+            : { Values: [...d.values], Counts: [...d.counts] }),
+        });
+        byNamespace.set(d.namespace, list);
+      }
+      for (const [Namespace, MetricData] of byNamespace) {
+        for (let i = 0; i < MetricData.length; i += 500) {
+          await this.o.aws.cloudWatch.send(
+            new PutMetricDataCommand({ Namespace, MetricData: MetricData.slice(i, i + 500) }),
+          );
+        }
+      }
+      this.serviceStored[pool]++;
     });
-    this.load = new LoadGenerator({ url, rps: this.o.rps ?? 100 });
   }
 
   /** Customers start arriving (once stable serves: a real service has traffic before any rollout). */
@@ -277,7 +363,26 @@ export class EmulatedAlb {
         const image = await this.#imageOf(versionOf.get(id)!);
         if (this.#stopped) return;
         const faults = this.o.faults?.(image) ?? NO_FAULTS;
-        const process = new ServiceInstance({ id, pool, version: image, faults });
+        const s = this.o.service;
+        const asg = pool === "stable" ? fx.stable.asgName : fx.gray.asgName;
+        const process = new ServiceInstance({
+          id,
+          pool,
+          version: image,
+          faults,
+          ...(s === undefined
+            ? {}
+            : {
+                emf: {
+                  periodMs: s.periodMs,
+                  namespace: s.namespace ?? "GrayDeploy/Service",
+                  dimensions: s.dimensions?.({ pool, asg, version: versionOf.get(id)! }) ?? {
+                    AutoScalingGroupName: asg,
+                  },
+                  receive: (data) => this.#agent(pool, data),
+                },
+              }),
+        });
         const m: Machine = { instanceId: id, pool, image, process, port: null, reported: null };
         this.#machines.set(id, m);
         process.listening.then(
@@ -391,6 +496,12 @@ export class EmulatedAlb {
         });
       }
     }
+    this.albPeriods.push({
+      start: p.start,
+      publishedAt: Date.now(),
+      grayRequests: p.gray.requests,
+      gray5xx: p.gray.target5xx,
+    });
     if (p.lbErrors > 0) {
       data.push({
         MetricName: "HTTPCode_ELB_5XX_Count",
@@ -414,6 +525,8 @@ export class EmulatedAlb {
     this.#stopped = true;
     this.weights.stop();
     if (this.#timer) clearInterval(this.#timer);
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
     this.#unsubscribe?.();
     await this.load?.close().catch(() => undefined);
     await this.#reconciling?.catch(() => undefined);

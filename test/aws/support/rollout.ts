@@ -15,7 +15,7 @@ import type { RolloutState } from "../../../src/core/state.js";
 import { systemClock } from "../../../src/engine/clock.js";
 import type { EngineEvent } from "../../../src/engine/events.js";
 import { deployGray } from "../../../src/engine/verbs.js";
-import { EmulatedAlb } from "./data-plane.js";
+import { type DataPlaneOptions, EmulatedAlb } from "./data-plane.js";
 import { cliEnv, openTarget, options, STATE_TABLE, type World } from "./world.js";
 
 export interface GroupView {
@@ -67,7 +67,7 @@ export async function storedState(w: World): Promise<RolloutState | null> {
 /** Starts the emulated data plane and waits until stable serves. */
 export async function startDataPlane(
   w: World,
-  opts: { faults?: ConstructorParameters<typeof EmulatedAlb>[0]["faults"]; rps?: number } = {},
+  opts: Partial<Pick<DataPlaneOptions, "faults" | "rps" | "periodMs" | "albDelayMs" | "service">> = {},
 ): Promise<EmulatedAlb> {
   // A real ALB starts new targets in `initial` until its health checks pass: so does the emulator now.
   await w.emu.configure({ newTargetsInitial: true, refreshStepSeconds: 0.2 });
@@ -84,6 +84,11 @@ export async function startDataPlane(
   alb.startLoad();
   // A few periods of traffic on stable alone, as before any real rollout.
   await new Promise((r) => setTimeout(r, 1500));
+  // With the service's own metrics: until the agent stored some of stable's (preflight looks for them).
+  const deadline = Date.now() + 2 * (opts.service?.periodMs ?? 0) + 15_000;
+  while (opts.service !== undefined && alb.serviceStored.stable < 4 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return alb;
 }
 

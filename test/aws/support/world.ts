@@ -158,7 +158,9 @@ export function rawOptions(w: World, verb: Verb, extra: RawOptions = {}): RawOpt
     maxBake: "12s",
     returnSteps: "100",
     returnBake: "3s",
-    healthyTimeout: "20s",
+    // A bound for a gray that never turns healthy; a busy machine registered healthy instances
+    // after more than 20 s (the safety scenarios' rollouts then rolled back correct releases).
+    healthyTimeout: "60s",
     instanceWarmup: "0s",
     minRequests: 10,
     // No test of this world is about latency (see LATENCY_MARGINS).

@@ -9,6 +9,13 @@ moto 5.2.4 gaps fixed here:
 - Metric math returns nothing beyond a bare id (`m1`); `100*m1/m2` is what an error-rate gate uses.
 - PutMetricData `Values`+`Counts` is expanded into one Python object per count (a minute of ALB
   response times is thousands); stored here as one distribution datum.
+- Storage resolution is ignored: every datum is kept at its own timestamp. CloudWatch keeps a custom
+  metric published without `StorageResolution: 1` at one-minute resolution, so a sub-minute period
+  sees it in whole minutes; here such a datum is stored at its minute. (`AWS/*` data, which only the
+  tests' emulated load balancer publishes, is kept as sent: the fast tests' 1-second ALB periods are
+  emulator-only by design, test/support/strict/emulator-only.ts.)
+- ListMetrics ignores `RecentlyActive`; `PT3H` (its one value) now lists only metrics with a datum
+  in the last three hours.
 
 Percentiles are nearest-rank over the raw values (and statistic sets whose Minimum equals Maximum,
 as CloudWatch allows); a period with no usable values has no datapoint, as on AWS.
@@ -67,6 +74,14 @@ def _dims_key(dims: Any) -> tuple[tuple[str, str], ...]:
         else:
             out.append((d.name, d.value))
     return tuple(sorted(out))
+
+
+def _at_storage_resolution(namespace: str, m: dict[str, Any]) -> dict[str, Any]:
+    """A custom datum without StorageResolution 1 is kept at one-minute resolution, as CloudWatch does."""
+    if namespace.startswith("AWS/") or int(m.get("StorageResolution") or 60) == 1:
+        return m
+    ts = _utc(m.get("Timestamp") or datetime.now(timezone.utc))
+    return {**m, "Timestamp": ts.replace(second=0, microsecond=0)}
 
 
 def _check_stat(stat: str, param: str) -> None:
@@ -291,6 +306,7 @@ def install() -> None:
     def put_metric_data(self: Any, namespace: str, metric_data: list[dict[str, Any]]) -> None:
         for i, metric in enumerate(metric_data):
             self._validate_parameters_put_metric_data(metric, i + 1)
+        metric_data = [_at_storage_resolution(namespace, m) for m in metric_data]
         rest = []
         for m in metric_data:
             if not m.get("Values"):
@@ -421,6 +437,23 @@ def install() -> None:
             datapoints.append(point)
         return ActionResult({"Label": name, "Datapoints": datapoints})
 
+    orig_list = require(CloudWatchResponse, "list_metrics", ["self"])
+
+    def list_metrics(self: Any) -> ActionResult:
+        result = orig_list(self)
+        if self._get_param("RecentlyActive") != "PT3H":
+            return result
+        since = datetime.now(timezone.utc) - timedelta(hours=3)
+        recent = {
+            (md.namespace, md.name, _dims_key(md.dimensions))
+            for md in self.cloudwatch_backend.get_all_metrics()
+            if _utc(md.timestamp) >= since
+        }
+        body = result.result  # {"Metrics": [...], "NextToken": ...}
+        body["Metrics"] = [m for m in body["Metrics"] if (m.namespace, m.name, _dims_key(m.dimensions)) in recent]
+        return result
+
     replace(CloudWatchBackend, "put_metric_data", put_metric_data, "store Values+Counts as one distribution")
+    replace(CloudWatchResponse, "list_metrics", list_metrics, "ListMetrics RecentlyActive=PT3H")
     replace(CloudWatchBackend, "get_metric_data", get_metric_data, "percentiles, exact dimensions, metric math")
     replace(CloudWatchResponse, "get_metric_statistics", get_metric_statistics, "ExtendedStatistics, aligned periods")
