@@ -5,6 +5,7 @@
  */
 import { AbortedError, toGrayDeployError } from "../contract/errors.js";
 import type { Observation } from "../core/analysis.js";
+import { follows, recentWindow } from "../core/capacity.js";
 import { analyseStep, historyWindows, observationWindows } from "../core/decide.js";
 import type { BusinessQuery } from "../gates/types.js";
 import type { RunState } from "./run-state.js";
@@ -18,15 +19,20 @@ export class Observer {
     const windows = observationWindows(plan, now);
     const history = historyWindows(this.r.state, now);
     const signal = this.r.ctx.signal;
+    // Following the load: the load now (a third window in the same read) and the fleets' sizes.
+    const fleet = this.r.ports.fleet;
+    const follow = follows(this.r.state) && fleet.sizes !== undefined && fleet.resize !== undefined;
+    const read = [windows.rollback, windows.promotion, ...(follow ? [recentWindow(plan, now)] : [])];
     // History (the sequential test's windows, all ending where the rollback window ends) is a read
     // of its own, so its many window lengths never change how the gates' windows are answered.
-    const [metrics, health, alarms, past] = await Promise.allSettled([
-      this.r.ports.metrics.read([windows.rollback, windows.promotion], signal, this.businessQuery()),
+    const [metrics, health, alarms, past, sizes] = await Promise.allSettled([
+      this.r.ports.metrics.read(read, signal, this.businessQuery()),
       this.r.ports.router.targetHealth(signal),
       plan.alarms.length > 0 && this.r.ports.metrics.alarms
         ? this.r.ports.metrics.alarms(plan.alarms, signal)
         : Promise.resolve([]),
       history.length > 0 ? this.r.ports.metrics.read(history, signal) : Promise.resolve([]),
+      follow ? fleet.sizes!(signal) : Promise.resolve(null),
     ]);
     if (signal?.aborted) throw new AbortedError("interrupted: rolling back");
     const errors: string[] = [];
@@ -35,6 +41,7 @@ export class Observer {
     if (health.status === "rejected") errors.push(`target health: ${why(health)}`);
     if (alarms.status === "rejected") errors.push(`alarms: ${why(alarms)}`);
     if (past.status === "rejected") errors.push(`metrics history: ${why(past)}`);
+    if (sizes.status === "rejected") errors.push(`fleet sizes: ${why(sizes)}`);
     const m = metrics.status === "fulfilled" ? metrics.value : null;
     const observation: Observation = {
       at: now,
@@ -44,11 +51,11 @@ export class Observer {
       health: health.status === "fulfilled" ? health.value : null,
       alarms: alarms.status === "fulfilled" ? alarms.value : null,
       errors,
+      ...(follow ? { recent: m?.[2] ?? null, sizes: sizes.status === "fulfilled" ? sizes.value : null } : {}),
     };
-    const analysis =
-      this.r.state.phase === "shifting" || this.r.state.phase === "returning"
-        ? analyseStep(this.r.state, observation)
-        : null;
+    const analysis = ["shifting", "returning", "keeping"].includes(this.r.state.phase)
+      ? analyseStep(this.r.state, observation)
+      : null;
     this.r.event({
       type: "observation",
       at: now,

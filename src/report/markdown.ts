@@ -17,6 +17,7 @@ const HEADLINE: Record<OutcomeKind, { icon: string; title: string }> = {
   "rollback-failed": { icon: "🚨", title: "ROLLBACK FAILED" },
   failed: { icon: "❌", title: "Failed" },
   "in-progress": { icon: "🔄", title: "In progress" },
+  restored: { icon: "⏪", title: "Previous release restored" },
 };
 
 const VERDICT: Record<string, string> = {
