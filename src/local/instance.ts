@@ -45,6 +45,8 @@ export interface InstanceSpec {
   readonly host?: string;
   /** Receives the child's stderr lines (start-up failures); nothing is logged per request. */
   readonly log?: (line: string) => void;
+  /** Requests per second the instance serves before it queues (the service's CAPACITY_RPS); 0: unbounded. */
+  readonly capacityRps?: number;
 }
 
 export interface ExitInfo {
@@ -92,6 +94,7 @@ export class ServiceInstance {
       DECLINE_RATE: String(f.declineRate ?? 0),
       BASELINE_DECLINE_RATE: String(f.baselineDeclineRate ?? 0),
       EXIT_WITH_PARENT: "1",
+      CAPACITY_RPS: String(spec.capacityRps ?? 0),
     };
     if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
     const child = spawn(process.execPath, [spec.serverPath ?? sampleServerPath()], {
