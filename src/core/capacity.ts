@@ -107,22 +107,21 @@ export function decideCapacity(s: RolloutState, input: CapacityInput, now: numbe
   const grow = loadSize(rate, perInstance);
   const shrink = loadSize(rate === null ? null : rate * (1 + SHRINK_BAND), perInstance);
   let stablePending: PendingResize | null = null;
-  let stableAfter = stableMin;
+  let stableWant = stableMin;
   // The refresh replaces stable during promotion: its size is left to the refresh then.
   if (grow !== null && shrink !== null && s.phase !== "promoting") {
     const cap = Math.max(input.sizes.stable.max, start);
     const wantUp = Math.min(Math.max(start, grow), cap);
     const wantDown = Math.min(Math.max(start, shrink), cap);
-    const want = wantUp > stableMin ? wantUp : Math.min(wantDown, stableMin);
-    const settled = settle(stableMin, want, prev.pending.stable, now, up, down);
+    stableWant = wantUp > stableMin ? wantUp : wantDown < stableMin ? wantDown : stableMin;
+    const settled = settle(stableMin, stableWant, prev.pending.stable, now, up, down);
     stablePending = settled.pending;
     if (settled.change) {
-      stableAfter = want;
       changes.push({
         pool: "stable",
         from: stableMin,
-        to: want,
-        reason: `stable held at ${want} instance(s) (was ${stableMin}): the whole load is ${fmtRate(rate!)}, ${fmtRate(perInstance!)} per instance by its scaling policy, and a rollback sends all of it back to stable at once${want === start ? " (its size when the rollout began)" : ""}; ${held(settled.heldMs)}`,
+        to: stableWant,
+        reason: `stable held at ${stableWant} instance(s) (was ${stableMin}): the whole load is ${fmtRate(rate!)}, ${fmtRate(perInstance!)} per instance by its scaling policy, and a rollback sends all of it back to stable at once${stableWant === start ? " (its size when the rollout began)" : ""}; ${held(settled.heldMs)}`,
       });
     } else if (stablePending !== null) {
       notes.push(`stable ${stableMin} → ${stablePending.to} once it persists`);
@@ -130,19 +129,16 @@ export function decideCapacity(s: RolloutState, input: CapacityInput, now: numbe
   }
 
   // ── gray: the capacity rule on stable's current desired capacity ───────────────────────────────
+  // Stable's desired capacity as it is being made now (a growth of its minimum raises it), so both
+  // fleets follow the same load at the same evaluation rather than one after the other.
   const weight = s.weights.gray;
   const minGray = s.plan.minGrayCapacity;
-  const stableNow = Math.max(input.sizes.stable.desired, stableAfter);
+  const stableNow = Math.max(input.sizes.stable.desired, stableWant);
   const floor = grayCapacity(start, weight, minGray);
   const ceiling = Math.max(input.sizes.gray.max, floor);
-  const rule = (stable: number) => Math.min(Math.max(grayCapacity(stable, weight, minGray), floor), ceiling);
+  const ruled = Math.max(grayCapacity(stableNow, weight, minGray), floor);
   const grayNow = s.grayCapacity;
-  const grayUp = rule(stableNow);
-  // Shrinking uses stable's size for 10% more load when the load is known (the band).
-  const stableBanded =
-    shrink === null ? stableNow : Math.max(input.sizes.stable.desired, Math.min(stableAfter, shrink));
-  const grayDown = rule(Math.max(stableBanded, start));
-  const grayWant = grayUp > grayNow ? grayUp : Math.min(grayDown, grayNow);
+  const grayWant = Math.min(ruled, ceiling);
   let grayPending: PendingResize | null = null;
   let grayGrew = prev.grayGrew;
   const healthy = input.grayHealthy;
@@ -160,18 +156,13 @@ export function decideCapacity(s: RolloutState, input: CapacityInput, now: numbe
     const settled = settle(grayNow, grayWant, prev.pending.gray, now, up, down);
     grayPending = settled.pending;
     if (settled.change) {
-      const why =
-        grayWant > grayNow
-          ? `stable's desired capacity is ${stableNow}${stableNow > start ? ` (${start} when the rollout began)` : ""} and gray carries ${weight}%`
-          : `stable's desired capacity is back to ${stableNow} (sized for ${Math.round(SHRINK_BAND * 100)}% more than the load${rate === null ? "" : ` of ${fmtRate(rate)}`}) at gray ${weight}%`;
+      const why = `the capacity rule on stable's desired capacity ${stableNow}${stableNow !== start ? ` (${start} when the rollout began)` : ""} at gray's ${weight}% gives ${ruled}`;
       const bounds =
-        grayWant === floor && grayWant < grayUp
-          ? ""
-          : grayWant === floor
-            ? `; ${floor} is what the ${weight}% step needs`
-            : grayWant === ceiling && grayUp > ceiling
-              ? `; capped at gray's MaxSize ${ceiling}`
-              : "";
+        ruled > ceiling
+          ? `, capped at gray's MaxSize ${ceiling}`
+          : grayWant === floor && grayWant < grayNow
+            ? `, what the ${weight}% step needs at least`
+            : "";
       changes.push({
         pool: "gray",
         from: grayNow,
