@@ -27,7 +27,8 @@
  *                        queue and every request's latency grow for as long as the excess lasts, as
  *                        on a saturated machine. /health and /metrics are not queued.
  *   MAX_QUEUE_MS         a request that would wait longer than this in the queue is refused at once
- *                        with 503 (default 10000), so an overload cannot grow memory without bound
+ *                        with 503 (default 3000), as a gateway sheds what it cannot serve in time;
+ *                        an overload cannot grow the queue without bound
  *   CRASH                "1"/"true": exit(1) right after start, before listening (a release that
  *                        cannot boot)
  *   EXIT_WITH_PARENT     "1"/"true": exit when stdin closes. The parent keeps a pipe open on our stdin;
@@ -55,7 +56,7 @@ const errorRate = rate("ERROR_RATE");
 const baselineErrorRate = rate("BASELINE_ERROR_RATE");
 const latencyMs = Math.max(0, Number(env.LATENCY_MS || 0)) || 0;
 const capacityRps = Math.max(0, Number(env.CAPACITY_RPS || 0)) || 0;
-const maxQueueMs = Math.max(0, Number(env.MAX_QUEUE_MS || 10_000)) || 10_000;
+const maxQueueMs = Math.max(0, Number(env.MAX_QUEUE_MS || 3000)) || 3000;
 const declineRate = rate("DECLINE_RATE");
 const baselineDeclineRate = rate("BASELINE_DECLINE_RATE");
 const flag = (name) => env[name] === "1" || env[name] === "true";
