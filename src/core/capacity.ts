@@ -113,7 +113,7 @@ export function decideCapacity(s: RolloutState, input: CapacityInput, now: numbe
     const cap = Math.max(input.sizes.stable.max, start);
     const wantUp = Math.min(Math.max(start, grow), cap);
     const wantDown = Math.min(Math.max(start, shrink), cap);
-    stableWant = wantUp > stableMin ? wantUp : wantDown < stableMin ? wantDown : stableMin;
+    stableWant = wantUp > stableMin ? wantUp : Math.min(wantDown, stableMin);
     const settled = settle(stableMin, stableWant, prev.pending.stable, now, up, down);
     stablePending = settled.pending;
     if (settled.change) {
@@ -142,15 +142,15 @@ export function decideCapacity(s: RolloutState, input: CapacityInput, now: numbe
   let grayPending: PendingResize | null = null;
   let grayGrew = prev.grayGrew;
   const healthy = input.grayHealthy;
+  // Health unread (null) counts as not yet healthy: an unknown is never taken for capacity.
   const waiting =
     grayGrew !== null &&
-    healthy !== null &&
-    healthy < Math.min(grayGrew.to, grayNow) &&
+    (healthy === null || healthy < Math.min(grayGrew.to, grayNow)) &&
     now - grayGrew.at < s.plan.healthyTimeoutMs;
   if (waiting) {
     // New instances count once healthy: no other change of gray until they are.
     grayPending = prev.pending.gray;
-    notes.push(`waiting for gray's new instances: ${healthy} of ${grayNow} healthy`);
+    notes.push(`waiting for gray's new instances: ${healthy ?? "unknown"} of ${grayNow} healthy`);
   } else {
     if (grayGrew !== null && (healthy ?? 0) >= Math.min(grayGrew.to, grayNow)) grayGrew = null;
     const settled = settle(grayNow, grayWant, prev.pending.gray, now, up, down);

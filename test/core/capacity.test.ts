@@ -54,7 +54,7 @@ function input(o: {
   rps: number | null;
   stable?: Partial<FleetSizes["stable"]>;
   grayMax?: number;
-  healthy?: number;
+  healthy?: number | null;
   perInstance?: number | null;
 }): CapacityInput {
   return {
@@ -64,7 +64,7 @@ function input(o: {
       perInstanceRps: o.perInstance === undefined ? 100 : o.perInstance,
     },
     recent: o.rps === null ? null : recent(o.rps),
-    grayHealthy: o.healthy ?? 2,
+    grayHealthy: o.healthy === undefined ? 2 : o.healthy,
   };
 }
 
@@ -182,6 +182,14 @@ describe("gray follows the load (core/capacity.ts)", () => {
       T0 + 1000,
     );
     expect(ready.changes.map((c) => `${c.pool}:${c.to}`)).toEqual(["gray:6"]);
+    // Health that could not be read is not health: still waiting.
+    const unread = decideCapacity(
+      s,
+      input({ rps: 1200, stable: { desired: 12, min: 12 }, healthy: null }),
+      T0 + 1000,
+    );
+    expect(unread.changes).toEqual([]);
+    expect(unread.note).toMatch(/waiting for gray's new instances: unknown of 4 healthy/);
     // …or once the healthy timeout has passed (the health gates judge what never came up).
     const late = decideCapacity(
       s,

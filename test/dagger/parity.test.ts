@@ -38,6 +38,13 @@ const NOT_OPTIONS: Record<Verb, readonly string[]> = {
   status: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
   promote: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
   abort: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
+  "rollback-release": [
+    "endpointService",
+    "awsAccessKeyId",
+    "awsSecretAccessKey",
+    "awsSessionToken",
+    "webIdentityToken",
+  ],
   bootstrap: [
     "endpointService",
     "awsAccessKeyId",
