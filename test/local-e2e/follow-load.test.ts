@@ -5,10 +5,13 @@
  * with --gray-capacity fixed (the behaviour before) gray keeps each step's size, its instances queue
  * and the rollout is rolled back — a good release lost to a peak.
  *
- * The model is scaled down to be light on a shared machine: 100 requests/s per instance (stable
- * tracks 60), a climb from 40 to 240 requests/s over 16 s — 4 instances' worth at 60%, where a
- * fixed 100% step has 2, whose 120 requests/s each exceed what they serve. Overload is measured where it happens, in the gray
+ * The model is scaled down to be light on a shared machine: 80 requests/s per instance (stable
+ * tracks 48), a climb from 40 to 240 requests/s over 16 s — 5 instances' worth at 60%, where a
+ * fixed 100% step has 2, whose 120 requests/s each exceed by half what they serve, so their queues
+ * grow by seconds whatever the machine's load. Overload is measured where it happens, in the gray
  * instances' own queues (GET /metrics: the longest wait of a request), not by client latency alone.
+ * The latency thresholds (slack 300 ms, promotion p95 1.5 s, the same in both runs) are about
+ * control, not latency: two busy shared cores swing a process's p95 by hundreds of milliseconds.
  */
 import { randomUUID } from "node:crypto";
 import { request } from "undici";
@@ -23,7 +26,7 @@ import { openLocalTarget } from "../../src/local/target.js";
 const PEAK: RawOptions = {
   target: "local",
   instances: 2,
-  instanceCapacity: 100,
+  instanceCapacity: 80,
   rps: 40,
   rpsRamp: 240,
   steps: "50,100",
@@ -42,6 +45,7 @@ const PEAK: RawOptions = {
   // About control, not latency: two shared cores swing a process's p95 by 100 ms or more, while an
   // overloaded instance's queue adds seconds.
   latencySlack: "300ms",
+  promoteP95: "1500ms",
 };
 
 /** The longest a request waited in any gray instance's queue, sampled while the rollout runs. */
