@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import LongestFirst from "./test/support/sequencer.js";
 
 export default defineConfig({
   resolve: {
@@ -13,10 +14,16 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Hooks start what tests share (the AWS emulator, Zabbix fleets, worlds): they wait on readiness
+    // and bound it themselves (150 s for the emulator, 120 s for Zabbix), saying what they saw. This
+    // is above both, so their error, not "hook timed out", is what a failure reports.
+    hookTimeout: 180_000,
     pool: "forks",
-    // Most test time is real waiting (bakes, leases, emulators, child processes), not CPU: two files
-    // at once on the 2-core CI machine took the suite from 758 s to 475 s with no test changed.
-    maxWorkers: 2,
+    // Most files mostly wait (bakes, leases, emulators, child processes): three at once keep two
+    // cores busier than two did. The CPU-heavy safety scenarios are limited machine-wide instead
+    // (test/support/slots.ts), and the longest files start first (test/support/sequencer.ts).
+    // GRAY_TEST_WORKERS overrides the count.
+    maxWorkers: Number(process.env.GRAY_TEST_WORKERS ?? 3),
+    sequence: { sequencer: LongestFirst },
   },
 });

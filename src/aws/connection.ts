@@ -51,6 +51,7 @@ import {
   ModifyRuleCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { fromTemporaryCredentials, fromTokenFile } from "@aws-sdk/credential-providers";
+import { AWS_USER_AGENT } from "../contract/identity.js";
 import { systemClock } from "../engine/clock.js";
 import type { AwsApi, Call } from "./api.js";
 import { mapAwsError } from "./errors.js";
@@ -147,7 +148,11 @@ function credentialsFor(o: AwsConnectionOptions): AwsConnectionOptions["credenti
   if (o.roleArn === undefined) return undefined; // the SDK's default chain
   const env = o.env ?? process.env;
   const session = `gray-deploy-${process.pid}-${(o.now ?? systemClock().now)().toString(36)}`;
-  const stsConfig = { region: o.region, ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }) };
+  const stsConfig = {
+    region: o.region,
+    customUserAgent: AWS_USER_AGENT,
+    ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
+  };
   const tokenFile = env.AWS_WEB_IDENTITY_TOKEN_FILE;
   // Both providers re-assume the role shortly before the session expires, so a rollout longer than one
   // role session keeps working.
@@ -243,6 +248,7 @@ export function createAwsApi(o: AwsConnectionOptions): AwsConnection {
     ...(credentials === undefined ? {} : { credentials }),
     maxAttempts: o.maxAttempts ?? 5,
     retryMode: "standard",
+    customUserAgent: AWS_USER_AGENT,
     requestHandler: { requestTimeout: o.requestTimeoutMs ?? 30_000, connectionTimeout: 5000 },
   };
   const clients: SdkClient[] = [];

@@ -14,6 +14,7 @@
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
 import { CredentialsError, InvalidInputError } from "../contract/errors.js";
+import { AWS_USER_AGENT } from "../contract/identity.js";
 import { formatDuration } from "../contract/units.js";
 import type { AwsCredentials, AwsCredentialsProvider } from "../engine/targets.js";
 
@@ -118,7 +119,11 @@ export async function openAwsSession(
   const warnings: string[] = [];
   const now = deps.now();
   const wanted = sessionSeconds(needs.forMs);
-  const clientConfig = { region: input.region, ...(input.endpoint ? { endpoint: input.endpoint } : {}) };
+  const clientConfig = {
+    region: input.region,
+    customUserAgent: AWS_USER_AGENT,
+    ...(input.endpoint ? { endpoint: input.endpoint } : {}),
+  };
   const sessionName = roleSessionName(input.sessionName);
 
   let provider: AwsCredentialsProvider;

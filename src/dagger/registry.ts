@@ -5,6 +5,7 @@
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { CredentialsError, InvalidInputError, ProviderError } from "../contract/errors.js";
+import { AWS_USER_AGENT } from "../contract/identity.js";
 import { IMAGE_REF } from "../engine/options/release.js";
 import type { AwsSession } from "./credentials.js";
 
@@ -25,6 +26,7 @@ export async function ecrLogin(
     new ECRClient({
       region: session.region,
       credentials: session.credentials,
+      customUserAgent: AWS_USER_AGENT,
       ...(session.endpoint ? { endpoint: session.endpoint } : {}),
     });
   let data: { authorizationToken?: string | undefined; proxyEndpoint?: string | undefined } | undefined;

@@ -13,6 +13,7 @@ import { runVerb, storedRollout, type VerbResult, whereOf } from "../app/run.js"
 import {
   type OptionName,
   type Options,
+  optionVerbs,
   parseOptionValue,
   type RawOptions,
   rawDefault,
@@ -22,122 +23,33 @@ import { InvalidInputError } from "../contract/errors.js";
 import type { Outcome } from "../contract/outcome.js";
 import { formatDuration } from "../contract/units.js";
 import { fanOut } from "../engine/events.js";
-import type { AwsCredentialsProvider, TargetDeps, TargetRuntime } from "../engine/targets.js";
-import type { Clock } from "../ports/index.js";
 import { renderReport, reportFiles } from "../report/index.js";
 import { runBudgetMs } from "./budget.js";
-import type { AwsCredentialInput, AwsSession, SessionNeeds } from "./credentials.js";
-import {
-  type ConfigFileLike,
-  endpointOf,
-  givenOptions,
-  type OptionArgs,
-  readConfig,
-  type ServiceLike,
-} from "./options.js";
+import type { AwsSecrets, BuildInput, DeployCall, ModuleServices, PublishInput, VerbCall } from "./calls.js";
+import type { AwsSession } from "./credentials.js";
+import { endpointOf, givenOptions, readConfig } from "./options.js";
 import { failureOutcome, RolloutOutcomeError, settle } from "./outcome.js";
-import { imageReference, type RegistryAuth, registryOf } from "./registry.js";
+import { imageReference, registryOf } from "./registry.js";
 
-/** A Dagger Secret as the module uses it. */
-export interface SecretLike {
-  plaintext(): Promise<string>;
-}
-
-/** The credential arguments every AWS-touching function takes. */
-export interface AwsSecrets {
-  readonly awsAccessKeyId?: SecretLike | undefined;
-  readonly awsSecretAccessKey?: SecretLike | undefined;
-  readonly awsSessionToken?: SecretLike | undefined;
-  readonly webIdentityToken?: SecretLike | undefined;
-}
-
-export interface BuildSpec {
-  readonly dockerfile: string;
-  readonly platform?: string | undefined;
-  /** `NAME=value` pairs. */
-  readonly buildArgs: readonly string[];
-  /** Dockerfile stage. */
-  readonly target?: string | undefined;
-}
-
-/** The two engine calls: build a container from a directory, push it with registry credentials. */
-export interface ContainerEngine {
-  build(source: Directory, spec: BuildSpec): Container;
-  /** A directory holding these files (name → contents). */
-  files(files: Record<string, string>): Directory;
-  /** Pushes and returns the digest-qualified reference the registry answered. */
-  publish(container: Container, ref: string, auth: RegistryAuth): Promise<string>;
-}
-
-/** AWS access: credentials with their preflight, and the ECR login. */
-export interface AwsAccess {
-  openSession(input: AwsCredentialInput, needs: SessionNeeds): Promise<AwsSession>;
-  registryLogin(session: AwsSession): Promise<RegistryAuth>;
-}
-
-export interface BootstrapDeps {
-  readonly log: (line: string) => void;
-  readonly credentials?: AwsCredentialsProvider;
-}
-
-export interface ModuleServices {
-  readonly containers: ContainerEngine;
-  readonly aws: AwsAccess;
-  /** Opens the target's ports (src/app/targets.ts; tests may wrap it). */
-  openTarget(o: Options, deps: TargetDeps): Promise<TargetRuntime>;
-  /** Creates the state table (the AWS adapters' bootstrap); resolves with what it did. */
-  bootstrap(o: Options, deps: BootstrapDeps): Promise<{ readonly message: string }>;
-  readonly clock: Clock;
-  newId(): string;
-  /** Progress text for the function's log (stderr: Dagger shows it; stdout is the result). */
-  write(text: string): void;
-  /** Calls `handler` when the call is cancelled (SIGTERM/SIGINT); returns the unsubscribe. */
-  onInterrupt(handler: (signal: string) => void): () => void;
-  /** HTTP for webhook notifications (default: the global fetch). */
-  readonly fetch?: typeof fetch;
-}
-
-/** Arguments of build/publish that are not options of the schema. */
-export interface BuildInput extends BuildSpec {
-  readonly source: Directory;
-}
-
-export interface PublishInput extends Omit<BuildInput, "source"> {
-  /** Required to build; optional in the type because deploy-gray needs it only without --image. */
-  readonly source?: Directory | undefined;
-  /** ECR repository name (`payments/gateway`) or full reference without tag. */
-  readonly repository?: string | undefined;
-  readonly tag?: string | undefined;
-}
-
-export interface PublishCall extends PublishInput {
-  readonly region?: string | undefined;
-  readonly endpoint?: string | undefined;
-  /** An endpoint as a Dagger Service (`--endpoint-service tcp://localhost:4566`). */
-  readonly endpointService?: ServiceLike | undefined;
-  readonly roleArn?: string | undefined;
-}
+export type {
+  AwsAccess,
+  AwsSecrets,
+  BootstrapDeps,
+  BuildInput,
+  BuildSpec,
+  ContainerEngine,
+  DeployCall,
+  ModuleServices,
+  PublishInput,
+  SecretLike,
+  VerbCall,
+} from "./calls.js";
 
 /** What a failing Outcome says about where the call was going. */
 interface Where {
   target: string;
   scope?: string | null;
   image?: string | null;
-}
-
-/** One call of a verb: its schema options, the config file, the secrets. */
-export interface VerbCall {
-  readonly options: OptionArgs;
-  readonly config?: ConfigFileLike | undefined;
-  /** The schema's sensitive options (notifyWebhook, smokeHeader, zabbixToken), passed as Secrets. */
-  readonly sensitive?: Partial<Record<OptionName, SecretLike | undefined>>;
-  readonly secrets?: AwsSecrets;
-  /** `--endpoint-service`: the schema's `endpoint`, given as a Dagger Service. */
-  readonly endpointService?: ServiceLike | undefined;
-}
-
-export interface DeployCall extends VerbCall {
-  readonly build: PublishInput;
 }
 
 const SHA_TAG = /^[0-9a-f]{7,64}$/i;
@@ -156,21 +68,26 @@ export class GrayDeployService {
     });
   }
 
-  /** Builds, logs in to ECR and pushes; resolves with the digest-qualified reference. */
-  async publish(input: PublishCall, secrets: AwsSecrets, commit?: string): Promise<string> {
+  /**
+   * Builds, logs in to ECR and pushes; resolves with the digest-qualified reference. AWS is reached with
+   * the module's region, endpoint (or endpoint Service), role and credentials; its commit names the tag.
+   */
+  async publish(input: PublishInput, call: VerbCall): Promise<string> {
     return this.guard({ target: "aws" }, async () => {
-      const region = checked("region", input.region, true)!;
-      const endpoint = checked("endpoint", await endpointOf(input.endpoint, input.endpointService), false);
-      const roleArn = checked("roleArn", input.roleArn, false);
-      const session = await this.session({ region, endpoint, roleArn }, secrets, runBudgetMs("publish"));
-      return this.buildAndPush(input, session, commit);
+      const o = call.shared ?? {};
+      const region = checked("region", o.region, true)!;
+      const endpoint = checked("endpoint", await endpointOf(text(o.endpoint), call.endpointService), false);
+      const roleArn = checked("roleArn", o.roleArn, false);
+      const where = { region, endpoint, roleArn };
+      const session = await this.session(where, call.secrets ?? {}, runBudgetMs("publish"));
+      return this.buildAndPush(input, session, text(o.commit));
     });
   }
 
   async deployGray(call: DeployCall): Promise<string> {
     const where: Where = { target: "local" };
     return this.guard(where, async () => {
-      const input = await this.input(call);
+      const input = await this.input("deploy-gray", call);
       const raw = { ...input.config, ...input.given };
       const target = whereOfRaw(raw).target;
       // A target with no image of its own (AWS) deploys the digest of --source built and pushed.
@@ -222,11 +139,15 @@ export class GrayDeployService {
     return this.control("abort", call);
   }
 
+  async rollbackRelease(call: VerbCall): Promise<string> {
+    return this.control("rollback-release", call);
+  }
+
   /** The stored rollout's Outcome as JSON, whatever it is (it fails only when it cannot be read). */
   async status(call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve("status", await this.input(call), where);
+      const o = this.resolve("status", await this.input("status", call), where);
       const result = await this.run("status", o, await this.sessionFor("status", o, call.secrets));
       const outcome = outcomeOf(result);
       if (result.kind === "outcome" && result.raised) throw new RolloutOutcomeError(outcome);
@@ -238,7 +159,7 @@ export class GrayDeployService {
   async plan(call: VerbCall): Promise<string> {
     const where: Where = { target: "local" };
     return this.guard(where, async () => {
-      const o = this.resolve("plan", await this.input(call), where);
+      const o = this.resolve("plan", await this.input("plan", call), where);
       const result = await this.run("plan", o, await this.sessionFor("plan", o, call.secrets));
       if (result.kind !== "plan") throw new RolloutOutcomeError(outcomeOf(result));
       return JSON.stringify(result.report, null, 2);
@@ -252,7 +173,7 @@ export class GrayDeployService {
   async report(call: VerbCall): Promise<Directory> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve("status", await this.input(call), where);
+      const o = this.resolve("status", await this.input("status", call), where);
       const session = await this.sessionFor("status", o, call.secrets);
       const { outcome, plan } = await storedRollout(o, {
         clock: this.s.clock,
@@ -274,7 +195,7 @@ export class GrayDeployService {
   async bootstrap(call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve("bootstrap", await this.input(call), where);
+      const o = this.resolve("bootstrap", await this.input("bootstrap", call), where);
       const result = await this.run("bootstrap", o, await this.sessionFor("bootstrap", o, call.secrets));
       if (result.kind !== "bootstrap") throw new RolloutOutcomeError(outcomeOf(result));
       return JSON.stringify(result.result, null, 2);
@@ -283,20 +204,24 @@ export class GrayDeployService {
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────
 
-  /** The options given as arguments (Secrets read), and the config file's. */
-  private async input(call: VerbCall): Promise<{ given: RawOptions; config: RawOptions }> {
+  /**
+   * The options given for a verb — the module's that it takes (Secrets read), then the function's own —
+   * and the config file's. The module's options another verb takes are left out, as a config file's.
+   */
+  private async input(verb: Verb, call: VerbCall): Promise<{ given: RawOptions; config: RawOptions }> {
+    const takes = ([name]: readonly [string, unknown]) => optionVerbs(name as OptionName).includes(verb);
     const secrets = await Promise.all(
-      Object.entries(call.sensitive ?? {}).map(
-        async ([name, secret]) => [name, await secret?.plaintext()] as const,
-      ),
+      Object.entries(call.sensitive ?? {})
+        .filter(takes)
+        .map(async ([name, secret]) => [name, await secret?.plaintext()] as const),
     );
-    const args = givenOptions(call.options);
-    const endpoint = await endpointOf(args.endpoint as string | undefined, call.endpointService);
-    const given = {
-      ...args,
-      ...(endpoint === undefined ? {} : { endpoint }),
+    const module = {
+      ...Object.fromEntries(Object.entries(givenOptions(call.shared ?? {})).filter(takes)),
       ...Object.fromEntries(secrets.filter(([, value]) => value !== undefined && value.trim() !== "")),
     };
+    const given: RawOptions = { ...module, ...givenOptions(call.options) };
+    const endpoint = await endpointOf(given.endpoint as string | undefined, call.endpointService);
+    if (endpoint !== undefined && takes(["endpoint", endpoint])) given.endpoint = endpoint;
     return { given, config: await readConfig(call.config) };
   }
 
@@ -320,11 +245,11 @@ export class GrayDeployService {
     }
   }
 
-  /** promote and abort: a stored rollout, run to its next pause or end. */
-  private async control(verb: "promote" | "abort", call: VerbCall): Promise<string> {
+  /** promote, abort and rollback-release: a stored rollout, run to its next pause or end. */
+  private async control(verb: "promote" | "abort" | "rollback-release", call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
-      const o = this.resolve(verb, await this.input(call), where);
+      const o = this.resolve(verb, await this.input(verb, call), where);
       return settle(outcomeOf(await this.run(verb, o, await this.sessionFor(verb, o, call.secrets))));
     });
   }
@@ -471,8 +396,8 @@ function checkBuildArgs(args: readonly string[]): string[] {
 }
 
 /** Validates one schema option given outside a verb (publish's region, endpoint, role). */
-function checked(name: "region" | "endpoint" | "roleArn", value: string | undefined, required: boolean) {
-  if (value === undefined) {
+function checked(name: "region" | "endpoint" | "roleArn", value: unknown, required: boolean) {
+  if (value === undefined || value === null) {
     if (required) throw new InvalidInputError([{ field: name, message: "is required to publish to ECR" }]);
     return undefined;
   }
@@ -481,6 +406,7 @@ function checked(name: "region" | "endpoint" | "roleArn", value: string | undefi
   return parsed.value as string;
 }
 
+const text = (v: unknown) => (typeof v === "string" ? v : undefined);
 const nonEmpty = (s: string | undefined) => (s === undefined || s.trim() === "" ? undefined : s.trim());
 
 /** The Outcome of a result that is one (a plan or bootstrap answer is not). */

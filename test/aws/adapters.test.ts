@@ -27,6 +27,7 @@ import { AwsFleet } from "../../src/aws/fleet.js";
 import { AwsMetricSource } from "../../src/aws/metrics.js";
 import { AwsTrafficRouter } from "../../src/aws/router.js";
 import { TimeoutError } from "../../src/contract/errors.js";
+import { FaultProxy, op } from "../safety/support/fault-proxy.js";
 import { decodeUserData } from "../support/aws-fixture.js";
 import { useAwsEmulator } from "./support/hooks.js";
 import { forward, group } from "./support/rollout.js";
@@ -337,6 +338,50 @@ describe("the launch template and Auto Scaling fleet", () => {
       });
     } finally {
       c.destroy();
+    }
+  });
+
+  it("a refresh past its deadline is rolled back, or cancelled when AWS refuses the rollback", async () => {
+    const w = await buildWorld(emu(), aws());
+    // Slow refreshes: each promotion below outlives its 300 ms deadline.
+    await emu().configure({ refreshStepSeconds: 1 });
+    const c = connect(w);
+    try {
+      const fleet = fleetOf(w, c.api);
+      const { version } = await fleet.prepare({ image: w.release, commit: null, startedBy: "t" }, null);
+      const mark = c.calls.snapshot();
+      const r = await fleet.promote(version, 300);
+      expect(r).toMatchObject({ ok: false, reason: expect.stringMatching(/did not finish within/) });
+      expect(c.calls.since(mark).operations["autoscaling:RollbackInstanceRefresh"]).toBe(1);
+      expect((await group(w, w.fx.stable.asgName)).version).toBe("1");
+    } finally {
+      c.destroy();
+    }
+
+    // AWS refuses the rollback (the fault proxy answers it): the refresh is cancelled instead, and
+    // stable is put back on the version its group still names.
+    const proxy = new FaultProxy({ target: emu().endpoint });
+    await proxy.start();
+    proxy.persistent(op("autoscaling", "RollbackInstanceRefresh"), "5xx");
+    const refused = createAwsApi({
+      region: w.emu.region,
+      endpoint: proxy.url,
+      credentials: w.emu.credentials,
+      maxAttempts: 1,
+    });
+    try {
+      const fleet = fleetOf(w, refused.api);
+      const { version } = await fleet.prepare({ image: w.release, commit: null, startedBy: "t" }, null);
+      const r = await fleet.promote(version, 300);
+      expect(r).toMatchObject({ ok: false, reason: expect.stringMatching(/did not finish within/) });
+      const cancels = refused.calls.snapshot().operations["autoscaling:CancelInstanceRefresh"] ?? 0;
+      expect(cancels).toBeGreaterThanOrEqual(1);
+      expect(proxy.count({ operation: "RollbackInstanceRefresh", result: "5xx" })).toBe(cancels);
+      expect(proxy.count({ operation: "CancelInstanceRefresh", result: "forwarded" })).toBe(cancels);
+      expect((await group(w, w.fx.stable.asgName)).version).toBe("1");
+    } finally {
+      refused.destroy();
+      await proxy.close();
     }
   });
 });

@@ -8,13 +8,14 @@
 import { describe, expect, it } from "vitest";
 import { NO_FAULTS } from "../../src/local/instance.js";
 import { POOL_HEADER } from "../../src/local/proxy.js";
+import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { useAwsEmulator } from "./support/hooks.js";
 import { cli, deployInProcess, forward, group, startDataPlane, storedState } from "./support/rollout.js";
 import { buildWorld, createSmokeRule, rawOptions } from "./support/world.js";
 
 const { emu, aws } = useAwsEmulator();
 
-describe("a healthy release on AWS", () => {
+describe("a healthy release on AWS", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("is promoted: stable on the new launch template version, gray at 0, weights 100/0", async () => {
     const w = await buildWorld(emu(), aws());
     const alb = await startDataPlane(w, { faults: () => NO_FAULTS });
@@ -99,5 +100,5 @@ describe("a healthy release on AWS", () => {
     } finally {
       await alb.stop();
     }
-  }, 150_000);
+  });
 });

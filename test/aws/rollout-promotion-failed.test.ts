@@ -10,13 +10,14 @@
 import { DescribeInstanceRefreshesCommand } from "@aws-sdk/client-auto-scaling";
 import { describe, expect, it } from "vitest";
 import { NO_FAULTS } from "../../src/local/instance.js";
+import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { useAwsEmulator } from "./support/hooks.js";
 import { cli, deployInProcess, forward, group, startDataPlane, storedState } from "./support/rollout.js";
 import { buildWorld, rawOptions } from "./support/world.js";
 
 const { emu, aws } = useAwsEmulator();
 
-describe("a failed promotion on AWS", () => {
+describe("a failed promotion on AWS", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("pauses with promotion-failed; abort returns stable on the old version to 100%", async () => {
     const w = await buildWorld(emu(), aws());
     const alb = await startDataPlane(w, { faults: () => NO_FAULTS });
@@ -80,5 +81,5 @@ describe("a failed promotion on AWS", () => {
     } finally {
       await alb.stop();
     }
-  }, 120_000);
+  });
 });

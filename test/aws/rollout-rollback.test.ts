@@ -9,6 +9,7 @@ import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { NO_FAULTS } from "../../src/local/instance.js";
 import { POOL_HEADER, STICKY_COOKIE } from "../../src/local/proxy.js";
+import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import type { EmulatedAlb } from "./support/data-plane.js";
 import { useAwsEmulator } from "./support/hooks.js";
 import { cli, forward, group, startDataPlane, storedState } from "./support/rollout.js";
@@ -16,10 +17,17 @@ import { buildWorld, rawOptions, snapshot } from "./support/world.js";
 
 const { emu, aws } = useAwsEmulator();
 
-/** Requests until gray answers, returning its stickiness cookie. */
-async function grayCookie(alb: EmulatedAlb, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+/**
+ * Requests until gray answers, returning its stickiness cookie — for as long as the rollout runs
+ * (readiness: gray gets weight only once the CLI has started, scaled and verified it, which a loaded
+ * machine stretched past the former fixed 20 s).
+ */
+async function grayCookie(alb: EmulatedAlb, rollout: Promise<unknown>): Promise<string> {
+  let ended = false;
+  void rollout.finally(() => {
+    ended = true;
+  });
+  while (!ended) {
     if (alb.weights.get().weights.gray > 0) {
       const res = await request(`${alb.url}/health`);
       await res.body.dump();
@@ -31,10 +39,10 @@ async function grayCookie(alb: EmulatedAlb, timeoutMs = 20_000): Promise<string>
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  throw new Error("gray never answered with a stickiness cookie");
+  throw new Error("gray never answered with a stickiness cookie while the rollout ran");
 }
 
-describe("a release failing 5% of payments on AWS", () => {
+describe("a release failing 5% of payments on AWS", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("is rolled back: stable untouched, gray at 0 on the old version, sticky clients back on stable", async () => {
     const w = await buildWorld(emu(), aws());
     const alb = await startDataPlane(w, {
@@ -49,7 +57,7 @@ describe("a release failing 5% of payments on AWS", () => {
         .sort();
 
       const run = cli(w, "deploy-gray", rawOptions(w, "deploy-gray", { steps: "25,50,100" }));
-      const cookie = await grayCookie(alb);
+      const cookie = await grayCookie(alb, run);
       const { code, outcome, stderr } = await run;
       expect(outcome?.outcome, `${outcome?.reason}\n${stderr}`).toBe("rolled-back");
       expect(code).toBe(3);
@@ -95,5 +103,5 @@ describe("a release failing 5% of payments on AWS", () => {
     } finally {
       await alb.stop();
     }
-  }, 90_000);
+  });
 });

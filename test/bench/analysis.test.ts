@@ -19,6 +19,7 @@ import { policyOf } from "../../src/app/requests.js";
 import { resolveOptions } from "../../src/app/schema.js";
 import { analyse, type Observation } from "../../src/core/analysis.js";
 import type { VersionStats } from "../../src/core/types.js";
+import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 
 const spec = (o: Partial<RunSpec>): RunSpec => ({
   mode: "cloudwatch",
@@ -32,7 +33,7 @@ const spec = (o: Partial<RunSpec>): RunSpec => ({
   ...o,
 });
 
-describe("seeded runs", () => {
+describe("seeded runs", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("the same spec gives the same run, to the request", async () => {
     for (const s of [
       spec({}),
@@ -50,7 +51,7 @@ describe("seeded runs", () => {
     expect(a.summary).toEqual(b.summary);
     expect(a.summary.runs).toBe(6 + 3 + 15 * 3 * 2);
     expect(a.errorRows).toHaveLength(15 * 3);
-  }, 60_000);
+  });
 });
 
 describe("simulated world", () => {

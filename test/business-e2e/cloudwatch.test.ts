@@ -14,13 +14,16 @@ import { NO_FAULTS } from "../../src/local/instance.js";
 import { useAwsEmulator } from "../aws/support/hooks.js";
 import { cli, forward, group, startDataPlane } from "../aws/support/rollout.js";
 import { buildWorld, rawOptions } from "../aws/support/world.js";
+import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { BUSINESS_TIMINGS, BusinessCounters, CLOUDWATCH_RATE_GATE, uniqueName } from "./support.js";
 
 const { emu, aws } = useAwsEmulator();
 
 const BASELINE = { ...NO_FAULTS, baselineDeclineRate: 0.01 };
 
-describe("a release declining payments it should approve (HTTP 200), on AWS", () => {
+describe("a release declining payments it should approve (HTTP 200), on AWS", {
+  timeout: REAL_TIME_TEST_TIMEOUT_MS,
+}, () => {
   it("is rolled back by a custom CloudWatch gate; the built-in gates saw nothing wrong", async () => {
     const started = performance.now();
     const w = await buildWorld(emu(), aws(), { name: uniqueName("bcw") });
@@ -88,7 +91,7 @@ describe("a release declining payments it should approve (HTTP 200), on AWS", ()
       await alb.stop();
       await rm(dir, { recursive: true, force: true });
     }
-  }, 90_000);
+  });
 });
 
 function median(xs: readonly number[]): number {

@@ -18,6 +18,7 @@ import { NO_FAULTS } from "../../src/local/instance.js";
 import { useAwsEmulator } from "../aws/support/hooks.js";
 import { cli, deployInProcess, forward, group, startDataPlane } from "../aws/support/rollout.js";
 import { buildWorld, rawOptions, snapshot, type World } from "../aws/support/world.js";
+import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { createFleet, type Fleet, requireZabbix, type ZabbixEnv } from "../support/zabbix.js";
 import {
   BUSINESS_TIMINGS,
@@ -55,7 +56,7 @@ async function zabbixWorld(prefix: string): Promise<{ w: World; fleet: Fleet }> 
 
 const zabbixOptions = () => ({ zabbixUrl: zbx.url, zabbixToken: zbx.token });
 
-describe("business-metric gates on Zabbix", () => {
+describe("business-metric gates on Zabbix", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("roll back a release declining payments it should approve (HTTP 200)", async () => {
     const started = performance.now();
     const { w, fleet } = await zabbixWorld("bzr");
@@ -100,7 +101,7 @@ describe("business-metric gates on Zabbix", () => {
       await counters.stop();
       await alb.stop();
     }
-  }, 90_000);
+  });
 
   it("promote a healthy release with Zabbix and CloudWatch gates declared in a config file", async () => {
     const started = performance.now();
@@ -151,7 +152,7 @@ describe("business-metric gates on Zabbix", () => {
       await alb.stop();
       await rm(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  });
 
   it("a wrong token, or an item key stable's hosts lack, is refused at preflight: exit 2, nothing written", async () => {
     const { w } = await zabbixWorld("bzf");
@@ -181,5 +182,5 @@ describe("business-metric gates on Zabbix", () => {
     expect(noToken.code).toBe(2);
     expect(noToken.outcome?.reason).toMatch(/--zabbix-token: is required/);
     expect(await snapshot(w)).toEqual(before);
-  }, 60_000);
+  });
 });

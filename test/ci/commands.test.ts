@@ -17,6 +17,7 @@ import {
   commandTexts,
   type FoundCommand,
   findCommands,
+  functionOf,
 } from "./commands.js";
 
 let gray: ScannedObject;
@@ -51,7 +52,9 @@ describe("commands written in CI definitions, examples and docs", () => {
     ]) {
       expect([...files], f).toContain(f);
     }
-    const functions = new Set(commands.filter((c) => c.kind === "dagger").map((c) => c.tokens[0]));
+    const functions = new Set(
+      commands.filter((c) => c.kind === "dagger").map((c) => functionOf(c, objectFor(c)).name),
+    );
     for (const fn of [
       "publish",
       "deploy-gray",
@@ -95,12 +98,14 @@ describe("the checker itself", () => {
     );
 
   it("accepts real commands", () => {
-    expect(check("dagger call deploy-gray --target local --bake 20s --steps 10,50,100 --gray-crash")).toEqual(
+    expect(check("dagger call --target local --bake 20s --steps 10,50,100 --gray-crash deploy-gray")).toEqual(
       [],
     );
+    expect(check("dagger call --help")).toEqual([]);
+    expect(check("dagger call --target local deploy-gray --help")).toEqual([]);
     expect(
       check(
-        "dagger -m github.com/acme/gray-deploy@v1 call report --target aws --web-identity-token env:T export --path r",
+        "dagger -m github.com/acme/gray-deploy@v1 call --target aws --web-identity-token env:T report export --path r",
       ),
     ).toEqual([]);
     expect(check("npx gray-deploy promote --target aws --full --reason 'looks fine' --json")).toEqual([]);
@@ -109,10 +114,13 @@ describe("the checker itself", () => {
   it.each([
     ["dagger call deploy --target local", /no function "deploy"/],
     ["dagger call deploy-gray --bake-time 5m", /has no --bake-time/],
-    ["dagger call deploy-gray --bake 5", /has no unit/],
-    ["dagger call status --aws-secret-access-key wJalrXUtnFEMI", /secret provider/],
+    ["dagger call --bake 5 deploy-gray", /has no unit/],
+    ["dagger call deploy-gray --bake 5m", /deploy-gray has no --bake/],
+    ["dagger call --aws-secret-access-key wJalrXUtnFEMI status", /secret provider/],
+    ["dagger call deploy-gray --target local", /deploy-gray has no --target/],
+    ["dagger call --supersede deploy-gray", /--supersede is not an argument of GrayDeploy's constructor/],
     ["dagger call publish --region sa-east-1", /required --repository missing/],
-    ["dagger call deploy-gray --target local stdout", /unexpected "stdout"/],
+    ["dagger call --target local deploy-gray stdout", /unexpected "stdout"/],
     ["gray-deploy deploy-gray --json --stepz 5,100", /has no --stepz/],
     ["npx gray-deploy rollout --target local", /no verb "rollout"/],
     ["gray-deploy plan --rollback-error-rate 3", /ambiguous|1 or more/],
@@ -140,27 +148,36 @@ describe("examples/dagger-consumer", () => {
     expect(config.engineVersion).toBe(root.engineVersion);
   });
 
-  it("calls dag.grayDeploy().deployGray with real arguments, passing its own source", async () => {
+  it("calls dag.grayDeploy({…}).deployGray with real arguments, passing its own source", async () => {
     const path = join(REPO, "examples/dagger-consumer/src/index.ts");
     const file = ts.createSourceFile(path, await readFile(path, "utf8"), ts.ScriptTarget.ES2022, true);
+    const keys = (arg: ts.Expression | undefined) => {
+      if (arg === undefined) return []; // deployGray() with every option given to the constructor
+      expect(ts.isObjectLiteralExpression(arg)).toBe(true);
+      return (arg as ts.ObjectLiteralExpression).properties.map((p) => p.name!.getText());
+    };
     const calls: string[][] = [];
+    const constructed: string[][] = [];
     const visit = (node: ts.Node) => {
+      if (ts.isCallExpression(node) && node.expression.getText() === "dag.grayDeploy") {
+        constructed.push(keys(node.arguments[0]));
+      }
       if (
         ts.isCallExpression(node) &&
         ts.isPropertyAccessExpression(node.expression) &&
-        node.expression.name.text === "deployGray" &&
-        node.expression.expression.getText().startsWith("dag.grayDeploy()")
+        node.expression.name.text === "deployGray"
       ) {
-        const arg = node.arguments[0];
-        expect(arg && ts.isObjectLiteralExpression(arg)).toBe(true);
-        calls.push((arg as ts.ObjectLiteralExpression).properties.map((p) => p.name!.getText()));
+        calls.push(keys(node.arguments[0]));
       }
       ts.forEachChild(node, visit);
     };
     visit(file);
     expect(calls).toHaveLength(2);
+    expect(constructed).toHaveLength(2);
     const known = new Set(gray.functions.deployGray!.arguments.map((a) => a.name));
     expect(calls.flat().filter((k) => !known.has(k))).toEqual([]);
-    expect(calls.some((keys) => keys.includes("source"))).toBe(true);
+    const ctor = new Set(gray.constructorArguments.map((a) => a.name));
+    expect(constructed.flat().filter((k) => !ctor.has(k))).toEqual([]);
+    expect(calls.some((k) => k.includes("source"))).toBe(true);
   });
 });

@@ -199,12 +199,51 @@ function checkValue(name: string, value: string, problems: string[], where: stri
   if (!parsed.ok) problems.push(`${where}: --${kebab(name)} ${value}: ${parsed.message}`);
 }
 
+/**
+ * Where the function's name is in a `dagger call`: after the module constructor's arguments
+ * (`dagger call --target aws --region … status`), which are checked here too.
+ */
+export function functionOf(
+  cmd: FoundCommand,
+  object: ScannedObject,
+  problems: string[] = [],
+): { name: string | undefined; at: number } {
+  const ctor = new Map(object.constructorArguments.map((a) => [kebab(a.name), a]));
+  const where = `${cmd.file}: dagger call ${cmd.tokens.join(" ")}`;
+  let i = 0;
+  while (i < cmd.tokens.length && (cmd.tokens[i]!.startsWith("--") || isPlaceholder(cmd.tokens[i]!))) {
+    // An opaque `${{ inputs.deploy-args }}`-style list of the module's arguments, or `dagger call --help`.
+    if (!cmd.tokens[i]!.startsWith("--") || cmd.tokens[i] === "--help") {
+      i += 1;
+      continue;
+    }
+    const [flag, inline] = cmd.tokens[i]!.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const a = ctor.get(flag);
+    if (a === undefined)
+      problems.push(`${where}: --${flag} is not an argument of ${object.name}'s constructor`);
+    if (a?.type?.kind === "BOOLEAN_KIND" || inline !== undefined) {
+      i += 1;
+      continue;
+    }
+    const value = cmd.tokens[i + 1];
+    if (a !== undefined && value !== undefined) {
+      if (a.type?.name === "Secret" && !SECRET_PROVIDER.test(value) && !isPlaceholder(value)) {
+        problems.push(`${where}: --${flag} takes a secret provider (env:NAME, file:PATH, …), not a value`);
+      }
+      if (a.type?.kind !== "OBJECT_KIND") checkValue(a.name, value, problems, where);
+    }
+    i += 2;
+  }
+  return { name: cmd.tokens[i], at: i };
+}
+
 /** Problems of a `dagger call` command against the scanned module object. */
 export function checkDaggerCall(cmd: FoundCommand, object: ScannedObject): string[] {
   const problems: string[] = [];
   const where = `${cmd.file}: dagger call ${cmd.tokens.join(" ")}`;
-  const [fnName, ...rest] = cmd.tokens;
-  if (fnName === undefined || fnName.includes("…")) return []; // prose: "dagger call …"
+  const { at } = functionOf(cmd, object, problems);
+  const [fnName, ...rest] = cmd.tokens.slice(at);
+  if (fnName === undefined || fnName.includes("…")) return problems; // prose: "dagger call …"
   const fn: ScannedFunction | undefined = Object.values(object.functions).find(
     (f) => kebab(f.name) === fnName,
   );
@@ -224,6 +263,7 @@ export function checkDaggerCall(cmd: FoundCommand, object: ScannedObject): strin
         continue;
       }
       const a = args.get(flag);
+      if (flag === "help") continue; // `dagger call deploy-gray --help`
       if (a === undefined) {
         problems.push(`${where}: ${fnName} has no --${flag}`);
         continue;

@@ -93,7 +93,8 @@ describe("GitHub Actions workflows", () => {
     expect(Object.keys(wf.jobs)).toEqual(["build", "deploy", "promote"]);
     expect(wf.jobs.deploy!.needs).toBe("build");
     const callOf = (job: string, fn: string) =>
-      wf.jobs[job]!.steps!.find((s) => s.with?.call?.startsWith(`${fn} `))?.with?.call;
+      wf.jobs[job]!.steps!.find((s) => new RegExp(`(^|\\s)${fn}(\\s|$)`).test(s.with?.call ?? ""))?.with
+        ?.call;
     expect(callOf("build", "publish")).toBeDefined();
     expect(callOf("deploy", "deploy-gray")).toMatch(/--image \$\{\{ needs\.build\.outputs\.image \}\}/);
     // The branch is taken on the Outcome's `outcome`, read with jq from the JSON deploy-gray prints.
@@ -111,7 +112,7 @@ describe("GitHub Actions workflows", () => {
     const wf = parseYaml(await read("ci/github/gray-deploy.yml")) as Workflow;
     for (const job of ["deploy", "promote"]) {
       const steps = wf.jobs[job]!.steps!;
-      const report = steps.find((s) => s.with?.call?.startsWith("report "));
+      const report = steps.find((s) => /(^|\s)report(\s|$)/.test(s.with?.call ?? ""));
       expect(report?.if).toBe("always()");
       const summary = steps.find((s) => s.run?.includes("$GITHUB_STEP_SUMMARY"));
       expect(summary?.if).toBe("always()");

@@ -16,7 +16,7 @@ import {
   tokenExpiry,
 } from "../../src/dagger/credentials.js";
 import type { AwsCredentials } from "../../src/engine/targets.js";
-import { type Emulator, startEmulator } from "../support/emulator.js";
+import { EMULATOR_HOOK_TIMEOUT_MS, type Emulator, startEmulator } from "../support/emulator.js";
 
 const ROLE = "arn:aws:iam::123456789012:role/gray-deploy-pipeline";
 const H = 3_600_000;
@@ -125,7 +125,7 @@ describe("openAwsSession against the AWS API emulator", () => {
   beforeAll(async () => {
     emu = await startEmulator();
     base = { region: "sa-east-1", endpoint: emu.endpoint };
-  });
+  }, EMULATOR_HOOK_TIMEOUT_MS);
   afterAll(async () => {
     await emu?.stop();
   });

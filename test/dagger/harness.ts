@@ -29,7 +29,13 @@ export function moduleWith(services: ModuleServices): TestGrayDeploy {
   return Object.assign(mod, { testServices: services });
 }
 
-/** Calls `fn` with named arguments, passed positionally in the introspector's order. */
+/**
+ * Calls `fn` with named arguments as `dagger call --ctor-arg … fn --arg …` does: the module's
+ * constructor runs first with those that are its own, positionally in the introspector's order (the
+ * runtime's `new obj(...Object.values(inputs))`); its result's own fields, each of which must be a
+ * declared property (the runtime's `loadResult` refuses any other), become the object's state by
+ * assignment; then the function gets its own arguments positionally.
+ */
 export function invoke<T>(
   scanned: ScannedObject,
   mod: GrayDeploy,
@@ -38,13 +44,26 @@ export function invoke<T>(
 ): T {
   const order = scanned.functions[fn]?.arguments.map((a) => a.name);
   if (order === undefined) throw new Error(`no function ${fn}`);
-  const unknown = Object.keys(named).filter((k) => !order.includes(k));
+  const ctor = scanned.constructorArguments.map((a) => a.name);
+  const unknown = Object.keys(named).filter((k) => !order.includes(k) && !ctor.includes(k));
   if (unknown.length > 0) throw new Error(`${fn} has no argument(s) ${unknown.join(", ")}`);
+  Object.assign(mod, constructed(scanned, named));
   const method = (mod as unknown as Record<string, (...args: unknown[]) => T>)[fn]!;
   return method.apply(
     mod,
     order.map((n) => named[n]),
   );
+}
+
+/** The module's state after its constructor ran with `named`'s constructor arguments, as the engine keeps it. */
+export function constructed(scanned: ScannedObject, named: Record<string, unknown>): Record<string, unknown> {
+  const Module = GrayDeploy as unknown as new (...args: unknown[]) => GrayDeploy;
+  const built = new Module(...scanned.constructorArguments.map((a) => named[a.name]));
+  const state = { ...built } as Record<string, unknown>;
+  const undeclared = Object.keys(state).filter((k) => !scanned.properties.includes(k));
+  if (undeclared.length > 0) throw new Error(`could not find result property ${undeclared.join(", ")}`);
+  // Fields left undefined are not sent to the engine (JSON), so they come back absent.
+  return Object.fromEntries(Object.entries(state).filter(([, v]) => v !== undefined));
 }
 
 export const secret = (value: string) => ({ plaintext: async () => value }) as unknown as Secret;

@@ -12,7 +12,8 @@ import type { Outcome } from "../../src/contract/outcome.js";
 import { RolloutOutcomeError } from "../../src/dagger/outcome.js";
 import { createLocalEnvironment, type LocalEnvironment } from "../../src/local/environment.js";
 import { MemoryRolloutStore } from "../../src/local/memory-store.js";
-import { type Emulator, startEmulator } from "../support/emulator.js";
+import { EMULATOR_HOOK_TIMEOUT_MS, type Emulator, startEmulator } from "../support/emulator.js";
+import { LATENCY_MARGINS, REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { directory, invoke, moduleWith, secret, testServices } from "./harness.js";
 import { type ScannedObject, scanModule } from "./scan.js";
 
@@ -28,6 +29,7 @@ const TIMINGS = {
   healthyTimeout: "30s",
   instanceWarmup: "0s",
   lockLease: "10s",
+  ...LATENCY_MARGINS,
 };
 
 const AWS = {
@@ -81,13 +83,13 @@ async function world(o: { image?: string | undefined }, deps: TargetDeps): Promi
 
 beforeAll(async () => {
   [gray, emu] = await Promise.all([scanModule().then((m) => m.objects.GrayDeploy!), startEmulator()]);
-}, 60_000);
+}, EMULATOR_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await env?.dispose();
   await emu?.stop();
 });
 
-describe("a rollout on AWS across CI jobs", () => {
+describe("a rollout on AWS across CI jobs", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   const creds = () => ({
     awsAccessKeyId: secret("AKIAGRAYTEST000000"),
     awsSecretAccessKey: secret("not-a-real-secret"),
@@ -123,7 +125,7 @@ describe("a rollout on AWS across CI jobs", () => {
     expect(opened.at(-1)?.credentials).toBeTypeOf("function");
     expect((await opened.at(-1)!.credentials!()).accessKeyId).not.toBe("AKIAGRAYTEST000000");
     expect(text()).not.toContain("not-a-real-secret");
-  }, 120_000);
+  });
 
   it("status answers the paused rollout's Outcome as JSON", async () => {
     const { services } = testServices({ openTarget: world });
@@ -133,7 +135,7 @@ describe("a rollout on AWS across CI jobs", () => {
       ...creds(),
     });
     expect(JSON.parse(json)).toMatchObject({ outcome: "paused", release: { image }, phase: "paused" });
-  }, 60_000);
+  });
 
   it("deploy-gray of the same image again reports the pause instead of starting over", async () => {
     const { services, recorded } = testServices({ openTarget: world });
@@ -145,7 +147,7 @@ describe("a rollout on AWS across CI jobs", () => {
     });
     expect(JSON.parse(json)).toMatchObject({ outcome: "paused" });
     expect(recorded.builds).toEqual([]); // --image given: nothing built
-  }, 60_000);
+  });
 
   it("promote passes the gate and the rollout ends promoted", async () => {
     const { services } = testServices({ openTarget: world });
@@ -162,7 +164,7 @@ describe("a rollout on AWS across CI jobs", () => {
       { gate: "step:100", by: "release-manager", reason: "dashboards look fine" },
     ]);
     expect(outcome.weights).toEqual({ stable: 100, gray: 0 });
-  }, 120_000);
+  });
 
   it("report renders the stored rollout's report files into a directory", async () => {
     const { services, recorded } = testServices({ openTarget: world });
@@ -176,7 +178,7 @@ describe("a rollout on AWS across CI jobs", () => {
     expect(files["report.md"]).toContain("promoted");
     expect(JSON.parse(files["report.json"]!)).toBeTypeOf("object");
     expect(files["timeline.svg"]).toMatch(/^<svg|<\?xml/);
-  }, 60_000);
+  });
 
   it("abort of a finished rollout fails the call as refused, with the reason", async () => {
     const { services } = testServices({ openTarget: world });
@@ -188,5 +190,5 @@ describe("a rollout on AWS across CI jobs", () => {
     expect(err).toBeInstanceOf(RolloutOutcomeError);
     expect((err as RolloutOutcomeError).kind).toBe("refused");
     expect((err as Error).message).toMatch(/already ended \(promoted\)/);
-  }, 60_000);
+  });
 });

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/contract/errors.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { RolloutOutcomeError } from "../../src/dagger/outcome.js";
-import { type Emulator, startEmulator } from "../support/emulator.js";
+import { EMULATOR_HOOK_TIMEOUT_MS, type Emulator, startEmulator } from "../support/emulator.js";
+import { LATENCY_MARGINS, REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { directory, file, invoke, moduleWith, secret, testServices } from "./harness.js";
 import { type ScannedObject, scanModule } from "./scan.js";
 
@@ -18,7 +19,7 @@ let emu: Emulator;
 
 beforeAll(async () => {
   [gray, emu] = await Promise.all([scanModule().then((m) => m.objects.GrayDeploy!), startEmulator()]);
-}, 60_000);
+}, EMULATOR_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await emu?.stop();
 });
@@ -38,6 +39,10 @@ metricPeriod: 1s
 interval: 500ms
 returnSteps: "100"
 returnBake: 3s
+# latency limits well above a busy machine's (test/support/margins.ts): latency is not under test
+promoteP95: ${LATENCY_MARGINS.promoteP95}
+rollbackP99: ${LATENCY_MARGINS.rollbackP99}
+latencySlack: ${LATENCY_MARGINS.latencySlack}
 `;
 
 /** A webhook receiver on loopback that records the JSON bodies it gets. */
@@ -201,7 +206,7 @@ describe("--endpoint-service", () => {
   });
 });
 
-describe("deploy-gray --target local", () => {
+describe("deploy-gray --target local", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("runs the local rollout, notifies the webhook and returns the promoted Outcome as JSON", async () => {
     const { services, recorded, text } = testServices();
     const hook = await webhookServer();
@@ -236,7 +241,7 @@ describe("deploy-gray --target local", () => {
     expect(hook.received.map((m) => m.event)).toContain("phase");
     expect(hook.received.at(-1)).toMatchObject({ event: "outcome", outcome: "promoted" });
     expect(text()).not.toContain("secret-path");
-  }, 120_000);
+  });
 
   it("fails the call with outcome rolled-back when the new version errs (gray error rate 20%)", async () => {
     const { services } = testServices();
@@ -251,7 +256,7 @@ describe("deploy-gray --target local", () => {
     expect(err.exitCode).toBe(3);
     expect(err.message).toMatch(/^rolled-back \(exit 3\): /);
     expect(err.outcome.weights).toEqual({ stable: 100, gray: 0 });
-  }, 120_000);
+  });
 });
 
 describe("refusals: nothing runs, the call fails with the outcome and the fix", () => {
@@ -290,6 +295,33 @@ describe("refusals: nothing runs, the call fails with the outcome and the fix", 
       invoke(gray, moduleWith(services), "plan", { config: file("c.yaml", "bakee: 5m\n") }),
     );
     expect(typo.message).toMatch(/unknown option "bakee"; did you mean bake/);
+  }, 60_000);
+
+  it("applies the module's options as the verb's own: one the target does not take is refused, one the verb does not take is left out", async () => {
+    const { services, recorded } = testServices();
+    const err = await failure(
+      invoke(gray, moduleWith(services), "deployGray", {
+        target: "aws",
+        region: "sa-east-1",
+        grayErrorRate: "5%",
+        image: "123456789012.dkr.ecr.sa-east-1.amazonaws.com/gateway@sha256:" + "a".repeat(64),
+      }),
+    );
+    expect(err.kind).toBe("refused");
+    expect(err.message).toContain("--gray-error-rate");
+    expect(recorded.builds).toEqual([]);
+    // --reason and --full are promote's/abort's: plan leaves --reason out; --full is not the module's.
+    const json = await invoke<Promise<string>>(gray, moduleWith(services), "plan", {
+      target: "local",
+      reason: "not plan's",
+      steps: "10,100",
+    });
+    expect((JSON.parse(json) as { steps: { weight: number }[] }).steps.map((s) => s.weight)).toEqual([
+      10, 100,
+    ]);
+    expect(() => invoke(gray, moduleWith(services), "plan", { target: "local", full: true })).toThrow(
+      /has no argument\(s\) full/,
+    );
   }, 60_000);
 
   it("needs --image or --repository on AWS, before any credential or build", async () => {

@@ -1,7 +1,11 @@
 /**
  * One schema, two front ends: every option of the contract that applies to a verb is an argument of
- * that verb's Dagger function (same name, a type that reads the same, the same default) and a flag of
- * the CLI's verb (kebab-case, the same default in its help). Either front end drifting fails here.
+ * that verb's Dagger function or of the module's constructor (same name, a type that reads the same,
+ * optional without a default, its default and its target in its text) and a flag of the CLI's verb
+ * (kebab-case, the same default in its help). Where a Dagger option goes follows one rule: an option
+ * two or more functions take is the module's (a constructor argument, in no function); one that only
+ * one function takes is that function's. Either front end drifting, or an option placed against the
+ * rule, fails here.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -11,6 +15,7 @@ import {
   type OptionName,
   optionFrontEnds,
   optionVerbs,
+  SCHEMA,
   VERBS,
   type Verb,
 } from "../../src/app/schema.js";
@@ -18,41 +23,25 @@ import { buildProgram, helpDefault } from "../../src/cli/program.js";
 import { kebab } from "../../src/contract/errors.js";
 import { type ScannedArgument, type ScannedObject, scanModule } from "./scan.js";
 
-/** Arguments that are not options of the schema: what to build and how to reach AWS. */
+/** Arguments that are not options of the schema: what to build. */
 const NOT_OPTIONS: Record<Verb, readonly string[]> = {
-  "deploy-gray": [
-    "endpointService",
-    "source",
-    "repository",
-    "tag",
-    "dockerfile",
-    "platform",
-    "buildArgs",
-    "buildTarget",
-    "awsAccessKeyId",
-    "awsSecretAccessKey",
-    "awsSessionToken",
-    "webIdentityToken",
-  ],
-  plan: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  status: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  promote: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  abort: ["endpointService", "awsAccessKeyId", "awsSecretAccessKey", "awsSessionToken", "webIdentityToken"],
-  "rollback-release": [
-    "endpointService",
-    "awsAccessKeyId",
-    "awsSecretAccessKey",
-    "awsSessionToken",
-    "webIdentityToken",
-  ],
-  bootstrap: [
-    "endpointService",
-    "awsAccessKeyId",
-    "awsSecretAccessKey",
-    "awsSessionToken",
-    "webIdentityToken",
-  ],
+  "deploy-gray": ["source", "repository", "tag", "dockerfile", "platform", "buildArgs", "buildTarget"],
+  plan: [],
+  status: [],
+  promote: [],
+  abort: [],
+  "rollback-release": [],
+  bootstrap: [],
 };
+
+/** The constructor's arguments that are not options: how to reach AWS and with which credentials. */
+const CONSTRUCTOR_NOT_OPTIONS = [
+  "endpointService",
+  "awsAccessKeyId",
+  "awsSecretAccessKey",
+  "awsSessionToken",
+  "webIdentityToken",
+];
 
 const camel = (verb: Verb) => verb.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const words = (s: string) => s.replace(/\s+/g, " ").trim();
@@ -88,7 +77,7 @@ describe.each(VERBS.map((v) => [v]))("%s", (verb) => {
   it("has a Dagger argument for every option of the verb, same name, type and default", () => {
     const fn = gray.functions[camel(verb)];
     expect(fn, `function ${camel(verb)}`).toBeDefined();
-    const args = new Map(fn!.arguments.map((a) => [a.name, a]));
+    const args = new Map([...gray.constructorArguments, ...fn!.arguments].map((a) => [a.name, a]));
     const problems: string[] = [];
     for (const name of applies(verb, "dagger")) {
       const a = args.get(name);
@@ -110,14 +99,22 @@ describe.each(VERBS.map((v) => [v]))("%s", (verb) => {
       if (shown !== undefined && !words(a.description).includes(`Default ${shown}`)) {
         problems.push(`${name}: description does not say "Default ${shown}"`);
       }
+      // "AWS only." / "Local target only." exactly when the schema limits the option to that target.
+      const only = SCHEMA.targetsOf(name).length === 1 ? SCHEMA.targetsOf(name)[0] : undefined;
+      for (const t of OPTION_DEFS.target.choices) {
+        const says = new RegExp(`\\b${t}( target)? only\\b`, "i").test(a.description);
+        if (says !== (t === only)) problems.push(`${name}: ${says ? "says" : "does not say"} "${t} only"`);
+      }
     }
     expect(problems).toEqual([]);
   });
 
-  it("has no other Dagger arguments than those options and the build/credential inputs", () => {
+  it("has no other Dagger arguments than those options and the build inputs, none also in the constructor", () => {
     const fn = gray.functions[camel(verb)]!;
     const allowed = new Set<string>([...applies(verb, "dagger"), ...NOT_OPTIONS[verb]]);
     expect(fn.arguments.map((a) => a.name).filter((n) => !allowed.has(n))).toEqual([]);
+    const ctor = new Set(gray.constructorArguments.map((a) => a.name));
+    expect(fn.arguments.map((a) => a.name).filter((n) => ctor.has(n))).toEqual([]);
     // CLI-only options (json, reportDir) are not Dagger arguments.
     const cliOnly = OPTION_NAMES.filter((n) => !optionFrontEnds(n).includes("dagger"));
     expect(fn.arguments.map((a) => a.name).filter((n) => cliOnly.includes(n as OptionName))).toEqual([]);
@@ -154,6 +151,35 @@ describe.each(VERBS.map((v) => [v]))("%s", (verb) => {
     const fn = gray.functions[camel(verb)]!;
     const defaulted = fn.arguments.filter((a) => a.name in OPTION_DEFS && a.defaultValue !== undefined);
     expect(defaulted.map((a) => `${a.name}=${String(a.defaultValue)}`)).toEqual([]);
+  });
+});
+
+describe("the module's options: an option two or more functions take is the module's", () => {
+  const takenBy = (n: OptionName) => VERBS.filter((v) => applies(v, "dagger").includes(n));
+  const ctor = () => new Set(gray.constructorArguments.map((a) => a.name));
+
+  it("puts every option two or more functions take in the constructor, in no function", () => {
+    const shared = OPTION_NAMES.filter((n) => takenBy(n).length >= 2);
+    expect(shared.filter((n) => !ctor().has(n))).toEqual([]);
+    const inFunctions = Object.values(gray.functions).flatMap((f) =>
+      f.arguments.filter((a) => shared.includes(a.name as OptionName)).map((a) => `${f.name}.${a.name}`),
+    );
+    expect(inFunctions).toEqual([]);
+  });
+
+  it("leaves an option only one function takes on that function", () => {
+    const own = OPTION_NAMES.filter((n) => takenBy(n).length === 1);
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.filter((n) => ctor().has(n))).toEqual([]);
+    const misplaced = own.filter(
+      (n) => !gray.functions[camel(takenBy(n)[0]!)]!.arguments.some((a) => a.name === n),
+    );
+    expect(misplaced).toEqual([]);
+  });
+
+  it("takes nothing else in the constructor than those options and the ways to reach AWS", () => {
+    const names = gray.constructorArguments.map((a) => a.name);
+    expect(names.filter((n) => !(n in OPTION_DEFS) && !CONSTRUCTOR_NOT_OPTIONS.includes(n))).toEqual([]);
   });
 });
 

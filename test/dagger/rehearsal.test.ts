@@ -31,7 +31,7 @@ import {
   setupContainer,
   toolchainMissing,
 } from "./engine/runtime.js";
-import { expectedSurface, surfaceOfTypeDefs } from "./surface.js";
+import { constructorOfTypeDefs, expectedConstructor, expectedSurface, surfaceOfTypeDefs } from "./surface.js";
 
 /**
  * A short local rollout: two steps and one return step of a few seconds each. Gray starts at 50% and a
@@ -176,6 +176,7 @@ describe("registration (ModuleTypes: what dagger functions lists)", () => {
     expect(registered.description).toMatch(/^Gray \(canary\) deployments/);
     expect(main.description).not.toBe("");
     expect(surfaceOfTypeDefs(main)).toEqual(expectedSurface({ registered: true }));
+    expect(constructorOfTypeDefs(main)).toEqual(expectedConstructor());
     const undocumented = (main.functions ?? []).flatMap((f) =>
       f.args.filter((a) => a.description.trim().length < 10).map((a) => `${f.name}.${a.name}`),
     );

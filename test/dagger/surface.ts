@@ -47,12 +47,13 @@ const CREDENTIALS: Arg[] = [
   ["webIdentityToken", SECRET, OPTIONAL],
 ];
 
-/** Where AWS is and who calls it: the region, an endpoint (a URL or a Dagger Service), a role. */
+/** Where AWS is and who calls it: the region, an endpoint (a URL or a Dagger Service), a role, credentials. */
 const REACH_AWS: Arg[] = [
   ["region", STR, OPTIONAL],
   ["endpoint", STR, OPTIONAL],
   ["endpointService", SERVICE, OPTIONAL],
   ["roleArn", STR, OPTIONAL],
+  ...CREDENTIALS,
 ];
 
 const BUILD: Arg[] = [
@@ -62,32 +63,18 @@ const BUILD: Arg[] = [
   ["buildTarget", STR, OPTIONAL],
 ];
 
-/** Options shared by every verb that reaches a stored rollout on AWS. */
-const AWS_CONTROL: Arg[] = [
-  ["target", STR, OPTIONAL],
-  ["startedBy", STR, OPTIONAL],
-  ...REACH_AWS,
-  ["listenerArn", STR, OPTIONAL],
-  ["ruleArn", STR, OPTIONAL],
-  ["stateTable", STR, OPTIONAL],
-  ["lockLease", STR, OPTIONAL], // 2m on aws, 30s on local
-  ["config", FILE, OPTIONAL],
+/** The local environment (local target only): load, fleet size, faults injected into the release. */
+const LOCAL: Arg[] = [
+  ["rps", INT, OPTIONAL],
+  ["instances", INT, OPTIONAL],
+  ["grayErrorRate", STR, OPTIONAL],
+  ["grayLatencyMs", INT, OPTIONAL],
+  ["grayCrash", BOOL, OPTIONAL],
+  ["baselineErrorRate", STR, OPTIONAL],
 ];
 
-/** The Zabbix connection of business-metric gates (deploy-gray, plan, promote). */
-const ZABBIX: Arg[] = [
-  ["zabbixUrl", STR, OPTIONAL],
-  ["zabbixToken", SECRET, OPTIONAL], // sensitive: a Secret
-  ["zabbixTimeout", STR, OPTIONAL],
-];
-
-/** deploy-gray's and plan's options (the rollout plan, its thresholds, the local environment). */
-const ROLLOUT: Arg[] = [
-  ["target", STR, OPTIONAL],
-  ["image", STR, OPTIONAL], // local: gray-deploy/sample-gateway:next; aws: required or built
-  ["commit", STR, OPTIONAL],
-  ["startedBy", STR, OPTIONAL],
-  ...REACH_AWS,
+/** Where the rollout lives on AWS and what it moves. */
+const AWS_RESOURCES: Arg[] = [
   ["listenerArn", STR, OPTIONAL],
   ["ruleArn", STR, OPTIONAL],
   ["stableTargetGroupArn", STR, OPTIONAL],
@@ -98,12 +85,22 @@ const ROLLOUT: Arg[] = [
   ["ami", STR, OPTIONAL],
   ["stateTable", STR, OPTIONAL],
   ["alarms", LIST, OPTIONAL],
-  ["gates", STR, OPTIONAL], // JSON text of the gate list
-  ...ZABBIX,
   ["smokeHeader", SECRET, OPTIONAL], // sensitive: a Secret
   ["smokeUrl", STR, OPTIONAL],
   ["smokePaths", LIST, OPTIONAL],
   ["smokeStatuses", LIST, OPTIONAL],
+];
+
+/** Business-metric gates and the Zabbix connection they read. */
+const GATES: Arg[] = [
+  ["gates", STR, OPTIONAL], // JSON text of the gate list
+  ["zabbixUrl", STR, OPTIONAL],
+  ["zabbixToken", SECRET, OPTIONAL], // sensitive: a Secret
+  ["zabbixTimeout", STR, OPTIONAL],
+];
+
+/** The rollout plan (steps, bakes, windows, capacity, lock) and its thresholds. */
+const PLAN: Arg[] = [
   ["steps", STR, OPTIONAL],
   ["approveBefore", LIST, OPTIONAL],
   ["interval", STR, OPTIONAL], // 30s on aws, 1s on local
@@ -121,7 +118,7 @@ const ROLLOUT: Arg[] = [
   ["instanceWarmup", STR, OPTIONAL],
   ["refreshMinHealthy", INT, OPTIONAL],
   ["maxPause", STR, OPTIONAL],
-  ["lockLease", STR, OPTIONAL],
+  ["lockLease", STR, OPTIONAL], // 2m on aws, 30s on local
   ["rollbackErrorRate", STR, OPTIONAL],
   ["rollbackP99", STR, OPTIONAL],
   ["rollbackUnhealthy", INT, OPTIONAL],
@@ -135,13 +132,43 @@ const ROLLOUT: Arg[] = [
   ["latencySlack", STR, OPTIONAL],
   ["sequentialAlpha", STR, OPTIONAL],
   ["sequentialTolerance", STR, OPTIONAL],
-  ["rps", INT, OPTIONAL],
-  ["instances", INT, OPTIONAL],
-  ["grayErrorRate", STR, OPTIONAL],
-  ["grayLatencyMs", INT, OPTIONAL],
-  ["grayCrash", BOOL, OPTIONAL],
-  ["baselineErrorRate", STR, OPTIONAL],
+  // Issue 17: the local peak rehearsal, following the load, the way back, the refresh's checkpoints.
+  ["rpsRamp", INT, OPTIONAL],
+  ["instanceCapacity", INT, OPTIONAL],
+  ["grayCapacity", STR, OPTIONAL],
+  ["followLoadDelay", STR, OPTIONAL],
+  ["keepPrevious", STR, OPTIONAL],
+  ["rollbackReleaseWindow", STR, OPTIONAL],
+  ["refreshCheckpoints", STR, OPTIONAL],
+  ["refreshCheckpointDelay", STR, OPTIONAL],
+];
+
+/**
+ * The module's constructor (issue 18): every option two or more functions take — the target, the
+ * config file, who acts, what to deploy, the local environment, where the rollout lives on AWS and the
+ * credentials, the gates, the plan and its thresholds, the webhook, the operator's reason — given
+ * once, before the function (`dagger call --target local --bake 5m deploy-gray`). Kept as private
+ * state, never exposed.
+ */
+export const CONSTRUCTOR: Arg[] = [
+  ["target", STR, OPTIONAL],
   ["config", FILE, OPTIONAL],
+  ["startedBy", STR, OPTIONAL],
+  ["image", STR, OPTIONAL], // local: gray-deploy/sample-gateway:next; aws: required or built
+  ["commit", STR, OPTIONAL],
+  ...LOCAL,
+  ...REACH_AWS,
+  ...AWS_RESOURCES,
+  ...GATES,
+  ...PLAN,
+  ["notifyWebhook", SECRET, OPTIONAL], // deploy-gray, promote, abort
+  ["reason", STR, OPTIONAL], // promote, abort, rollback-release
+];
+
+/** The module's fields: the option values as one JSON text, and each Dagger object by name. */
+export const PROPERTIES = [
+  "options",
+  ...CONSTRUCTOR.filter(([, type]) => [FILE, SERVICE, SECRET].includes(type)).map(([name]) => name),
 ];
 
 export interface ExpectedFunction {
@@ -165,67 +192,57 @@ export const EXPECTED: Record<string, ExpectedFunction> = {
     directories: { source: { ignore: SOURCE_IGNORE } },
   },
   publish: {
-    args: [
-      ["repository", STR, REQUIRED],
-      ["source", DIR, REQUIRED],
-      ["tag", STR, OPTIONAL],
-      ["commit", STR, OPTIONAL],
-      ...BUILD,
-      ...REACH_AWS,
-      ...CREDENTIALS,
-    ],
+    args: [["repository", STR, REQUIRED], ["source", DIR, REQUIRED], ["tag", STR, OPTIONAL], ...BUILD],
     returns: STR,
     cache: "never",
     directories: { source: { ignore: SOURCE_IGNORE } },
   },
+  // Its options are the module's; it keeps the one only it takes and the build inputs.
   deployGray: {
     args: [
-      ...ROLLOUT,
-      ["notifyWebhook", SECRET, OPTIONAL],
       ["supersede", BOOL, OPTIONAL],
       ["source", DIR, OPTIONAL],
       ["repository", STR, OPTIONAL],
       ["tag", STR, OPTIONAL],
       ...BUILD,
-      ...CREDENTIALS,
     ],
     returns: STR,
     cache: "never",
     directories: { source: { ignore: SOURCE_IGNORE } },
   },
-  plan: { args: [...ROLLOUT, ...CREDENTIALS], returns: STR, cache: "never" },
-  status: { args: [...AWS_CONTROL, ...CREDENTIALS], returns: STR, cache: "never" },
+  plan: { args: [], returns: STR, cache: "never" },
+  status: { args: [], returns: STR, cache: "never" },
   // The Dagger counterpart of the CLI's --report-dir: the stored rollout's report files.
-  report: { args: [...AWS_CONTROL, ...CREDENTIALS], returns: DIR, cache: "never" },
-  promote: {
-    args: [
-      ...AWS_CONTROL,
-      ...ZABBIX,
-      ["notifyWebhook", SECRET, OPTIONAL],
-      ["full", BOOL, OPTIONAL],
-      ["reason", STR, OPTIONAL],
-      ...CREDENTIALS,
-    ],
-    returns: STR,
-    cache: "never",
-  },
-  abort: {
-    args: [...AWS_CONTROL, ["notifyWebhook", SECRET, OPTIONAL], ["reason", STR, OPTIONAL], ...CREDENTIALS],
-    returns: STR,
-    cache: "never",
-  },
-  bootstrap: {
-    args: [
-      ["target", STR, OPTIONAL],
-      ...REACH_AWS,
-      ["stateTable", STR, OPTIONAL],
-      ["config", FILE, OPTIONAL],
-      ...CREDENTIALS,
-    ],
-    returns: STR,
-    cache: "never",
-  },
+  report: { args: [], returns: DIR, cache: "never" },
+  promote: { args: [["full", BOOL, OPTIONAL]], returns: STR, cache: "never" },
+  abort: { args: [], returns: STR, cache: "never" },
+  rollbackRelease: { args: [], returns: STR, cache: "never" },
+  bootstrap: { args: [], returns: STR, cache: "never" },
 };
+
+type ArgsSurface = Record<string, readonly [string, string, Presence]>;
+
+/** The constructor's arguments as expected, in declaration order. */
+export function expectedConstructor(): ArgsSurface {
+  return Object.fromEntries(CONSTRUCTOR.map(([n, t, p]) => [n, [n, t, p] as const]));
+}
+
+/** The constructor's arguments as the SDK's introspector reads them. */
+export function constructorOfScan(obj: ScannedObject): ArgsSurface {
+  return Object.fromEntries(
+    obj.constructorArguments.map((a) => [a.name, [a.name, typeName(a.type), presence(a)] as const]),
+  );
+}
+
+/** The constructor's arguments as the module registered them (`withConstructor`). */
+export function constructorOfTypeDefs(obj: RecordedTypeDef): ArgsSurface {
+  return Object.fromEntries(
+    (obj.ctor?.args ?? []).map((a) => [
+      a.name,
+      [a.name, typeDefName(a.typeDef), registeredPresence(a)] as const,
+    ]),
+  );
+}
 
 const KIND_NAMES: Readonly<Record<string, string>> = {
   STRING_KIND: STR,

@@ -57,7 +57,10 @@ beforeAll(async () => {
       new Map(fn.arguments.map((a) => [kebab(a.name), a.type?.kind === "BOOLEAN_KIND"])),
     );
   }
-  dagger = { functions };
+  const constructorArgs = new Map(
+    object.constructorArguments.map((a) => [kebab(a.name), a.type?.kind === "BOOLEAN_KIND"] as const),
+  );
+  dagger = { functions, constructorArgs };
 }, 120_000);
 
 describe("commands in the docs", () => {
@@ -162,12 +165,15 @@ describe("the checker", () => {
     expect(checkDaggerCall(line("dagger call deploy --target local"), dagger)?.[0]?.problem).toMatch(
       /not a function/,
     );
-    expect(checkDaggerCall(line("dagger call deploy-gray --targets local"), dagger)?.[0]?.problem).toMatch(
+    expect(checkDaggerCall(line("dagger call --targets local deploy-gray"), dagger)?.[0]?.problem).toMatch(
       /--targets/,
+    );
+    expect(checkDaggerCall(line("dagger call deploy-gray --target local"), dagger)?.[0]?.problem).toMatch(
+      /--target is not an argument/,
     );
     expect(
       checkDaggerCall(
-        line("dagger -m github.com/tecpag/gray-deploy call deploy-gray --target local --supersede"),
+        line("dagger -m github.com/tecpag/gray-deploy call --target local deploy-gray --supersede"),
         dagger,
       ),
     ).toEqual([]);

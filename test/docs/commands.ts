@@ -25,6 +25,8 @@ export interface CliSurface {
 export interface DaggerSurface {
   /** kebab-case function → kebab-case argument → whether it is a boolean (takes no value). */
   readonly functions: ReadonlyMap<string, ReadonlyMap<string, boolean>>;
+  /** The module's constructor arguments (kebab-case → boolean?), given before the function name. */
+  readonly constructorArgs?: ReadonlyMap<string, boolean>;
 }
 
 export function cliSurface(program: Command): CliSurface {
@@ -227,12 +229,20 @@ export function checkDaggerCall(c: CommandLine, surface: DaggerSurface): Problem
     // Another module (e.g. examples/dagger-consumer, which installs this one) has its own surface.
     if (mod !== undefined && !/^(\.\/?|.*gray-deploy(@[^/]*)?)$/.test(mod)) continue;
     found = true;
+    const ctor = surface.constructorArgs ?? new Map<string, boolean>();
     while (i < cmd.length && cmd[i]!.startsWith("-")) {
       const w = cmd[i]!;
-      if (DAGGER_VALUE_FLAGS.has(flagOf(w)) && !w.includes("=")) i += 2;
+      const ctorArg = ctor.get(flagOf(w).replace(/^--/, ""));
+      // `dagger call --help` lists the module's arguments.
+      if (flagOf(w) === "--help") i += 1;
+      else if (ctorArg !== undefined) i += ctorArg || w.includes("=") ? 1 : 2;
+      else if (DAGGER_VALUE_FLAGS.has(flagOf(w)) && !w.includes("=")) i += 2;
       else if (DAGGER_BOOL_FLAGS.has(flagOf(w)) || w.includes("=")) i += 1;
       else {
-        problems.push({ where: at(c), problem: `${w} before the function name is not a dagger call flag` });
+        problems.push({
+          where: at(c),
+          problem: `${w} before the function name is neither a dagger call flag nor an argument of the module's constructor`,
+        });
         i += 1;
       }
     }

@@ -89,13 +89,30 @@ async function runRefresh(
   return { id, seen, final };
 }
 
+/**
+ * A refresh step long enough for this test to see each state the refresh passes through: `base`
+ * seconds, or five times what one look (the three calls of a snapshot) takes right now, whichever is
+ * longer. Steps shorter than a look were a race a loaded machine lost: states between two looks
+ * went unseen (no partial progress, no RollbackInProgress, a refresh done before it could be paused).
+ */
+async function observableStep(fx: AwsFixture, base: number): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all([
+    aws().autoScaling.send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: fx.stable.asgName })),
+    instances(fx.stable.asgName),
+    targets(fx.stable.targetGroupArn),
+  ]);
+  return Math.max(base, (5 * (performance.now() - t0)) / 1000);
+}
+
 const statuses = (seen: Snapshot[]): string[] =>
   seen.map((s) => s.refresh.Status!).filter((s, i, all) => all[i - 1] !== s);
 
-describe("instance refresh", () => {
+// Steps scale with the machine (observableStep): the timeout only bounds a refresh that never ends.
+describe("instance refresh", { timeout: 180_000 }, () => {
   it("replaces every instance with one on the desired version, then moves the group to it", async () => {
     const fx = await buildAwsFixture(aws(), { stableCapacity: 3 });
-    await emu().configure({ refreshStepSeconds: 0.1 });
+    await emu().configure({ refreshStepSeconds: await observableStep(fx, 0.1) });
     const version = await v2(fx);
     const before = await instances(fx.stable.asgName);
 
@@ -145,7 +162,7 @@ describe("instance refresh", () => {
 
   it("holds every refresh where it stands while refreshesPaused, then goes on from there", async () => {
     const fx = await buildAwsFixture(aws(), { stableCapacity: 2 });
-    await emu().configure({ refreshStepSeconds: 0.05 });
+    await emu().configure({ refreshStepSeconds: await observableStep(fx, 0.05) });
     const version = await v2(fx);
     let paused: { at: InstanceRefresh; after: InstanceRefresh } | null = null;
     const { final } = await runRefresh(
@@ -177,7 +194,7 @@ describe("instance refresh", () => {
 
   it("launches before terminating when MaxHealthyPercentage > 100, and skips matching instances", async () => {
     const fx = await buildAwsFixture(aws(), { stableCapacity: 2 });
-    await emu().configure({ refreshStepSeconds: 0.05 });
+    await emu().configure({ refreshStepSeconds: await observableStep(fx, 0.05) });
     const version = await v2(fx);
     // One instance already on the new version: SkipMatching leaves it alone.
     await aws().autoScaling.send(
@@ -204,7 +221,7 @@ describe("instance refresh", () => {
 
   it("fails on demand and, with AutoRollback, returns to the previous version and instances", async () => {
     const fx = await buildAwsFixture(aws(), { stableCapacity: 3 });
-    await emu().configure({ refreshStepSeconds: 0.1 });
+    await emu().configure({ refreshStepSeconds: await observableStep(fx, 0.1) });
     const version = await v2(fx);
     const before = await instances(fx.stable.asgName);
     await emu().failNextInstanceRefresh({ autoScalingGroupName: fx.stable.asgName, afterInstances: 1 });
@@ -248,7 +265,7 @@ describe("instance refresh", () => {
 
   it("without AutoRollback a failed refresh is Failed and the group keeps its launch template", async () => {
     const fx = await buildAwsFixture(aws(), { stableCapacity: 2 });
-    await emu().configure({ refreshStepSeconds: 0.05 });
+    await emu().configure({ refreshStepSeconds: await observableStep(fx, 0.05) });
     const version = await v2(fx);
     await emu().failNextInstanceRefresh({
       autoScalingGroupName: fx.stable.asgName,
@@ -270,7 +287,7 @@ describe("instance refresh", () => {
 
   it("waits for new targets to be reported healthy, and fails when one is reported unhealthy", async () => {
     const fx = await buildAwsFixture(aws(), { stableCapacity: 2 });
-    await emu().configure({ refreshStepSeconds: 0.05, newTargetsInitial: true });
+    await emu().configure({ refreshStepSeconds: await observableStep(fx, 0.05), newTargetsInitial: true });
     const version = await v2(fx);
     const before = await instances(fx.stable.asgName);
     await aws().autoScaling.send(
@@ -336,7 +353,8 @@ describe("instance refresh", () => {
 
   it("cancels, and rolls back on request", async () => {
     const fx = await buildAwsFixture(aws(), { stableCapacity: 4 });
-    await emu().configure({ refreshStepSeconds: 0.15 });
+    const step = await observableStep(fx, 0.15);
+    await emu().configure({ refreshStepSeconds: step });
     const version = await v2(fx);
     const input = {
       AutoScalingGroupName: fx.stable.asgName,
@@ -361,7 +379,7 @@ describe("instance refresh", () => {
     expect((await group(fx.stable.asgName)).LaunchTemplate?.Version).toBe("1");
 
     // Slower steps: the rollback below must land before the refresh reaches the cancelled one's instances.
-    await emu().configure({ refreshStepSeconds: 0.3 });
+    await emu().configure({ refreshStepSeconds: 2 * step });
     await aws().autoScaling.send(new StartInstanceRefreshCommand(input));
     await waitFor("progress", async () => (await refreshOf(fx.stable.asgName)).PercentageComplete! > 0);
     const rb = await aws().autoScaling.send(
@@ -381,7 +399,7 @@ describe("instance refresh", () => {
 
   it("answers with AWS's errors", async () => {
     const fx = await buildAwsFixture(aws(), { stableCapacity: 1 });
-    await emu().configure({ refreshStepSeconds: 1 });
+    await emu().configure({ refreshStepSeconds: await observableStep(fx, 1) });
     const version = await v2(fx);
     const asgName = fx.stable.asgName;
     const lt = { LaunchTemplateId: fx.launchTemplate.id, Version: version };
@@ -430,7 +448,7 @@ describe("instance refresh", () => {
 
   it("keeps capacity changes working after a refresh", async () => {
     const fx = await buildAwsFixture(aws(), { stableCapacity: 1 });
-    await emu().configure({ refreshStepSeconds: 0.05 });
+    await emu().configure({ refreshStepSeconds: await observableStep(fx, 0.05) });
     const version = await v2(fx);
     await runRefresh(fx, {
       DesiredConfiguration: { LaunchTemplate: { LaunchTemplateId: fx.launchTemplate.id, Version: version } },

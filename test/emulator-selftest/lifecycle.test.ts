@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { startEmulator } from "../support/emulator.js";
+import { EMULATOR_HOOK_TIMEOUT_MS, startEmulator } from "../support/emulator.js";
 import { waitFor } from "./helpers.js";
 
 /** True while the process runs; a zombie (exited, not yet reaped by its new parent) counts as gone. */
@@ -25,7 +25,9 @@ async function answers(endpoint: string): Promise<boolean> {
 }
 
 describe("emulator lifecycle", () => {
-  it("exits when the process that started it is killed with SIGKILL", async () => {
+  it("exits when the process that started it is killed with SIGKILL", {
+    timeout: EMULATOR_HOOK_TIMEOUT_MS,
+  }, async () => {
     const script = fileURLToPath(new URL("./fixtures/emulator-parent.ts", import.meta.url));
     const parent = spawn(process.execPath, ["--import", "tsx", script], {
       stdio: ["ignore", "pipe", "pipe"],
@@ -48,11 +50,12 @@ describe("emulator lifecycle", () => {
 
     parent.kill("SIGKILL");
     await waitFor("the orphaned emulator to exit", async () => !alive(pid) && !(await answers(endpoint)), {
-      timeoutMs: 5_000,
+      // Readiness, not a clock: it is gone within a second on a quiet machine.
+      timeoutMs: 30_000,
     });
   });
 
-  it("stops only its own process, idempotently", async () => {
+  it("stops only its own process, idempotently", { timeout: EMULATOR_HOOK_TIMEOUT_MS }, async () => {
     const [a, b] = await Promise.all([startEmulator(), startEmulator()]);
     try {
       expect(a.port).not.toBe(b.port);
@@ -65,7 +68,9 @@ describe("emulator lifecycle", () => {
     }
   });
 
-  it("refuses to start when a moto internal it patches is gone (a moto upgrade cannot drop a behaviour)", () => {
+  it("refuses to start when a moto internal it patches is gone (a moto upgrade cannot drop a behaviour)", {
+    timeout: 150_000,
+  }, () => {
     const repo = fileURLToPath(new URL("../..", import.meta.url));
     const script = [
       "import runpy, sys",
@@ -80,11 +85,23 @@ describe("emulator lifecycle", () => {
         PYTHONDONTWRITEBYTECODE: "1",
       },
       encoding: "utf8",
-      timeout: 20_000,
+      // It exits on its own once moto is imported (~1 s of CPU); the cap is for a hang.
+      timeout: 120_000,
     });
     expect(run.status).not.toBe(0);
     expect(run.stdout).not.toContain("GRAY_EMULATOR_READY");
     expect(run.stderr).toMatch(/moto internal moto\.elbv2\.models\.FakeTargetGroup\.health_for is missing/);
+  });
+
+  it("a start that is not ready by its deadline fails saying what it waited for and what it saw", async () => {
+    // Wall time: a process that is blocked.
+    await expect(startEmulator({ startTimeoutMs: 1 })).rejects.toThrow(
+      /did not start: not ready within 1 ms of wall time\. Waited for the "GRAY_EMULATOR_READY" line on its stdout; saw: after \d+ ms; the process used \d+ ms of CPU; machine load [\d.]+ on \d+ CPUs; stdout empty\.[\s\S]*Fix: run `bash scripts\/install-emulator\.sh`/,
+    );
+    // CPU time: a process that works without getting ready (a cold start needs ~1 s of it).
+    await expect(startEmulator({ startCpuBudgetMs: 1 })).rejects.toThrow(
+      /did not start: not ready after 1 ms of its own CPU time\. Waited for the "GRAY_EMULATOR_READY" line/,
+    );
   });
 
   it("fails with the fix in the message when moto cannot be loaded", async () => {

@@ -14,6 +14,7 @@ import { packageGuard } from "../../scripts/package-guard.js";
 import { useAwsEmulator } from "../aws/support/hooks.js";
 import { forward, storedState } from "../aws/support/rollout.js";
 import { buildWorld, type World } from "../aws/support/world.js";
+import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { SCHEDULE_EVENT, snsAlarmEvent } from "./support/events.js";
 import { alarmNames, createGrayAlarms, guardConfigJson, pausedRollout } from "./support/guard-world.js";
 
@@ -48,7 +49,8 @@ function invokeBundle(code: string, event: unknown, env: Record<string, string>)
     child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
     child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
     child.once("error", reject);
-    child.once("exit", () => {
+    // "close", not "exit": only then has all of stdout been read.
+    child.once("close", () => {
       const lines = stdout.trim().split("\n").filter(Boolean);
       const last = lines.at(-1) ?? "";
       resolve({
@@ -71,7 +73,7 @@ const lambdaEnv = (w: World, config = guardConfigJson(w)) => ({
   AWS_EC2_METADATA_DISABLED: "true",
 });
 
-describe("the guard's Lambda package", () => {
+describe("the guard's Lambda package", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("builds a valid, reproducible zip whose handler loads without side effects and rolls back from a plain Node process", async () => {
     const t0 = Date.now();
     const first = await packageGuard(join(dir, "a", "guard.zip"));
@@ -131,5 +133,5 @@ describe("the guard's Lambda package", () => {
     const all = rolled.stdout + rolled.stderr;
     expect(all).not.toContain(w.emu.credentials.secretAccessKey);
     expect(all).not.toContain(w.emu.credentials.accessKeyId);
-  }, 90_000);
+  });
 });

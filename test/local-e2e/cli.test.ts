@@ -5,6 +5,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { LATENCY_MARGIN_FLAGS, REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 
 const BIN = fileURLToPath(new URL("../../bin/gray-deploy.mjs", import.meta.url));
 const FAST_FLAGS = [
@@ -26,6 +27,7 @@ const FAST_FLAGS = [
   "4s",
   "--min-requests",
   "30",
+  ...LATENCY_MARGIN_FLAGS,
 ];
 
 interface Run {
@@ -86,7 +88,8 @@ function run(args: string[]): Run {
     for (const p of descendantsOf(child.pid!)) r.descendants.add(p);
   }, 200);
   r.done = new Promise((resolve) => {
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": only then has all of stdout and stderr been read.
+    child.on("close", (code, signal) => {
       clearInterval(watch);
       resolve(code ?? (signal ? 128 : 1));
     });
@@ -94,7 +97,8 @@ function run(args: string[]): Run {
   return r;
 }
 
-async function waitFor(r: Run, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+/** Waits for a progress line (readiness; the bound only ends a wait for a line that never comes). */
+async function waitFor(r: Run, pattern: RegExp, timeoutMs = 200_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(r.stderr)) {
     if (Date.now() > deadline)
@@ -115,7 +119,7 @@ async function noneLeft(r: Run): Promise<void> {
   expect(left).toEqual([]);
 }
 
-describe("gray-deploy CLI on the local target", { timeout: 120_000 }, () => {
+describe("gray-deploy CLI on the local target", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("Ctrl-C mid-bake aborts safely: stable 100%, exit 5, no process left", async () => {
     const r = run(["deploy-gray", "--target", "local", "--json", ...FAST_FLAGS]);
     await waitFor(r, /forward step: stable 95% \/ gray 5% \(verified\)/);

@@ -10,6 +10,7 @@ import { ErrorCode, type GrayDeployError } from "../../src/contract/errors.js";
 import { LocalFleet, type LocalFleetOptions } from "../../src/local/fleet.js";
 import { LoadGenerator } from "../../src/local/load.js";
 import { StaticWeightSource, WeightedProxy } from "../../src/local/proxy.js";
+import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { isAlive, waitFor } from "./helpers.js";
 
 const V1 = "registry.example/gateway:v1";
@@ -181,7 +182,7 @@ describe("local fleet", () => {
   });
 });
 
-describe("no child outlives its parent", () => {
+describe("no child outlives its parent", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("children exit when the parent is SIGKILLed (no dispose, no exit handler)", async () => {
     const script = fileURLToPath(new URL("./fixtures/orphan-parent.ts", import.meta.url));
     const parent = spawn(process.execPath, ["--import", "tsx", script], {
@@ -205,5 +206,5 @@ describe("no child outlives its parent", () => {
       parent.kill("SIGKILL");
     }
     await waitFor("every child of the killed parent to exit", () => !pids.some(isAlive), 10_000);
-  }, 60_000);
+  });
 });

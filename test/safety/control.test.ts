@@ -25,7 +25,7 @@ import type { CliResult } from "./support/cli.js";
 import { afterWeightWrite } from "./support/crash.js";
 import { expectConverged } from "./support/expect.js";
 import { type FaultProxy, op } from "./support/fault-proxy.js";
-import { type Scenario, startScenario } from "./support/scenario.js";
+import { SCENARIO_TEST_TIMEOUT_MS, type Scenario, startScenario } from "./support/scenario.js";
 
 const READ_ONLY = /^(Describe|Get|List|Scan|Query)/;
 
@@ -44,7 +44,7 @@ async function withScenario(body: (s: Scenario) => Promise<void>): Promise<void>
 }
 
 function expectLocked(r: CliResult, holder: { id: string; phase: string; by: string }, why: string): void {
-  expect(r.code, why).toBe(6);
+  expect(r.code, `exit ${r.code} (signal ${r.signal}); stdout: ${r.stdout}\n${why}`).toBe(6);
   expect(r.outcome?.outcome, why).toBe("refused");
   expect(r.outcome?.error?.code, why).toBe("LOCKED");
   expect(r.outcome?.reason, why).toContain(`rollout ${holder.id}`);
@@ -52,24 +52,36 @@ function expectLocked(r: CliResult, holder: { id: string; phase: string; by: str
   expect(r.outcome?.reason, why).toContain(`started by ${holder.by}`);
 }
 
-/** deploy-gray killed (SIGKILL) in the 25% bake; returns the dead rollout's id. */
-async function deadRollout(s: Scenario, by: string, lockLease = "5s"): Promise<string> {
-  const first = s.cli("deploy-gray", s.flags({ startedBy: by, lockLease }));
+/**
+ * deploy-gray killed (SIGKILL) in the 25% bake; returns the dead rollout's id. Its AWS calls are held
+ * from the bake's first one on, so it is killed in that bake however slowly this process reacts (a
+ * fixed delay after the progress line could let a 2 s bake end first on a loaded machine). The step
+ * may be extended for 10 min: a process that takes it over goes on with the step the dead one began,
+ * whose max bake counts the time nobody ran it (on a loaded machine, past the scenario's 60 s before
+ * the taker's first look, which then paused the rollout instead of going on).
+ */
+async function deadRollout(s: Scenario, by: string): Promise<string> {
+  const first = s.cli("deploy-gray", s.flags({ startedBy: by, maxBake: "10m" }));
   await first.waitFor(/forward step: stable 75% \/ gray 25% \(verified\)/);
-  await new Promise((r) => setTimeout(r, 300));
+  await s.proxy.holdAfter(() => true);
   await first.kill();
+  s.proxy.release({ drop: true });
   return (await s.state())!.state.id;
 }
 
-describe.concurrent("control from several processes", { timeout: 300_000 }, () => {
+describe.concurrent("control from several processes", { timeout: SCENARIO_TEST_TIMEOUT_MS }, () => {
   describe("one rollout at a time", () => {
     it("another release is refused (exit 6) while a rollout runs, with or without --supersede, and writes nothing", async () => {
       await withScenario(async (s) => {
         const other = imageWithTag(s.w.fx, "1.6.0");
         await pushImages(s.emu, [other]);
+        // A bake and a lease that outlast the test: the running rollout is surely still in its 25%
+        // step, and its lock surely live, whenever the other two processes read it, however slowly
+        // they start. (With the scenario's 5 s lease, a renewal delayed on a loaded machine let the
+        // lock look stale: --supersede rightly aborted the rollout and deployed its own.)
         const first = s.cli(
           "deploy-gray",
-          s.flags({ bake: "30s", maxBake: "40s", startedBy: "pipeline-alice" }),
+          s.flags({ bake: "10m", maxBake: "10m", lockLease: "10m", startedBy: "pipeline-alice" }),
         );
         await first.waitFor(/forward step: stable 75% \/ gray 25% \(verified\)/);
         const id = (await s.state())!.state.id;
@@ -132,8 +144,12 @@ describe.concurrent("control from several processes", { timeout: 300_000 }, () =
 
     it("a dead process's rollout: refused until its lease expires, then promote takes it over and finishes it", async () => {
       await withScenario(async (s) => {
-        // A lease long enough that both refusals surely read it live, even on a loaded machine.
-        const id = await deadRollout(s, "pipeline-alice", "15s");
+        const id = await deadRollout(s, "pipeline-alice");
+        // Both refusals must read a live lease however late they start: the test renews the dead
+        // process's lease as its owner would until both were refused, then lets it lapse (a fixed
+        // 15 s lease once expired before a deploy-gray slowed by a loaded machine read it, and that
+        // deploy-gray rightly took the rollout over).
+        await s.setLease(10 * 60_000);
         const [again, promote] = await Promise.all([
           s.cli("deploy-gray", s.flags({ startedBy: "pipeline-bob" })).done,
           s.cli("promote", s.controlFlags("promote", { startedBy: "operator-olga" })).done,
@@ -142,6 +158,7 @@ describe.concurrent("control from several processes", { timeout: 300_000 }, () =
         expectLocked(again, { id, phase: "shifting", by: "pipeline-alice" }, why);
         expectLocked(promote, { id, phase: "shifting", by: "pipeline-alice" }, why);
 
+        await s.setLease(5000);
         await s.leaseExpired();
         const taken = s.cli("promote", s.controlFlags("promote", { startedBy: "operator-olga" }));
         const r = await taken.done;

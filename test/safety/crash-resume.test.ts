@@ -20,11 +20,16 @@ import {
   type CrashReport,
   crashAndResume,
   describeCrash,
-  lineThen,
+  inOrder,
 } from "./support/crash.js";
 import { expectConverged, expectSubsequence } from "./support/expect.js";
 import { op } from "./support/fault-proxy.js";
-import { type Scenario, type ScenarioOptions, startScenario } from "./support/scenario.js";
+import {
+  SCENARIO_TEST_TIMEOUT_MS,
+  type Scenario,
+  type ScenarioOptions,
+  startScenario,
+} from "./support/scenario.js";
 
 const BAD_RELEASE: ScenarioOptions = { release: { errorRate: 0.3 } };
 
@@ -70,7 +75,7 @@ function expectNoHigherThanStored(r: CrashReport, why: string): void {
 }
 
 describe.concurrent("deploy-gray killed (SIGKILL) and run again with the same image", {
-  timeout: 300_000,
+  timeout: SCENARIO_TEST_TIMEOUT_MS,
 }, () => {
   it("right after the launch template version is created: the version is reused, not created again", async () => {
     await withScenario({}, async (s) => {
@@ -184,7 +189,18 @@ describe.concurrent("deploy-gray killed (SIGKILL) and run again with the same im
     await withScenario({}, async (s) => {
       const r = await crashAndResume(
         s,
-        { reach: ({ run }) => lineThen(run, /forward step: stable 75% \/ gray 25% \(verified\)/, 1000) },
+        {
+          // Killed once the 25% step is verified (its weights written, then saved) and one more state
+          // write of its bake has landed: a point the proxy decides, however late this process reacts.
+          reach: ({ hold }) =>
+            hold(
+              inOrder(
+                afterWeightWrite(s, { stable: 75, gray: 25 }),
+                op("dynamodb", "UpdateItem"),
+                op("dynamodb", "UpdateItem"),
+              ),
+            ),
+        },
         { promoted: true },
       );
       const why = describeCrash(r);

@@ -29,10 +29,11 @@ import { AwsCallError, mapAwsError } from "../../src/aws/errors.js";
 import type { Outcome } from "../../src/contract/outcome.js";
 import { STATE_TABLE } from "../aws/support/world.js";
 import type { CliRun } from "./support/cli.js";
+import { afterWeightWrite, answered } from "./support/crash.js";
 import { expectConverged } from "./support/expect.js";
 import { type FaultKind, op } from "./support/fault-proxy.js";
 import { rollbackUnderOutage } from "./support/rollback.js";
-import { type Scenario, startScenario } from "./support/scenario.js";
+import { SCENARIO_TEST_TIMEOUT_MS, type Scenario, startScenario } from "./support/scenario.js";
 
 const BAD_RELEASE = { release: { errorRate: 0.3 } };
 
@@ -51,6 +52,16 @@ async function withScenario(
 /** Lines where gray-deploy's call counter logged a failed attempt (retried by the SDK, or the last). */
 function attemptLines(stderr: string): string[] {
   return stderr.split("\n").filter((l) => /AWS \S+: attempt \d+\/5 failed \(.*\); /.test(l));
+}
+
+/**
+ * Whether the run has entered the 25% step: its weights written and the step saved (what it logs as
+ * "forward step: stable 75% / gray 25% (verified)"). An outage armed with it starts exactly there,
+ * decided inside the proxy: waiting for the progress line instead left the step's 2 s bake to a race
+ * with this process's reaction, which a loaded machine can lose.
+ */
+function inTheStep(s: Scenario): () => boolean {
+  return answered(s.proxy, afterWeightWrite(s, { stable: 75, gray: 25 }), op("dynamodb", "UpdateItem"));
 }
 
 /** Short bakes: the step may be extended to 4 s before the policy applies. */
@@ -76,7 +87,7 @@ function expectNeverPromoted(o: Outcome | null, w: string): void {
   expect(o?.steps[0]?.durationMs, w).toBeGreaterThanOrEqual(4000);
 }
 
-describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
+describe.concurrent("faults in the control plane", { timeout: SCENARIO_TEST_TIMEOUT_MS }, () => {
   describe("AWS API faults", () => {
     it("the proxy's faults are AWS errors the SDK retries, in every protocol gray-deploy uses", async () => {
       await withScenario({ dataPlane: false, stableSettings: false }, async (s) => {
@@ -222,9 +233,9 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
 
     it("Auto Scaling down for good mid-rollout: traffic back on stable (verified), the leftovers named", async () => {
       await withScenario({}, async (s) => {
+        const at25 = inTheStep(s);
+        s.proxy.persistent((c) => c.service === "autoscaling" && at25(), "5xx");
         const run = s.cli("deploy-gray", s.flags());
-        await run.waitFor(/forward step: stable 75% \/ gray 25% \(verified\)/);
-        s.proxy.persistent((c) => c.service === "autoscaling", "5xx");
         const r = await run.done;
         const why = run.tail(40);
         expect(r.outcome?.outcome, why).toBe("failed");
@@ -242,9 +253,9 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
 
     it("DynamoDB down for good mid-rollout: traffic back on stable; a rerun after the outage keeps it there", async () => {
       await withScenario({}, async (s) => {
+        const at25 = inTheStep(s);
+        const restore = s.proxy.persistent((c) => c.service === "dynamodb" && at25(), "5xx");
         const run = s.cli("deploy-gray", s.flags());
-        await run.waitFor(/forward step: stable 75% \/ gray 25% \(verified\)/);
-        const restore = s.proxy.persistent((c) => c.service === "dynamodb", "5xx");
         const r = await run.done;
         const why = run.tail(40);
         expect(r.outcome?.outcome, why).toBe("failed");
@@ -406,9 +417,9 @@ describe.concurrent("faults in the control plane", { timeout: 300_000 }, () => {
 
     it("the CloudWatch API failing for good: extend, then roll back per policy, the error named", async () => {
       await withScenario({}, async (s) => {
+        const at25 = inTheStep(s);
+        s.proxy.persistent((c) => c.service === "monitoring" && at25(), "5xx");
         const run = s.cli("deploy-gray", s.flags({ ...FAST, onInconclusive: "rollback" }));
-        await run.waitFor(/forward step: stable 75% \/ gray 25% \(verified\)/);
-        s.proxy.persistent((c) => c.service === "monitoring", "5xx");
         const r = await run.done;
         const w = whyOf(run, s);
         expect(r.outcome?.outcome, w).toBe("rolled-back");

@@ -28,6 +28,7 @@ import { rawOptions } from "../aws/support/world.js";
 import { emulatorState, stateDiff } from "../bad-input/support/emulator-state.js";
 import { alarmEvent } from "../guard/support/events.js";
 import { alarmNames, createGrayAlarms, guardConfigJson } from "../guard/support/guard-world.js";
+import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { CaptureServer, filesUnder } from "./support/capture.js";
 import {
   buildIamWorld,
@@ -44,7 +45,7 @@ const { emu } = useAwsEmulator(iamEmulatorOptions());
 
 const state = (w: IamWorld) => emulatorState(w.emu.endpoint, w.admin, w.emu.region);
 
-describe("least privilege under IAM enforcement", () => {
+describe("least privilege under IAM enforcement", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () => {
   it("the module's pipeline policy, rendered for this service, is enough for a whole rollout", async () => {
     const w = await buildIamWorld(emu());
     expect(emu().logs()).toMatch(/gray iam-resources: moto evaluates IAM resources/);
@@ -92,7 +93,7 @@ describe("least privilege under IAM enforcement", () => {
     } finally {
       elb.destroy();
     }
-  }, 120_000);
+  });
 
   it("the guard's cut of the same document is enough for the guard's rollback", async () => {
     const w = await buildIamWorld(emu());
@@ -119,7 +120,7 @@ describe("least privilege under IAM enforcement", () => {
     expect(result.action, result.reason).toBe("rolled-back");
     expect(await forward(w)).toEqual({ stable: 100, gray: 0, stickiness: null });
     expect(await storedState(w)).toMatchObject({ phase: "rolled-back", rollbackCause: "guard" });
-  }, 60_000);
+  });
 
   it("credentials without the policy, or short of one preflight action, stop at preflight: exit 2, the call and the fix, nothing written", async () => {
     const w = await buildIamWorld(emu());
@@ -246,5 +247,5 @@ describe("least privilege under IAM enforcement", () => {
       console.info(`least privilege: ${name} → exit ${r.code}: ${r.outcome?.error?.message}`);
     }
     rmSync(reports, { recursive: true, force: true });
-  }, 90_000);
+  });
 });

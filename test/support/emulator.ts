@@ -9,7 +9,7 @@
  * import { type Emulator, startEmulator } from "../support/emulator.js";
  *
  * let emu: Emulator;
- * beforeAll(async () => { emu = await startEmulator(); });   // ~2 s, once per file
+ * beforeAll(async () => { emu = await startEmulator(); }, EMULATOR_HOOK_TIMEOUT_MS); // ~1 s, once per file
  * beforeEach(async () => { await emu.reset(); });            // a few ms: empty AWS between tests
  * afterAll(async () => { await emu?.stop(); });
  *
@@ -19,11 +19,19 @@
  * The emulator is never optional: when it is not installed or does not start, `startEmulator`
  * throws an Error that says how to fix it (`bash scripts/install-emulator.sh`), locally and in CI.
  * The child exits with its parent even on SIGKILL (it watches its stdin pipe and its parent pid).
+ *
+ * Start-up waits on readiness — the line the emulator prints once it listens — not on a clock: on a
+ * busy machine a cold start (~1 s of CPU) can take tens of seconds of wall time, and a fixed 20 s
+ * deadline failed correct runs. It gives up when the process exits, when it has used
+ * `startCpuBudgetMs` of CPU without becoming ready (it is stuck, not starved), or after
+ * `startTimeoutMs` of wall time (it is blocked); the error says what it waited for and what it saw.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { assertStrictOffAllowed, type StrictProxy, startStrictProxy } from "./strict/index.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const PYTHON = "/usr/bin/python3";
@@ -32,6 +40,12 @@ const SERVER = join(REPO, "test/emulator/server.py");
 const FIX =
   "run `bash scripts/install-emulator.sh` from the repository root (it needs apt and the vendored debs)";
 const READY = "GRAY_EMULATOR_READY ";
+
+/** Default wall-clock cap on a start (see `StartEmulatorOptions.startTimeoutMs`). */
+export const EMULATOR_START_TIMEOUT_MS = 150_000;
+/** A vitest hook (or test) timeout for one that starts an emulator: above the start's own cap, so
+ * the start's error, which says what it saw, is the one reported. */
+export const EMULATOR_HOOK_TIMEOUT_MS = EMULATOR_START_TIMEOUT_MS + 30_000;
 
 export type TargetHealthState =
   | "healthy"
@@ -76,13 +90,31 @@ export interface StartEmulatorOptions {
   env?: Record<string, string>;
   /** Region the helper's clients use (the emulator serves every region). Default sa-east-1. */
   region?: string;
-  /** Deadline for the emulator to become ready. Default 20 s (a cold start takes ~2 s). */
+  /**
+   * Wall-clock cap on the start, for a process that is blocked (using no CPU). Default
+   * EMULATOR_START_TIMEOUT_MS (150 s); a cold start takes ~1 s on a quiet machine.
+   */
   startTimeoutMs?: number;
+  /**
+   * Strict mode (test/support/strict): every AWS request is checked against AWS's API models and
+   * documented rules before the emulator sees it; `stop()` throws listing any violation. On unless
+   * false, which only the files STRICT_OFF names may pass (the emulator's own self-tests).
+   */
+  strict?: boolean;
+  /**
+   * CPU time the emulator may use before it is ready (Linux; read from /proc): a cold start uses
+   * ~1 s, so one that used this much is stuck, however busy the machine. Default 30 s.
+   */
+  startCpuBudgetMs?: number;
 }
 
 export interface Emulator {
-  /** `http://127.0.0.1:PORT`, for the SDK clients' `endpoint`. */
+  /** `http://127.0.0.1:PORT`, for the SDK clients' `endpoint` (the strict proxy, in strict mode). */
   readonly endpoint: string;
+  /** The emulator itself, behind no strict proxy (its control endpoints use it). */
+  readonly directEndpoint: string;
+  /** The strict proxy in front of the emulator, or null when strict mode is off. */
+  readonly strict: StrictProxy | null;
   readonly port: number;
   /** Process id of the emulator (for tests of its lifecycle). */
   readonly pid: number;
@@ -99,7 +131,10 @@ export interface Emulator {
   };
   /** Empties every AWS service and the extension's state (and the IAM budget, when enabled). */
   reset(): Promise<void>;
-  /** Stops the process (this one only) and waits for it to exit. Idempotent. */
+  /**
+   * Stops the process (this one only) and waits for it to exit. Idempotent. In strict mode it then
+   * throws, once, listing every AWS request real AWS would have refused (so a test's afterAll fails).
+   */
   stop(): Promise<void>;
   /** Reports what the load balancer's health checks see for one or more targets. */
   setTargetHealth(report: TargetHealthReport | TargetHealthReport[]): Promise<void>;
@@ -147,7 +182,10 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
 
   let info: { port: number; moto: string; patches: number; startupSeconds: number };
   try {
-    info = await waitForReady(child, stderr, opts.startTimeoutMs ?? 20_000);
+    info = await waitForReady(child, stderr, {
+      timeoutMs: opts.startTimeoutMs ?? EMULATOR_START_TIMEOUT_MS,
+      cpuBudgetMs: opts.startCpuBudgetMs ?? 30_000,
+    });
   } catch (e) {
     process.removeListener("exit", onExit);
     child.kill("SIGKILL");
@@ -157,12 +195,23 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   child.unref();
   for (const stream of [child.stdin, child.stdout, child.stderr])
     (stream as unknown as { unref?: () => void })?.unref?.();
-  const endpoint = `http://127.0.0.1:${info.port}`;
+  const directEndpoint = `http://127.0.0.1:${info.port}`;
+  // ── strict mode: a validating proxy in front of the emulator (test/support/strict) ──
+  let strict: StrictProxy | null = null;
+  try {
+    if (opts.strict === false) await assertStrictOffAllowed();
+    else strict = await startStrictProxy(directEndpoint);
+  } catch (e) {
+    process.removeListener("exit", onExit);
+    child.kill("SIGKILL");
+    throw e;
+  }
+  const endpoint = strict?.url ?? directEndpoint;
   const credentials = { accessKeyId: "AKIAGRAYEMULATOR0000", secretAccessKey: "gray-emulator-secret" };
   let stopped: Promise<void> | undefined;
 
   const control = async (method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> => {
-    const res = await fetch(`${endpoint}${path}`, {
+    const res = await fetch(`${directEndpoint}${path}`, {
       method,
       headers: { "content-type": "application/json" },
       ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
@@ -174,6 +223,8 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
 
   const emulator: Emulator = {
     endpoint,
+    directEndpoint,
+    strict,
     port: info.port,
     pid: child.pid!,
     region,
@@ -181,12 +232,12 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
     info: { moto: info.moto, patches: info.patches, startupSeconds: info.startupSeconds },
     clientConfig: (creds = credentials) => ({ endpoint, region, credentials: creds }),
     async reset() {
-      const res = await fetch(`${endpoint}/moto-api/reset`, { method: "POST" });
+      const res = await fetch(`${directEndpoint}/moto-api/reset`, { method: "POST" });
       if (!res.ok) throw new Error(`AWS emulator reset failed: ${res.status} ${await res.text()}`);
       if (opts.iamInitialNoAuthActionCount !== undefined) {
         // moto's reset keeps its count of unauthenticated calls; without this, a reset emulator
         // with IAM enforcement has no budget left to create the next test's user.
-        const auth = await fetch(`${endpoint}/moto-api/reset-auth`, {
+        const auth = await fetch(`${directEndpoint}/moto-api/reset-auth`, {
           method: "POST",
           body: String(opts.iamInitialNoAuthActionCount),
         });
@@ -203,6 +254,10 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
           done();
         });
         child.kill("SIGTERM");
+      }).then(async () => {
+        // Strict mode: the proxy goes with the emulator, and its violations fail the caller.
+        await strict?.close();
+        strict?.assertClean();
       });
       return stopped;
     },
@@ -223,16 +278,24 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
 function waitForReady(
   child: ChildProcess,
   stderr: RingBuffer,
-  timeoutMs: number,
+  limits: { timeoutMs: number; cpuBudgetMs: number },
 ): Promise<{ port: number; moto: string; patches: number; startupSeconds: number }> {
+  const started = performance.now();
   return new Promise((resolvePromise, reject) => {
     let out = "";
     const fail = (why: string): void => {
       cleanup();
       const log = stderr.text().trim();
+      const cpu = cpuMs(child.pid);
+      const seen = [
+        `after ${Math.round(performance.now() - started)} ms`,
+        cpu === null ? null : `the process used ${cpu} ms of CPU`,
+        `machine load ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs`,
+        `stdout ${out === "" ? "empty" : JSON.stringify(out.slice(-300))}`,
+      ].filter((x) => x !== null);
       reject(
         new Error(
-          `AWS emulator did not start: ${why}.${log ? `\n--- emulator stderr ---\n${log}` : ""}\nFix: ${FIX}`,
+          `AWS emulator did not start: ${why}. Waited for the "${READY.trim()}" line on its stdout; saw: ${seen.join("; ")}.${log ? `\n--- emulator stderr ---\n${log}` : ""}\nFix: ${FIX}`,
         ),
       );
     };
@@ -247,9 +310,19 @@ function waitForReady(
     const onExit = (code: number | null, signal: string | null): void =>
       fail(`the process exited (code ${code}, signal ${signal})`);
     const onError = (e: Error): void => fail(`could not spawn ${PYTHON}: ${e.message}`);
-    const timer = setTimeout(() => fail(`not ready within ${timeoutMs} ms`), timeoutMs);
+    const timer = setTimeout(
+      () => fail(`not ready within ${limits.timeoutMs} ms of wall time`),
+      limits.timeoutMs,
+    );
+    // A busy machine stretches the start; only a process burning CPU without getting ready is stuck.
+    const cpuWatch = setInterval(() => {
+      const cpu = cpuMs(child.pid);
+      if (cpu !== null && cpu > limits.cpuBudgetMs)
+        fail(`not ready after ${limits.cpuBudgetMs} ms of its own CPU time`);
+    }, 500);
     const cleanup = (): void => {
       clearTimeout(timer);
+      clearInterval(cpuWatch);
       child.stdout?.removeListener("data", onData);
       child.removeListener("exit", onExit);
       child.removeListener("error", onError);
@@ -261,6 +334,23 @@ function waitForReady(
     child.once("error", onError);
   });
 }
+
+/** CPU time (user + system) a process has used, in ms; null where /proc cannot tell (not Linux). */
+function cpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    // Fields after the command name (which may hold spaces): state is the 1st, utime the 12th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? Math.round((ticks * 1000) / CLOCK_TICKS) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
 
 class RingBuffer {
   private parts: string[] = [];

@@ -85,10 +85,22 @@ export function zabbixEnv(): ZabbixEnv {
   };
 }
 
-/** A client for the set-up's API with its token (options override). */
+/**
+ * How long the helpers wait for Zabbix to be ready for what a test sent (the trapper to know new
+ * hosts, the history syncer to store values): they wait on readiness — polling until it is — and this
+ * only bounds a Zabbix that never gets there. A quiet machine needs a second or two; a loaded one
+ * stretched that past the former 20 s.
+ */
+export const ZABBIX_READY_TIMEOUT_MS = 120_000;
+
+/**
+ * A client for the set-up's API with its token (options override). The deadline of one call is 60 s:
+ * the PHP frontend's few workers answer slowly on a loaded machine, and a test's call that fails
+ * should say why, not race a clock.
+ */
 export function zabbixClient(options: Partial<ZabbixClientOptions> = {}): ZabbixClient {
   const env = zabbixEnv();
-  return new ZabbixClient({ url: env.url, token: env.token, timeoutMs: 10_000, ...options });
+  return new ZabbixClient({ url: env.url, token: env.token, timeoutMs: 60_000, ...options });
 }
 
 let shared: ZabbixClient | null = null;
@@ -143,15 +155,17 @@ interface Stamped extends SendValue {
 /**
  * Sends values with the real zabbix_sender (one run, timestamps and nanoseconds from `clock`) and,
  * unless `wait` is false, waits until every one of them is readable through history.get. Retries
- * while the trapper does not know the items yet (a host created less than ~1 s ago: the server's
- * configuration cache syncs every second) as long as nothing of the batch was accepted.
+ * while the trapper does not know the items yet (a host created moments ago: the server's
+ * configuration cache syncs every few seconds) as long as nothing of the batch was accepted.
+ * Both waits are on readiness, bounded by `timeoutMs` (default ZABBIX_READY_TIMEOUT_MS); a failure
+ * says what was waited for and what was seen.
  */
 export async function sendMany(
   values: readonly SendValue[],
   options: { wait?: boolean; timeoutMs?: number } = {},
 ): Promise<SendResult> {
   const env = zabbixEnv();
-  const timeoutMs = options.timeoutMs ?? 20_000;
+  const timeoutMs = options.timeoutMs ?? ZABBIX_READY_TIMEOUT_MS;
   const started = performance.now();
   const now = Date.now();
   const stamped: Stamped[] = values.map((v) => {
@@ -164,7 +178,7 @@ export async function sendMany(
     .join("");
   let processed = 0;
   let senderMs = 0;
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     const t0 = performance.now();
     const out = await runSender(env, input);
     senderMs = performance.now() - t0;
@@ -173,12 +187,13 @@ export async function sendMany(
     processed = Number(m[1]);
     const failed = Number(m[2]);
     if (failed === 0 && processed === stamped.length) break;
-    if (processed > 0 || performance.now() - started > timeoutMs) {
+    const waited = performance.now() - started;
+    if (processed > 0 || waited > timeoutMs) {
       throw new Error(
-        `zabbix_sender: ${processed} processed, ${failed} failed of ${stamped.length} (unknown host or item, or not a trapper item?): ${out.stdout.trim()}`,
+        `zabbix_sender: ${processed} processed, ${failed} failed of ${stamped.length} after ${attempt} attempt(s) in ${Math.round(waited)} ms — waited for the trapper to accept values for ${describeTargets(stamped)}; ${processed > 0 ? "it accepted some, so the others are unknown" : "it knew none of them"} (unknown host or item, or not a trapper item? a host created by the test reaches the trapper at its next configuration sync, forced by \`zabbix_server -R config_cache_reload\`): ${out.stdout.trim()}`,
       );
     }
-    await sleep(Math.min(100 * (attempt + 1), 500));
+    await sleep(Math.min(100 * attempt, 500));
   }
   if (options.wait === false) return { processed, visibleAfterMs: Number.NaN, senderMs };
   await waitVisible(stamped, started + timeoutMs);
@@ -257,7 +272,14 @@ async function itemsOf(
   return out;
 }
 
+/** `key on host` of each distinct item, for error messages. */
+function describeTargets(values: readonly SendValue[]): string {
+  const each = [...new Set(values.map((v) => `${v.key} on ${v.host}`))];
+  return each.length <= 4 ? each.join(", ") : `${each.slice(0, 4).join(", ")} and ${each.length - 4} more`;
+}
+
 async function waitVisible(values: readonly Stamped[], deadline: number): Promise<void> {
+  const started = performance.now();
   const items = await itemsOf(values);
   const want = new Set<string>();
   const byType = new Map<ValueType, Set<string>>();
@@ -283,7 +305,7 @@ async function waitVisible(values: readonly Stamped[], deadline: number): Promis
     if (want.size === 0) return;
     if (performance.now() > deadline) {
       throw new Error(
-        `${want.size} of ${values.length} value(s) sent with zabbix_sender are still not readable through history.get (history syncer stuck? see .zabbix/run/zabbix_server.log)`,
+        `${want.size} of ${values.length} value(s) sent with zabbix_sender are still not readable through history.get after ${Math.round(performance.now() - started)} ms: waited for the history syncer to store ${describeTargets(values)}; history.get returned ${found.length} record(s) for their items in [${from}, ${till}] (history syncer stuck? see .zabbix/run/zabbix_server.log)`,
       );
     }
     await sleep(50);
@@ -405,7 +427,7 @@ export async function createFleet(
     // Ready when the trapper accepts a probe for every host.
     await sendMany(
       hostSpecs.map((h) => ({ host: h.host, key: PROBE, value: 1 })),
-      { wait: false, timeoutMs: 20_000 },
+      { wait: false },
     );
   } catch (e) {
     await dispose().catch(() => {});

@@ -205,7 +205,7 @@ describe("ZabbixClient errors", () => {
     const c = new ZabbixClient({
       url: `http://127.0.0.1:${port}/api_jsonrpc.php`,
       token: env.token,
-      timeoutMs: 2_000,
+      timeoutMs: 30_000,
     });
     const t0 = performance.now();
     const e = await c.hosts({}).catch((x: unknown) => x);
@@ -215,7 +215,8 @@ describe("ZabbixClient errors", () => {
     expect((e as ProviderError).retryable).toBe(true);
     // auto mode asks the version first; the message names the method the caller asked for.
     expect((e as ProviderError).message).toMatch(/host\.get.*connection refused \(ECONNREFUSED\)/);
-    expect(ms).toBeLessThan(2_000);
+    // At once: not at the client's 30 s deadline.
+    expect(ms).toBeLessThan(10_000);
     console.log(`[zabbix] closed port detected in ${ms.toFixed(0)} ms`);
   });
 
@@ -272,7 +273,8 @@ describe("ZabbixClient errors", () => {
       expect((e as ProviderError).message).toContain("history.get");
       expect((e as ProviderError).message).toContain("no answer within 300 ms");
       expect(ms).toBeGreaterThanOrEqual(290);
-      expect(ms).toBeLessThan(1_500);
+      // At its deadline, not never (the server never answers): a bound a loaded machine keeps.
+      expect(ms).toBeLessThan(10_000);
     });
 
     it("the caller's abort is an AbortedError, not a provider failure", async () => {

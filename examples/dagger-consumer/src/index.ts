@@ -19,11 +19,8 @@ export class DaggerConsumer {
     /** Fault injected into the new version: share of its requests that answer 500. */
     grayErrorRate = "0%",
   ): Promise<string> {
-    return dag.grayDeploy().deployGray({
-      target: "local",
-      steps: "10,50,100",
-      grayErrorRate,
-    });
+    // Every option of the rollout is gray-deploy's (its constructor's); deployGray takes the build inputs.
+    return dag.grayDeploy({ target: "local", steps: "10,50,100", grayErrorRate }).deployGray();
   }
 
   /**
@@ -43,15 +40,16 @@ export class DaggerConsumer {
     /** The commit being released (names the image tag). */
     commit?: string,
   ): Promise<string> {
-    return dag.grayDeploy().deployGray({
-      source,
-      repository: "payments/sample-gateway",
+    // The options of the rollout — the target, where it lives, the credentials, the gate — are given to
+    // gray-deploy's constructor once; the function takes only what it builds.
+    const gray = dag.grayDeploy({
       target: "aws",
       region: "sa-east-1",
       roleArn,
       webIdentityToken,
       listenerArn:
         "arn:aws:elasticloadbalancing:sa-east-1:123456789012:listener/app/payments/0123456789abcdef/0123456789abcdef",
+      stateTable: "gray-deploy-state",
       stableTargetGroupArn:
         "arn:aws:elasticloadbalancing:sa-east-1:123456789012:targetgroup/gateway-stable/0123456789abcdef",
       grayTargetGroupArn:
@@ -59,9 +57,9 @@ export class DaggerConsumer {
       stableAsg: "gateway-stable",
       grayAsg: "gateway-gray",
       launchTemplate: "lt-0123456789abcdef0",
-      stateTable: "gray-deploy-state",
       approveBefore: ["promotion"],
       commit,
     });
+    return gray.deployGray({ source, repository: "payments/sample-gateway" });
   }
 }

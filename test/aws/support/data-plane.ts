@@ -46,9 +46,15 @@ export interface DataPlaneOptions {
   /** Fault knobs of the processes running `image`. */
   readonly faults?: (image: string) => InstanceFaults;
   readonly rps?: number;
-  /** How often the weights and the fleet are read from the emulator. Default 100 / 150 ms. */
+  /**
+   * How often the weights and the fleet are read from the emulator. Default 250 / 400 ms: polling
+   * was most of the emulator's work (at 100 / 150 ms, ~27 calls a second per data plane), and
+   * gray-deploy's windows are whole seconds.
+   */
   readonly weightPollMs?: number;
   readonly reconcileMs?: number;
+  /** How often the proxy health-checks each target (two checks in a row decide). Default 250 ms. */
+  readonly healthCheckMs?: number;
 }
 
 /** A process standing for one EC2 instance. */
@@ -138,6 +144,8 @@ export class EmulatedAlb {
   readonly errors: string[] = [];
   /** Periods written to CloudWatch. */
   published = 0;
+  /** Every instance the fleet reconciler saw in each Auto Scaling group (by group name). */
+  readonly instancesSeen = new Map<string, Set<string>>();
 
   constructor(o: DataPlaneOptions) {
     this.o = o;
@@ -146,8 +154,13 @@ export class EmulatedAlb {
     this.proxy = new WeightedProxy({
       weights: this.weights,
       sink: this.metrics,
-      // Fast checks, so an instance is in service (and reported healthy) within ~200 ms.
-      healthCheck: { intervalMs: 100, timeoutMs: 1000, healthyThreshold: 2, unhealthyThreshold: 2 },
+      // Checks fast enough that an instance is in service (and reported healthy) within ~1 s.
+      healthCheck: {
+        intervalMs: o.healthCheckMs ?? 250,
+        timeoutMs: 1000,
+        healthyThreshold: 2,
+        unhealthyThreshold: 2,
+      },
       drainTimeoutMs: 1000,
     });
   }
@@ -155,10 +168,10 @@ export class EmulatedAlb {
   /** Starts forwarding, the fleet reconciler and the metric publisher; `startLoad` sends the customers. */
   async start(): Promise<void> {
     await this.weights.poll();
-    this.weights.start(this.o.weightPollMs ?? 100);
+    this.weights.start(this.o.weightPollMs ?? 250);
     const url = await this.proxy.start();
     await this.reconcile();
-    this.#timer = setInterval(() => void this.reconcile(), this.o.reconcileMs ?? 150);
+    this.#timer = setInterval(() => void this.reconcile(), this.o.reconcileMs ?? 400);
     this.#unsubscribe = this.metrics.onPeriod((p) => {
       const put = this.#publish(p).catch((e) => {
         this.errors.push(`PutMetricData: ${String(e)}`);
@@ -239,7 +252,12 @@ export class EmulatedAlb {
       ]);
       const versionOf = new Map<string, string>();
       for (const g of groups.AutoScalingGroups ?? []) {
-        for (const i of g.Instances ?? []) versionOf.set(i.InstanceId ?? "", i.LaunchTemplate?.Version ?? "");
+        const seen = this.instancesSeen.get(g.AutoScalingGroupName ?? "") ?? new Set<string>();
+        this.instancesSeen.set(g.AutoScalingGroupName ?? "", seen);
+        for (const i of g.Instances ?? []) {
+          versionOf.set(i.InstanceId ?? "", i.LaunchTemplate?.Version ?? "");
+          seen.add(i.InstanceId ?? "");
+        }
       }
       const wanted = new Map<string, { pool: Pool; state: string }>();
       for (const [pool, out] of [

@@ -1,7 +1,12 @@
 /** vitest hooks for the AWS tests (kept apart from world.ts so scripts can use the world without vitest). */
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { type AwsClients, awsClients } from "../../support/aws-fixture.js";
-import { type Emulator, type StartEmulatorOptions, startEmulator } from "../../support/emulator.js";
+import {
+  EMULATOR_HOOK_TIMEOUT_MS,
+  type Emulator,
+  type StartEmulatorOptions,
+  startEmulator,
+} from "../../support/emulator.js";
 
 /** One emulator for the calling test file, emptied before each test. */
 export function useAwsEmulator(opts: StartEmulatorOptions = {}): {
@@ -13,7 +18,7 @@ export function useAwsEmulator(opts: StartEmulatorOptions = {}): {
   beforeAll(async () => {
     emu = await startEmulator(opts);
     aws = awsClients(emu.clientConfig());
-  }, 30_000);
+  }, EMULATOR_HOOK_TIMEOUT_MS);
   beforeEach(async () => {
     await emu!.reset();
   });

@@ -137,7 +137,8 @@ export function cli(
     child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
     child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
     child.once("error", reject);
-    child.once("exit", (code) => {
+    // "close", not "exit": only then has all of stdout and stderr been read.
+    child.once("close", (code) => {
       let outcome: Outcome | null = null;
       try {
         outcome = JSON.parse(stdout) as Outcome;

@@ -33,6 +33,7 @@ import {
   buildAwsFixture,
 } from "../../support/aws-fixture.js";
 import type { Emulator } from "../../support/emulator.js";
+import { LATENCY_MARGINS } from "../../support/margins.js";
 
 export const STATE_TABLE = "gatewaypix-rollouts";
 
@@ -160,6 +161,8 @@ export function rawOptions(w: World, verb: Verb, extra: RawOptions = {}): RawOpt
     healthyTimeout: "20s",
     instanceWarmup: "0s",
     minRequests: 10,
+    // No test of this world is about latency (see LATENCY_MARGINS).
+    ...LATENCY_MARGINS,
     ...extra,
   };
 }

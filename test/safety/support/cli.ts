@@ -66,7 +66,9 @@ export class CliRun {
     });
     this.done = new Promise((resolve, reject) => {
       this.child.once("error", reject);
-      this.child.once("exit", (code, signal) => {
+      // "close", not "exit": "exit" may come before the last of stdout and stderr were read (on a
+      // loaded machine it did), leaving the Outcome unparsed and the progress cut short.
+      this.child.once("close", (code, signal) => {
         const endedAt = Date.now();
         if (this.#partial !== "") this.#line(this.#partial);
         let outcome: Outcome | null = null;
@@ -89,7 +91,7 @@ export class CliRun {
   }
 
   /** The first progress line matching `re` (already printed or still to come). */
-  waitFor(re: RegExp, timeoutMs = 60_000): Promise<Line> {
+  waitFor(re: RegExp, timeoutMs = 200_000): Promise<Line> {
     const seen = this.lines.find((l) => re.test(l.text));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {

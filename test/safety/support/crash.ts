@@ -10,8 +10,8 @@ import { DescribeInstanceRefreshesCommand } from "@aws-sdk/client-auto-scaling";
 import type { RawOptions } from "../../../src/app/schema.js";
 import type { RolloutState } from "../../../src/core/state.js";
 import { forward } from "../../aws/support/rollout.js";
-import type { CliResult, CliRun, Line } from "./cli.js";
-import { type Call, type Match, savedPhase, writtenWeights } from "./fault-proxy.js";
+import type { CliResult, CliRun } from "./cli.js";
+import { type Call, type FaultProxy, type Match, savedPhase, writtenWeights } from "./fault-proxy.js";
 import type { ConvergenceReport, Scenario } from "./scenario.js";
 
 export interface KillPoint {
@@ -71,8 +71,8 @@ export async function crashAndResume(
   await s.leaseExpired();
   const rerun = s.cli("deploy-gray", flags);
   const [result] = await Promise.all([rerun.done, kp.duringRerun?.({ s, run: rerun })]);
-  // The data plane polls the rule every 100 ms: let it see the last write.
-  await new Promise((r) => setTimeout(r, 300));
+  // The data plane polls the rule every 250 ms: let it see the last write.
+  await new Promise((r) => setTimeout(r, 600));
   const refreshes = await s.aws.autoScaling.send(
     new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: s.w.fx.stable.asgName }),
   );
@@ -117,11 +117,34 @@ export const afterSavedPhase =
   (c) =>
     savedPhase(c) === phase;
 
-/** A progress line of the run, then `ms` more. */
-export async function lineThen(run: CliRun, re: RegExp, ms: number): Promise<Line> {
-  const line = await run.waitFor(re);
-  await new Promise((r) => setTimeout(r, ms));
-  return line;
+/**
+ * The call that completes `steps` in order, among the calls it is shown: as `hold`'s matcher (the
+ * proxy shows it each call it answers with success), a kill point several calls into a phase, decided
+ * inside the proxy — no reaction time of the test process, which a loaded machine stretches, lies
+ * between the point and the hold.
+ */
+export function inOrder(...steps: Match[]): Match {
+  let i = 0;
+  return (c) => {
+    if (i < steps.length && steps[i]!(c)) i++;
+    return i === steps.length;
+  };
+}
+
+/**
+ * Whether calls matching `steps` were answered with success through `proxy`, in that order. Read by
+ * a fault's matcher at each call, it starts the fault at an exact point of the run, inside the proxy.
+ */
+export function answered(proxy: FaultProxy, ...steps: Match[]): () => boolean {
+  let armed = false;
+  return () => {
+    if (armed) return true;
+    const next = inOrder(...steps);
+    armed = proxy.calls.some(
+      (c) => c.result === "forwarded" && c.status !== null && c.status < 300 && next(c),
+    );
+    return armed;
+  };
 }
 
 /** A compact account of a crash test, for failure messages and the report. */

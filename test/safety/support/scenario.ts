@@ -13,7 +13,7 @@ import {
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
 import { type CloudWatchClient, type MetricDatum, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
-import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
 import type { RawOptions } from "../../../src/app/schema.js";
 import type { RolloutState } from "../../../src/core/state.js";
@@ -23,24 +23,24 @@ import { forward, group } from "../../aws/support/rollout.js";
 import { buildWorld, cliEnv, rawOptions, STATE_TABLE, type World } from "../../aws/support/world.js";
 import { type AwsClients, awsClients } from "../../support/aws-fixture.js";
 import { type Emulator, startEmulator } from "../../support/emulator.js";
+import { machineSlot } from "../../support/slots.js";
 import { CliRun } from "./cli.js";
 import { FaultProxy, writtenWeights } from "./fault-proxy.js";
 
-/** Scenarios running at once in one test file (each has an emulator, a data plane and CLI processes). */
+/**
+ * Scenarios running at once on this machine, across test files and vitest workers (each has an
+ * emulator, a data plane with real traffic and CLI processes: about a third of a core each).
+ */
 const MAX_CONCURRENT = Number(process.env.GRAY_SAFETY_CONCURRENCY ?? 4);
-let running = 0;
-const queue: (() => void)[] = [];
 
-async function slot(): Promise<() => void> {
-  if (running >= MAX_CONCURRENT) await new Promise<void>((r) => queue.push(r));
-  running++;
-  let freed = false;
-  return () => {
-    if (freed) return;
-    freed = true;
-    running--;
-    queue.shift()?.();
-  };
+/**
+ * The timeout of a test that starts a scenario: it may first wait for a slot while other files'
+ * scenarios run, then run on a loaded machine. Only a failure bound: a scenario takes 20–60 s.
+ */
+export const SCENARIO_TEST_TIMEOUT_MS = 600_000;
+
+function slot(): Promise<() => void> {
+  return machineSlot("safety-scenarios", MAX_CONCURRENT);
 }
 
 /**
@@ -99,10 +99,7 @@ export class Scenario {
   readonly runs: CliRun[] = [];
   /** Applied to every PutMetricData of the data plane (see MetricsPolicy). */
   metrics: MetricsPolicy = {};
-  /** Every gray instance id seen while the scenario ran (sampled), to catch duplicates and orphans. */
-  readonly grayIdsSeen = new Set<string>();
   #release: () => void;
-  #sampler: NodeJS.Timeout | null = null;
   readonly #extraProxies: FaultProxy[] = [];
 
   constructor(
@@ -116,14 +113,15 @@ export class Scenario {
   ) {
     this.proxy = proxy;
     this.#release = release;
-    this.#sampler = setInterval(() => {
-      void this.grayInstances().then(
-        (list) => {
-          for (const i of list) this.grayIdsSeen.add(i.id);
-        },
-        () => undefined,
-      );
-    }, 500);
+  }
+
+  /**
+   * Every gray instance id seen while the scenario ran, to catch duplicates and orphans: the data
+   * plane's fleet reconciler lists gray's group every 400 ms anyway (a sampler of its own doubled
+   * those calls).
+   */
+  get grayIdsSeen(): ReadonlySet<string> {
+    return this.alb?.instancesSeen.get(this.w.fx.gray.asgName) ?? new Set();
   }
 
   /**
@@ -149,9 +147,10 @@ export class Scenario {
       promotionWindow: "1s",
       rollbackWindow: "1s",
       minRequests: 5,
-      // The tests here are about control, not latency: on two shared cores a sample service's p95
-      // swings by 100 ms or more, so the relative latency gate gets a wide slack.
-      latencySlack: "500ms",
+      // A step whose metrics arrive late is extended, not paused, for up to a minute (a loaded machine
+      // delayed stable's past the world's 12 s); a step that passes moves on at its bake's end anyway.
+      maxBake: "60s",
+      // Latency limits: the world's LATENCY_MARGINS (these tests are about control, not latency).
       ...extra,
     });
   }
@@ -183,6 +182,41 @@ export class Scenario {
       leaseUntil: Number(item.leaseUntil?.N ?? 0),
       owner: item.owner?.M?.id?.S ?? null,
     };
+  }
+
+  /**
+   * Sets the stored rollout's lease to end `ms` from now, as its owner's renewal does, on the same
+   * revision and owner (the write fails if another process took the rollout meanwhile). A test holds
+   * a dead process's lock live this way for as long as it needs — however late the next processes
+   * start on a loaded machine — then lets it lapse in real time.
+   */
+  async setLease(ms: number): Promise<void> {
+    const key = { scope: { S: this.w.fx.ruleArn } };
+    const { Item: item } = await this.aws.dynamo.send(
+      new GetItemCommand({ TableName: STATE_TABLE, Key: key, ConsistentRead: true }),
+    );
+    const owner = item?.owner?.M?.id?.S;
+    if (item?.revision?.N === undefined || owner === undefined)
+      throw new Error("setLease: no rollout with an owner is stored");
+    await this.aws.dynamo.send(
+      new UpdateItemCommand({
+        TableName: STATE_TABLE,
+        Key: key,
+        ConditionExpression: "#revision = :revision AND #owner.#id = :owner",
+        UpdateExpression: "SET #leaseUntil = :lease",
+        ExpressionAttributeNames: {
+          "#revision": "revision",
+          "#owner": "owner",
+          "#id": "id",
+          "#leaseUntil": "leaseUntil",
+        },
+        ExpressionAttributeValues: {
+          ":revision": { N: item.revision.N },
+          ":owner": { S: owner },
+          ":lease": { N: String(Date.now() + ms) },
+        },
+      }),
+    );
   }
 
   /** Sleeps until the stored rollout's lease has expired (a dead process can no longer renew it). */
@@ -301,7 +335,6 @@ export class Scenario {
   /** Stops everything of this scenario (CLI processes still running are killed). */
   async close(): Promise<void> {
     try {
-      if (this.#sampler) clearInterval(this.#sampler);
       for (const r of this.runs)
         if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL");
       await Promise.all(this.runs.map((r) => r.done.catch(() => undefined)));
@@ -310,6 +343,9 @@ export class Scenario {
       for (const p of this.#extraProxies) await p.close();
       this.aws.destroy();
       idleEmulators.push(this.emu);
+      // Strict mode: this scenario's requests that real AWS would refuse fail it (the pooled
+      // emulator is never stopped, so its stop() cannot), and its report line is written.
+      this.emu.strict?.checkpoint();
     } finally {
       this.#release();
     }
@@ -330,11 +366,7 @@ export interface ConvergenceReport {
 /** Customers per second: enough for a verdict at 5% within a 2 s window, light on two cores. */
 const RPS = 80;
 
-/**
- * test/aws's startDataPlane with slower polling of the emulator (the data plane is most of the
- * emulator's load, and several scenarios share two cores): the rule every 150 ms, the fleet every
- * 400 ms.
- */
+/** test/aws's startDataPlane, with the test deciding what of its metrics reaches CloudWatch. */
 async function startAlb(
   w: World,
   faults: (image: string) => InstanceFaults,
@@ -369,8 +401,6 @@ async function startAlb(
     periodMs: 1000,
     rps,
     faults,
-    weightPollMs: 150,
-    reconcileMs: 400,
   });
   await alb.start();
   await alb.waitHealthy("stable", 2);

@@ -85,7 +85,8 @@ export function runCli(
     child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
     child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
     child.once("error", reject);
-    child.once("exit", (code) => {
+    // "close", not "exit": only then has all of stdout and stderr been read.
+    child.once("close", (code) => {
       clearTimeout(timer);
       let outcome: Outcome | null = null;
       try {
