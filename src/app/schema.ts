@@ -19,9 +19,11 @@ import {
 } from "../contract/options/def.js";
 import { OptionSchema, type ResolveContext } from "../contract/options/schema.js";
 import type { Parsed } from "../contract/units.js";
+import { capacityOptions } from "../core/options/capacity.js";
 import { planOptions } from "../core/options/plan.js";
 import { signalOptions } from "../core/options/signal.js";
 import { thresholdOptions } from "../core/options/thresholds.js";
+import { wayBackOptions } from "../core/options/way-back.js";
 import { controlOptions } from "../engine/options/control.js";
 import { releaseOptions } from "../engine/options/release.js";
 import type { TargetDefinition } from "../engine/targets.js";
@@ -79,6 +81,8 @@ const GROUPS = [
   gateOptions(GATE_SOURCES, served),
   ...GATE_SOURCES.flatMap((s) => ("options" in s ? [s.options] : [])),
   planOptions,
+  capacityOptions,
+  wayBackOptions,
   thresholdOptions,
   signalOptions,
   outputOptions,

@@ -25,6 +25,7 @@ export const awsTarget = {
     healthyTimeout: "10m",
     instanceWarmup: "5m",
     lockLease: "2m",
+    followLoadDelay: "1m",
   },
   required: { image: ["deploy-gray", "plan"] },
   storedRollouts: true,

@@ -47,6 +47,9 @@ export interface AwsResources {
   readonly launchTemplate: string;
   readonly instanceWarmupMs: number;
   readonly refreshMinHealthy: number;
+  /** Promotion's refresh checkpoints and their bake (absent: none; older rollouts). */
+  readonly refreshCheckpoints?: readonly number[];
+  readonly refreshCheckpointDelayMs?: number;
 }
 
 export interface AwsTargetDeps extends TargetDeps {
@@ -96,6 +99,12 @@ function resourcesFromOptions(o: AwsTargetOptions): AwsResources | null {
     launchTemplate,
     instanceWarmupMs: o.instanceWarmup,
     refreshMinHealthy: o.refreshMinHealthy,
+    ...(o.refreshCheckpoints === undefined
+      ? {}
+      : {
+          refreshCheckpoints: [...o.refreshCheckpoints],
+          refreshCheckpointDelayMs: o.refreshCheckpointDelay,
+        }),
   };
 }
 
@@ -230,6 +239,8 @@ export async function openAwsTarget(
         launchTemplate: resources.launchTemplate,
         instanceWarmupMs: resources.instanceWarmupMs,
         refreshMinHealthy: resources.refreshMinHealthy,
+        refreshCheckpoints: resources.refreshCheckpoints,
+        refreshCheckpointDelayMs: resources.refreshCheckpointDelayMs,
         pollMs,
         log: deps.log,
       });

@@ -29,7 +29,15 @@ import { signalGuardGate } from "../gates/guard.js";
 import { type GateResult, type Verdict, worst } from "../gates/verdict.js";
 import type { Thresholds } from "./policy.js";
 import type { Stratum } from "./sequential.js";
-import type { AlarmState, FleetHealth, GuardReading, Pool, VersionStats, WindowStats } from "./types.js";
+import type {
+  AlarmState,
+  FleetHealth,
+  FleetSizes,
+  GuardReading,
+  Pool,
+  VersionStats,
+  WindowStats,
+} from "./types.js";
 
 export { type GateName, type GateResult, rate, type Verdict, worst } from "../gates/verdict.js";
 
@@ -59,6 +67,10 @@ export interface Observation {
   readonly guard?: GuardReading | null;
   /** Measurement errors of this observation (a provider failure is data, not an exception). */
   readonly errors: readonly string[];
+  /** While the fleets follow the load: both pools over the last metric periods (the load now). */
+  readonly recent?: WindowStats | null;
+  /** While the fleets follow the load: the groups' sizes (null: unreadable this time). */
+  readonly sizes?: FleetSizes | null;
 }
 
 export interface AnalysisInput {

@@ -6,9 +6,11 @@
 import { InvalidInputError } from "../contract/errors.js";
 import { formatDuration } from "../contract/units.js";
 import type { GateSpec } from "../gates/types.js";
+import type { CapacityOptions } from "./options/capacity.js";
 import type { PlanOptions } from "./options/plan.js";
 import { parseServiceDimensions, type SignalOptions, signalOptions } from "./options/signal.js";
 import type { ThresholdOptions } from "./options/thresholds.js";
+import type { WayBackOptions } from "./options/way-back.js";
 
 export interface Thresholds {
   /** Roll back when gray's error rate over the rollback window is above this. */
@@ -95,14 +97,30 @@ export interface Policy {
   readonly thresholds: Thresholds;
   /** Business-metric gates declared by the team (src/gates); absent: none. */
   readonly gates?: readonly GateSpec[];
+  /** Gray follows the load (core/capacity.ts) or keeps each step's size; absent (older rollouts): fixed. */
+  readonly grayCapacity?: "follow" | "fixed";
+  /** How long a change of the load must persist before a fleet grows (shrinking: three times). */
+  readonly followDelayMs?: number;
+  /** After 100% passes, how long the previous version stays warm on stable before the refresh; 0/absent: off. */
+  readonly keepPreviousMs?: number;
+  /** How long after promotion `rollback-release` may restore the previous version; absent: 24 h. */
+  readonly rollbackReleaseWindowMs?: number;
 }
+
+/** rollback-release's window when the stored rollout predates the option. */
+export const DEFAULT_ROLLBACK_RELEASE_WINDOW_MS = 86_400_000;
 
 /** What the policy is built from: the plan, the thresholds, and the extra gates (alarms, business gates). */
 export type PolicyInput = PlanOptions &
   ThresholdOptions &
-  Partial<SignalOptions> & {
+  Partial<SignalOptions> &
+  Partial<CapacityOptions> &
+  Partial<WayBackOptions> & {
     readonly alarms?: readonly string[] | undefined;
     readonly gates?: readonly GateSpec[] | undefined;
+    /** Instance refresh checkpoints (AWS): each bakes --refresh-checkpoint-delay, within the timeout. */
+    readonly refreshCheckpoints?: readonly number[] | undefined;
+    readonly refreshCheckpointDelay?: number | undefined;
   };
 
 /**
@@ -128,8 +146,11 @@ export function policyFromOptions(o: PolicyInput, minPromotionTimeoutMs: number)
     onInconclusive: o.onInconclusive,
     minGrayCapacity: o.minGrayCapacity,
     healthyTimeoutMs: o.healthyTimeout,
-    // A refresh replaces instances one warm-up at a time; give it generous room, at least the target's floor.
-    promotionTimeoutMs: Math.max(o.healthyTimeout * 3, o.instanceWarmup * 20, minPromotionTimeoutMs),
+    // A refresh replaces instances one warm-up at a time; give it generous room, at least the target's
+    // floor, plus the bake at each of its checkpoints.
+    promotionTimeoutMs:
+      Math.max(o.healthyTimeout * 3, o.instanceWarmup * 20, minPromotionTimeoutMs) +
+      (o.refreshCheckpoints?.length ?? 0) * (o.refreshCheckpointDelay ?? 0),
     maxPauseMs: o.maxPause,
     lockLeaseMs: o.lockLease,
     alarms: [...(o.alarms ?? [])],
@@ -149,6 +170,10 @@ export function policyFromOptions(o: PolicyInput, minPromotionTimeoutMs: number)
       sequentialTolerance: o.sequentialTolerance,
     },
     ...(gates.length > 0 ? { gates: [...gates] } : {}),
+    ...(o.grayCapacity === undefined ? {} : { grayCapacity: o.grayCapacity }),
+    ...(o.followLoadDelay === undefined ? {} : { followDelayMs: o.followLoadDelay }),
+    ...(o.keepPrevious ? { keepPreviousMs: o.keepPrevious } : {}),
+    ...(o.rollbackReleaseWindow === undefined ? {} : { rollbackReleaseWindowMs: o.rollbackReleaseWindow }),
   };
 }
 

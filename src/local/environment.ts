@@ -8,11 +8,13 @@ import { AbortedError } from "../contract/errors.js";
 import { serviceSignalOf } from "../core/policy.js";
 import { systemClock } from "../engine/clock.js";
 import type { Clock } from "../ports/index.js";
+import { LocalAutoscaler } from "./autoscaler.js";
 import { LocalFleet } from "./fleet.js";
 import { LoadGenerator } from "./load.js";
 import { TrafficMetrics } from "./metrics.js";
 import type { LocalTargetOptions } from "./options.js";
 import { type HealthCheckOptions, StaticWeightSource, WeightedProxy } from "./proxy.js";
+import { LoadRamp } from "./ramp.js";
 import { LocalTrafficRouter } from "./router.js";
 import { LocalServiceMetrics } from "./service-metrics.js";
 
@@ -52,6 +54,10 @@ export interface LocalEnvironment {
   /** The proxy itself, for its cumulative counters (`stats()`) and target states. */
   readonly proxy: WeightedProxy;
   readonly proxyUrl: string;
+  /** Stable's target tracking on requests per instance (null with an unbounded --instance-capacity). */
+  readonly autoscaler: LocalAutoscaler | null;
+  /** Starts the customers (and the rehearsed peak of --rps-ramp, if any). */
+  begin(): void;
   /** Stops the load, every child process and the proxy. Idempotent; safe after any error. */
   dispose(): Promise<void>;
 }
@@ -107,6 +113,7 @@ export async function createLocalEnvironment(
     grayCrash: options.grayCrash,
     baselineErrorRate: options.baselineErrorRate,
     instanceWarmupMs: options.instanceWarmup,
+    capacityRps: options.instanceCapacity,
     refreshMinHealthy: options.refreshMinHealthy,
     healthyTimeoutMs: options.healthyTimeout,
     log,
@@ -124,12 +131,16 @@ export async function createLocalEnvironment(
         }),
   });
   let load: LoadGenerator | null = null;
+  let ramp: LoadRamp | null = null;
+  let autoscaler: LocalAutoscaler | null = null;
 
   let disposing: Promise<void> | null = null;
   const dispose = (): Promise<void> => {
     disposing ??= (async () => {
       // Each step runs whatever the previous one did: children must die even if the proxy misbehaves.
       const steps: (() => Promise<void> | void)[] = [
+        () => ramp?.stop(),
+        () => autoscaler?.stop(),
         () => load?.close(),
         () => fleet.dispose(),
         () => proxy.close(),
@@ -151,13 +162,31 @@ export async function createLocalEnvironment(
     log(`local proxy listening on ${proxyUrl}; starting ${options.instances} stable instances`);
     await fleet.start(signal);
     load = new LoadGenerator({ url: proxyUrl, rps: options.rps });
+    const generator = load;
     const router = new LocalTrafficRouter({
       proxy,
       source,
       stickinessSeconds,
       grayVersion: () => fleet.grayVersion,
     });
-    return { router, fleet, metrics, serviceMetrics, load, proxy, proxyUrl, dispose };
+    const perInstance = (await fleet.sizes()).perInstanceRps;
+    if (perInstance !== null) {
+      autoscaler = new LocalAutoscaler({ proxy, fleet, targetRps: perInstance, clock });
+      autoscaler.start();
+    }
+    if (options.rpsRamp !== undefined) {
+      ramp = new LoadRamp(generator, {
+        from: options.rps,
+        to: options.rpsRamp,
+        overMs: options.steps.length * options.bake,
+        clock,
+      });
+    }
+    const begin = () => {
+      generator.start();
+      ramp?.start();
+    };
+    return { router, fleet, metrics, serviceMetrics, load, proxy, proxyUrl, autoscaler, begin, dispose };
   } catch (e) {
     await dispose();
     throw e;

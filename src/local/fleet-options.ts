@@ -16,6 +16,8 @@ export interface LocalFleetOptions {
   readonly grayLatencyMs?: number;
   readonly grayCrash?: boolean;
   readonly baselineErrorRate?: number;
+  /** Requests/s one instance serves before it queues (the service's CAPACITY_RPS); absent: unbounded. */
+  readonly capacityRps?: number;
   /** Instance refresh: how long a new stable instance serves before the next replacement. Default 0. */
   readonly instanceWarmupMs?: number;
   /** Instance refresh floor, percent of stable capacity kept healthy. Default 90. */

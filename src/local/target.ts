@@ -38,9 +38,9 @@ export async function openLocalTarget(
     },
     // No Auto Scaling groups here: a business gate selects each pool's hosts explicitly.
     identities: { stable: {}, gray: {} },
-    description: `local: proxy ${environment.proxyUrl}, ${o.instances} stable instance(s), ${o.rps} requests/s`,
+    description: `local: proxy ${environment.proxyUrl}, ${o.instances} stable instance(s), ${o.rps} requests/s${o.rpsRamp === undefined ? "" : ` climbing to ${o.rpsRamp}`}, ${o.instanceCapacity} requests/s per instance`,
     async begin() {
-      environment.load.start();
+      environment.begin();
     },
     async dispose() {
       await environment.dispose();
@@ -68,6 +68,7 @@ export const localTarget = {
     healthyTimeout: "30s",
     instanceWarmup: "0s",
     lockLease: "30s",
+    followLoadDelay: "2s",
   },
   storedRollouts: false,
   minPromotionTimeoutMs: 120_000,
