@@ -156,7 +156,10 @@ export class GrayDeploy {
      * comes first; a rollback switches it back first. AWS only.
      */
     pilotRuleArn?: string,
-    /** CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step. AWS only. */
+    /**
+     * CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step. Up to 10 also watch
+     * promotion's instance refresh (its AlarmSpecification, with AutoRollback). AWS only.
+     */
     alarms?: string[],
     /**
      * The header (`Name: value`) the smoke rule routes straight to gray; given, smoke checks run through the
@@ -399,6 +402,51 @@ export class GrayDeploy {
      * Default AutoScalingGroupName={asg}.
      */
     serviceDimensions?: string[],
+    /**
+     * Rehearse a peak: the load climbs linearly from --rps to this rate over the forward steps' planned
+     * bake (steps × --bake), then stays there until the rollout ends. Unit: requests/s. Local target only.
+     */
+    rpsRamp?: number,
+    /**
+     * Requests per second one local instance serves; above it requests queue and latency rises, as on a
+     * saturated machine. Stable's local autoscaling tracks 60% of it per instance, as a target-tracking
+     * policy on requests per instance would. Unit: requests/s. Local target only. Default 200.
+     */
+    instanceCapacity?: number,
+    /**
+     * How gray is sized while it carries traffic: `follow` re-applies the capacity rule to stable's current
+     * desired capacity at every evaluation (stable itself is held at the size of the whole load when its
+     * scaling policy tracks requests per instance), changing a size only when the difference persists;
+     * `fixed` sizes gray once per step from stable's starting capacity. One of: follow, fixed. Default follow.
+     */
+    grayCapacity?: string,
+    /**
+     * With --gray-capacity follow: how long a change of the load must persist before a fleet grows to follow
+     * it; shrinking waits three times as long. Default 1m on aws, 2s on local.
+     */
+    followLoadDelay?: string,
+    /**
+     * After the 100% step passes, keep the previous version on the stable fleet at full capacity, serving 0%,
+     * this long before the instance refresh starts; a rollback meanwhile is one verified weight write. The
+     * rollback criteria keep being judged. 0 (the default): off. Default 0s.
+     */
+    keepPrevious?: string,
+    /**
+     * How long after promotion `gray-deploy rollback-release` may put the previous version back (recorded
+     * with the rollout; outside it the verb refuses). Default 24h.
+     */
+    rollbackReleaseWindow?: string,
+    /**
+     * Promotion's instance refresh pauses when this share of stable is replaced (CheckpointPercentages, e.g.
+     * 50,100) and bakes --refresh-checkpoint-delay at each checkpoint, the rollout's alarms still watching.
+     * AWS only.
+     */
+    refreshCheckpoints?: string,
+    /**
+     * With --refresh-checkpoints: the bake at each checkpoint of promotion's instance refresh
+     * (CheckpointDelay). AWS only. Default 10m.
+     */
+    refreshCheckpointDelay?: string,
     /** POST each phase change and the outcome as JSON (Slack-compatible `text`). Treated as a secret. */
     notifyWebhook?: Secret,
     /** Why the operator aborts or approves, recorded in the state and reports. */
@@ -416,9 +464,10 @@ export class GrayDeploy {
       rollbackErrorRate, rollbackP99, rollbackUnhealthy, promoteErrorRate, promoteP95, minRequests,
       evidenceEvents, relativeSignificance, relativeErrorMargin, latencyTolerance, latencySlack,
       sequentialAlpha, sequentialTolerance, signal, servicePeriod, serviceDelay, serviceNamespace,
-      serviceRequests, serviceErrors, serviceLatency, serviceLatencyUnit, serviceDimensions, notifyWebhook, reason,
-      grayPaymentFault, pilotShare, pilotRuleArn, synthetic, syntheticInterval, hooks, observeGates, pilotHeader,
-      pilotCookie, checkSecrets,
+      serviceRequests, serviceErrors, serviceLatency, serviceLatencyUnit, serviceDimensions, rpsRamp,
+      instanceCapacity, grayCapacity, followLoadDelay, keepPrevious, rollbackReleaseWindow, refreshCheckpoints,
+      refreshCheckpointDelay, notifyWebhook, reason, grayPaymentFault, pilotShare, pilotRuleArn, synthetic,
+      syntheticInterval, hooks, observeGates, pilotHeader, pilotCookie, checkSecrets,
     }));
   }
 
@@ -553,6 +602,18 @@ export class GrayDeploy {
   @func({ cache: "never" })
   async abort(): Promise<string> {
     return this.service().abort(this.call());
+  }
+
+  /**
+   * After a promotion, put the previous release back: gray up on it, smoke-tested, all traffic to it in one verified write, stable refreshed back, traffic returned (within --rollback-release-window; in a keep-previous window, abort's one write).
+   *
+   * Returns the Outcome as JSON when restored; fails with the outcome and its reason otherwise (refused outside its window, without a promoted release, or while a rollout runs).
+   *
+   * Example: `dagger call --target aws --region sa-east-1 --listener-arn $LISTENER_ARN --state-table gray-deploy-state --role-arn $ROLE_ARN --web-identity-token env:ID_TOKEN --reason "settlement mismatch" rollback-release`
+   */
+  @func({ cache: "never" })
+  async rollbackRelease(): Promise<string> {
+    return this.service().rollbackRelease(this.call());
   }
 
   /**

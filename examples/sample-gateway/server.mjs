@@ -24,6 +24,14 @@
  *   PAYMENT_FAULT        "1"/"true": the release declines EVERY payment, sandbox ones included (HTTP
  *                        200, `"status": "declined"`, reason processor_rejected), while /health and
  *                        GETs stay fine: the bug a health check cannot see and a synthetic charge can
+ *   CAPACITY_RPS         requests per second this instance serves (default 0: unbounded). An instance
+ *                        is one server working through a FIFO queue, each /v1 request taking
+ *                        1/CAPACITY_RPS s of it: below capacity a request waits little, above it the
+ *                        queue and every request's latency grow for as long as the excess lasts, as
+ *                        on a saturated machine. /health and /metrics are not queued.
+ *   MAX_QUEUE_MS         a request that would wait longer than this in the queue is refused at once
+ *                        with 503 (default 3000), as a gateway sheds what it cannot serve in time;
+ *                        an overload cannot grow the queue without bound
  *   CRASH                "1"/"true": exit(1) right after start, before listening (a release that
  *                        cannot boot)
  *   EXIT_WITH_PARENT     "1"/"true": exit when stdin closes. The parent keeps a pipe open on our stdin;
@@ -52,18 +60,22 @@
  * GET /metrics (never faulted): this process's business counters since it started, as JSON —
  * {"version", "payments": {"attempted", "approved", "declined", "byMethod": {"pix": {...}, "card":
  * {...}}}}; `attempted` counts valid payment requests (each approved or declined), the numbers a
- * business-metric gate divides (declined ÷ attempted).
+ * business-metric gate divides (declined ÷ attempted); with CAPACITY_RPS, also "capacity": {"rps",
+ * "served", "refused", "maxWaitMs"} (the longest a request waited in the queue).
  * SIGTERM/SIGINT: stops accepting, finishes in-flight requests, exits 0.
  * Nothing is logged per request: a synchronous write per request would cost more than the request.
  */
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
+import { performance } from "node:perf_hooks";
 
 const env = process.env;
 const version = env.SERVICE_VERSION || "dev";
 const errorRate = rate("ERROR_RATE");
 const baselineErrorRate = rate("BASELINE_ERROR_RATE");
 const latencyMs = Math.max(0, Number(env.LATENCY_MS || 0)) || 0;
+const capacityRps = Math.max(0, Number(env.CAPACITY_RPS || 0)) || 0;
+const maxQueueMs = Math.max(0, Number(env.MAX_QUEUE_MS || 3000)) || 3000;
 const declineRate = rate("DECLINE_RATE");
 const baselineDeclineRate = rate("BASELINE_DECLINE_RATE");
 const flag = (name) => env[name] === "1" || env[name] === "true";
@@ -225,13 +237,43 @@ const server = createServer((req, res) => {
   if (url === "/metrics" || url.startsWith("/metrics?")) {
     // Exempt from faults too: it is how the business metrics of a faulty release are measured.
     drain(req);
-    send(res, 200, { version, pid: process.pid, payments: counters });
+    send(res, 200, {
+      version,
+      pid: process.pid,
+      payments: counters,
+      capacity: { rps: capacityRps, ...queueStats, maxWaitMs: Math.round(queueStats.maxWaitMs) },
+    });
     return;
   }
   const handle = () => route(req, res, url);
-  if (latencyMs > 0) setTimeout(handle, latencyMs);
-  else handle();
+  const served = latencyMs > 0 ? () => setTimeout(handle, latencyMs) : handle;
+  if (capacityRps > 0) queue(req, res, served);
+  else served();
 });
+
+/**
+ * The instance's bounded capacity (CAPACITY_RPS): one server, FIFO, a fixed service time per request.
+ * A request is answered when its turn's service ends; `busyUntil` is when the queue empties.
+ */
+const serviceMs = capacityRps > 0 ? 1000 / capacityRps : 0;
+let busyUntil = 0;
+const queueStats = { served: 0, refused: 0, maxWaitMs: 0 };
+
+function queue(req, res, served) {
+  const now = performance.now();
+  const start = Math.max(now, busyUntil);
+  const waitMs = start - now;
+  if (waitMs > maxQueueMs) {
+    queueStats.refused++;
+    drain(req);
+    send(res, 503, { error: "overloaded", message: `queue wait ${Math.round(waitMs)} ms`, version });
+    return;
+  }
+  busyUntil = start + serviceMs;
+  queueStats.served++;
+  if (waitMs > queueStats.maxWaitMs) queueStats.maxWaitMs = waitMs;
+  setTimeout(served, busyUntil - now);
+}
 
 function route(req, res, url) {
   if (req.destroyed) return;

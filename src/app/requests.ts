@@ -49,4 +49,5 @@ export const deployRequest = (o: Options): DeployRequest => ({
 export const planRequest = (o: Options): PlanRequest => ({
   ...deployRequest(o),
   refreshMinHealthy: o.refreshMinHealthy,
+  storedRollouts: targetOf(o).storedRollouts,
 });

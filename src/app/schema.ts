@@ -19,10 +19,12 @@ import {
 } from "../contract/options/def.js";
 import { OptionSchema, type ResolveContext } from "../contract/options/schema.js";
 import type { Parsed } from "../contract/units.js";
+import { capacityOptions } from "../core/options/capacity.js";
 import { checkOptions } from "../core/options/checks.js";
 import { planOptions } from "../core/options/plan.js";
 import { signalOptions } from "../core/options/signal.js";
 import { thresholdOptions } from "../core/options/thresholds.js";
+import { wayBackOptions } from "../core/options/way-back.js";
 import { controlOptions } from "../engine/options/control.js";
 import { releaseOptions } from "../engine/options/release.js";
 import type { TargetDefinition } from "../engine/targets.js";
@@ -91,6 +93,8 @@ const GROUPS = [
   ...GATE_SOURCES.flatMap((s) => ("options" in s ? [s.options] : [])),
   planOptions,
   checkOptions(servedHook),
+  capacityOptions,
+  wayBackOptions,
   thresholdOptions,
   signalOptions,
   outputOptions,

@@ -7,6 +7,7 @@
  */
 import { InvalidInputError } from "../contract/errors.js";
 import type { Outcome } from "../contract/outcome.js";
+import { rollbackRelease } from "../engine/rollback-release.js";
 import type { TargetDefinition, TargetDeps, TargetRuntime } from "../engine/targets.js";
 import {
   abort,
@@ -82,6 +83,16 @@ export const VERB_DEFINITIONS: Readonly<Record<Verb, VerbDefinition>> = {
     needsStoredRollout: true,
     async run(o, runtime, ctx) {
       return outcome(await abort(addressOf(o), runtime.ports, ctx, { by: by(o), reason: o.reason }));
+    },
+  },
+  "rollback-release": {
+    summary:
+      "After a promotion, put the previous release back fast: gray up on the previous version, smoke-tested, all traffic to it in one verified write, stable refreshed back onto it, traffic returned (within --rollback-release-window of the promotion; in a keep-previous window, one write).",
+    needsStoredRollout: true,
+    async run(o, runtime, ctx) {
+      return outcome(
+        await rollbackRelease(addressOf(o), runtime.ports, ctx, { by: by(o), reason: o.reason }),
+      );
     },
   },
   bootstrap: {

@@ -15,6 +15,8 @@ import type {
   DescribeAutoScalingGroupsCommandOutput,
   DescribeInstanceRefreshesCommandInput,
   DescribeInstanceRefreshesCommandOutput,
+  DescribePoliciesCommandInput,
+  DescribePoliciesCommandOutput,
   ResumeProcessesCommandInput,
   ResumeProcessesCommandOutput,
   RollbackInstanceRefreshCommandInput,
@@ -127,6 +129,8 @@ export interface AwsApi {
       RollbackInstanceRefreshCommandInput,
       RollbackInstanceRefreshCommandOutput
     >;
+    // Following the load: what one stable instance carries by its target-tracking policy.
+    readonly describePolicies: Call<DescribePoliciesCommandInput, DescribePoliciesCommandOutput>;
   };
   readonly ec2: {
     readonly describeLaunchTemplates: Call<

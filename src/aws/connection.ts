@@ -12,6 +12,7 @@ import {
   DeleteTagsCommand,
   DescribeAutoScalingGroupsCommand,
   DescribeInstanceRefreshesCommand,
+  DescribePoliciesCommand,
   ResumeProcessesCommand,
   RollbackInstanceRefreshCommand,
   StartInstanceRefreshCommand,
@@ -337,6 +338,7 @@ export function createAwsApi(o: AwsConnectionOptions): AwsConnection {
         "autoscaling:RollbackInstanceRefresh",
         RollbackInstanceRefreshCommand,
       ),
+      describePolicies: call(asg, "autoscaling:DescribePolicies", DescribePoliciesCommand),
     },
     ec2: {
       describeLaunchTemplates: call(ec2, "ec2:DescribeLaunchTemplates", DescribeLaunchTemplatesCommand),

@@ -26,6 +26,7 @@ export const awsTarget = {
     instanceWarmup: "5m",
     lockLease: "2m",
     syntheticInterval: "30s",
+    followLoadDelay: "1m",
   },
   required: { image: ["deploy-gray", "plan"] },
   storedRollouts: true,

@@ -20,7 +20,17 @@
 import type { AutoScalingGroup } from "@aws-sdk/client-auto-scaling";
 import { PreflightError } from "../contract/errors.js";
 import { systemClock } from "../engine/clock.js";
-import type { Fleet, FleetPreflight, PreparedRelease, PromotionResult, ReleaseSpec } from "../ports/index.js";
+import type {
+  Fleet,
+  FleetPreflight,
+  FleetSizes,
+  PreparedRelease,
+  PromotionResult,
+  PromotionWatch,
+  ReleaseSpec,
+  ResizeRequest,
+  VersionInfo,
+} from "../ports/index.js";
 import type { FleetContext } from "./fleet/context.js";
 import { GrayGroup } from "./fleet/gray.js";
 import { StablePin } from "./fleet/pin.js";
@@ -33,6 +43,7 @@ import {
   launchSpec,
   readPin,
 } from "./fleet/shared.js";
+import { FleetSizing } from "./fleet/sizes.js";
 import { LaunchTemplates } from "./fleet/templates.js";
 import { decodeUserData, findImageReference } from "./user-data.js";
 
@@ -49,6 +60,7 @@ export class AwsFleet implements Fleet {
   readonly #pin: StablePin;
   readonly #gray: GrayGroup;
   readonly #refresh: StableRefresh;
+  readonly #sizing: FleetSizing;
 
   constructor(options: AwsFleetOptions) {
     const base = { o: options, api: options.api };
@@ -61,6 +73,7 @@ export class AwsFleet implements Fleet {
     this.#pin = new StablePin(this.#c);
     this.#gray = new GrayGroup(this.#c);
     this.#refresh = new StableRefresh(this.#c);
+    this.#sizing = new FleetSizing(this.#c);
   }
 
   private get c(): FleetContext {
@@ -208,8 +221,25 @@ export class AwsFleet implements Fleet {
     return this.#gray.retire(version, signal);
   }
 
-  promote(version: string, timeoutMs: number, signal?: AbortSignal): Promise<PromotionResult> {
-    return this.#refresh.promote(version, timeoutMs, signal);
+  promote(
+    version: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    watch?: PromotionWatch,
+  ): Promise<PromotionResult> {
+    return this.#refresh.promote(version, timeoutMs, signal, watch);
+  }
+
+  sizes(signal?: AbortSignal): Promise<FleetSizes> {
+    return this.#sizing.sizes(signal);
+  }
+
+  resize(change: ResizeRequest, signal?: AbortSignal): Promise<void> {
+    return this.#sizing.resize(change, signal);
+  }
+
+  describeVersion(version: string, signal?: AbortSignal): Promise<VersionInfo> {
+    return this.#sizing.describeVersion(version, signal);
   }
 
   revertStable(version: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

@@ -14,6 +14,8 @@ import { formatDuration } from "../contract/units.js";
 
 /** Every verb that reaches AWS. */
 const AWS_VERBS: readonly Verb[] = [...CONTROL, "bootstrap"];
+/** Verbs that put a version in front of customers after a smoke test. */
+const SMOKE_VERBS: readonly Verb[] = [...ROLLOUT, "rollback-release"];
 
 const ARN = (service: string, resource: string, hint: string) => ({
   re: new RegExp(`^arn:aws[a-z-]*:${service}:[a-z]{2}(-[a-z]+)+-\\d:\\d{12}:${resource}$`),
@@ -137,12 +139,26 @@ export const awsOptions = optionGroup({
     },
     alarms: {
       kind: "list",
-      description: "CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step.",
+      description:
+        "CloudWatch alarm names used as extra gates: any alarm in ALARM state fails the step. Up to 10 also watch promotion's instance refresh (its AlarmSpecification, with AutoRollback).",
+    },
+    refreshCheckpoints: {
+      kind: "steps",
+      description:
+        "Promotion's instance refresh pauses when this share of stable is replaced (CheckpointPercentages, e.g. 50,100) and bakes --refresh-checkpoint-delay at each checkpoint, the rollout's alarms still watching.",
+    },
+    refreshCheckpointDelay: {
+      kind: "duration",
+      default: "10m",
+      min: 0,
+      max: 172_800_000,
+      description:
+        "With --refresh-checkpoints: the bake at each checkpoint of promotion's instance refresh (CheckpointDelay).",
     },
     smokeHeader: {
       kind: "string",
       // promote too: a rollout continued by another process keeps running its synthetic transactions.
-      verbs: [...ROLLOUT, "promote"],
+      verbs: [...SMOKE_VERBS, "promote"],
       sensitive: true,
       env: ["GRAY_DEPLOY_SMOKE_HEADER"],
       pattern: { re: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*\S.*$/, hint: "Header-Name: value" },
@@ -151,25 +167,34 @@ export const awsOptions = optionGroup({
     },
     smokeUrl: {
       kind: "string",
-      verbs: [...ROLLOUT, "promote"],
+      verbs: [...SMOKE_VERBS, "promote"],
       pattern: { re: /^https?:\/\/[^\s/]+(\/[^\s]*)?$/, hint: "https://gateway.example.com" },
       description:
         "Base URL of the smoke checks (default: the load balancer's DNS name and the listener's protocol and port).",
     },
     smokePaths: {
       kind: "list",
+      verbs: SMOKE_VERBS,
       default: "/health",
       description: "Paths the smoke checks GET through the smoke route, each starting with /.",
     },
     smokeStatuses: {
       kind: "list",
+      verbs: SMOKE_VERBS,
       default: "200",
       description: "HTTP statuses a smoke check accepts.",
     },
   },
   check(o, { verb, all }) {
     const issues: OptionIssue[] = [];
+    if (verb === "rollback-release") return smokeIssues(o);
     if (!ROLLOUT.includes(verb)) return issues;
+    if (o.alarms.length > 10) {
+      issues.push({
+        field: "alarms",
+        message: `${o.alarms.length} alarms: promotion's instance refresh watches at most 10 (AlarmSpecification); combine them in a CloudWatch composite alarm and pass that`,
+      });
+    }
     const metricPeriod = all.metricPeriod as number | undefined;
     const interval = all.interval as number | undefined;
     if (o.endpoint === undefined && metricPeriod !== undefined && interval !== undefined) {
@@ -257,25 +282,36 @@ export const awsOptions = optionGroup({
     if (o.stableAsg !== undefined && o.stableAsg === o.grayAsg) {
       issues.push({ field: "grayAsg", message: "is the same Auto Scaling group as --stable-asg" });
     }
-    if (o.smokeUrl !== undefined && o.smokeHeader === undefined) {
-      issues.push({
-        field: "smokeUrl",
-        message:
-          "needs --smoke-header (the smoke rule's header): without it no request reaches gray before customers",
-      });
-    }
-    for (const path of o.smokePaths) {
-      if (!path.startsWith("/"))
-        issues.push({ field: "smokePaths", message: `"${path}" does not start with /` });
-    }
-    for (const status of o.smokeStatuses) {
-      if (!/^[1-5]\d\d$/.test(status)) {
-        issues.push({ field: "smokeStatuses", message: `"${status}" is not an HTTP status (100 to 599)` });
-      }
-    }
+    issues.push(...smokeIssues(o));
     return issues;
   },
 });
+
+function smokeIssues(o: {
+  readonly smokeUrl?: string | undefined;
+  readonly smokeHeader?: string | undefined;
+  readonly smokePaths: readonly string[];
+  readonly smokeStatuses: readonly string[];
+}): OptionIssue[] {
+  const issues: OptionIssue[] = [];
+  if (o.smokeUrl !== undefined && o.smokeHeader === undefined) {
+    issues.push({
+      field: "smokeUrl",
+      message:
+        "needs --smoke-header (the smoke rule's header): without it no request reaches gray before customers",
+    });
+  }
+  for (const path of o.smokePaths) {
+    if (!path.startsWith("/"))
+      issues.push({ field: "smokePaths", message: `"${path}" does not start with /` });
+  }
+  for (const status of o.smokeStatuses) {
+    if (!/^[1-5]\d\d$/.test(status)) {
+      issues.push({ field: "smokeStatuses", message: `"${status}" is not an HTTP status (100 to 599)` });
+    }
+  }
+  return issues;
+}
 
 export type AwsOptions = Values<typeof awsOptions.defs>;
 

@@ -53,6 +53,9 @@ export interface AwsResources {
   readonly refreshMinHealthy: number;
   /** The chosen-customers rule (absent in rollouts recorded before it existed). */
   readonly pilotRuleArn?: string | null;
+  /** Promotion's refresh checkpoints and their bake (absent: none; older rollouts). */
+  readonly refreshCheckpoints?: readonly number[];
+  readonly refreshCheckpointDelayMs?: number;
 }
 
 export interface AwsTargetDeps extends TargetDeps {
@@ -103,6 +106,12 @@ function resourcesFromOptions(o: AwsTargetOptions): AwsResources | null {
     instanceWarmupMs: o.instanceWarmup,
     refreshMinHealthy: o.refreshMinHealthy,
     pilotRuleArn: o.pilotRuleArn ?? null,
+    ...(o.refreshCheckpoints === undefined
+      ? {}
+      : {
+          refreshCheckpoints: [...o.refreshCheckpoints],
+          refreshCheckpointDelayMs: o.refreshCheckpointDelay,
+        }),
   };
 }
 
@@ -249,6 +258,8 @@ export async function openAwsTarget(
         launchTemplate: resources.launchTemplate,
         instanceWarmupMs: resources.instanceWarmupMs,
         refreshMinHealthy: resources.refreshMinHealthy,
+        refreshCheckpoints: resources.refreshCheckpoints,
+        refreshCheckpointDelayMs: resources.refreshCheckpointDelayMs,
         pollMs,
         log: deps.log,
       });

@@ -3,7 +3,7 @@
  * Dagger functions. Versioned; consumers (CI definitions) branch on `.outcome`.
  *
  * Exit codes of the CLI (and the meaning of a failing `dagger call`):
- *   0 promoted · 2 invalid input (nothing changed) · 3 rolled back (the release was judged bad)
+ *   0 promoted (or restored by rollback-release) · 2 invalid input (nothing changed) · 3 rolled back (the release was judged bad)
  *   4 paused · 5 aborted by an operator · 6 refused (another rollout holds the lock)
  *   7 rollback failed (traffic may still reach gray: a person must act) · 1 any other failure
  * `status` reports the outcome of the rollout it reads (or `in-progress`) and exits 0 when it could
@@ -23,6 +23,8 @@ export const OUTCOMES = [
   "failed",
   /** Only `status` reports it: a rollout another process is running right now. */
   "in-progress",
+  /** rollback-release put the previous release back on the stable fleet. */
+  "restored",
 ] as const;
 export type OutcomeKind = (typeof OUTCOMES)[number];
 
@@ -61,6 +63,8 @@ export interface OutcomeDecision {
   readonly phase: string;
   readonly reason: string;
   readonly weights?: { readonly stable: number; readonly gray: number };
+  /** A `scale` decision (the fleets following the load): which fleet, from and to what size. */
+  readonly capacity?: { readonly pool: "stable" | "gray"; readonly from: number; readonly to: number };
   readonly evidence: readonly OutcomeGate[];
 }
 
@@ -123,6 +127,12 @@ export interface Outcome {
   readonly startedAt: string | null;
   readonly endedAt: string | null;
   readonly durationMs: number | null;
+  /** keep-previous: when the window in which stable keeps the previous version warm ends (ISO). */
+  readonly keepPreviousUntil?: string;
+  /** A promoted release: until when `rollback-release` can put the previous version back (ISO). */
+  readonly rollbackReleaseUntil?: string;
+  /** rollback-release: the release it rolls back (its rollout, image and version). */
+  readonly restoreOf?: { readonly rolloutId: string; readonly image: string; readonly version: string };
 }
 
 /** The exit code of an outcome; `refused` distinguishes invalid input (2) from a held lock (6). */
@@ -130,6 +140,7 @@ export function exitCodeFor(outcome: OutcomeKind, errorCode?: ErrorCode | null):
   switch (outcome) {
     case "promoted":
     case "in-progress":
+    case "restored":
       return ExitCode.Promoted;
     case "rolled-back":
       return ExitCode.RolledBack;
@@ -150,5 +161,5 @@ export function exitCodeFor(outcome: OutcomeKind, errorCode?: ErrorCode | null):
 
 /** Outcomes a Dagger function returns as a value; every other outcome fails the call. */
 export function isSuccessfulOutcome(outcome: OutcomeKind): boolean {
-  return outcome === "promoted" || outcome === "paused";
+  return outcome === "promoted" || outcome === "paused" || outcome === "restored";
 }

@@ -30,7 +30,15 @@ import type { SyntheticRun } from "../gates/synthetic.js";
 import { type GateResult, type Verdict, worst } from "../gates/verdict.js";
 import type { Thresholds } from "./policy.js";
 import type { Stratum } from "./sequential.js";
-import type { AlarmState, FleetHealth, GuardReading, Pool, VersionStats, WindowStats } from "./types.js";
+import type {
+  AlarmState,
+  FleetHealth,
+  FleetSizes,
+  GuardReading,
+  Pool,
+  VersionStats,
+  WindowStats,
+} from "./types.js";
 
 export { type GateName, type GateResult, rate, type Verdict, worst } from "../gates/verdict.js";
 
@@ -62,6 +70,10 @@ export interface Observation {
   readonly errors: readonly string[];
   /** Synthetic transactions run with this observation (when one was due); absent: none ran. */
   readonly synthetic?: readonly SyntheticRun[] | null;
+  /** While the fleets follow the load: both pools over the last metric periods (the load now). */
+  readonly recent?: WindowStats | null;
+  /** While the fleets follow the load: the groups' sizes (null: unreadable this time). */
+  readonly sizes?: FleetSizes | null;
 }
 
 export interface AnalysisInput {

@@ -23,52 +23,20 @@ import {
   stepLabel,
   withChecks,
 } from "./checks.js";
+import type { Decision } from "./decision.js";
+import { decideKeeping, keepDecision } from "./keep.js";
 import { type HistoryPlan, historyCuts, type Stratum, strataFromSuffixes } from "./sequential.js";
 import {
   forwardWeights,
   gateOfStep,
   isApproved,
   needsApproval,
-  type PauseReason,
   type RolloutState,
   returnWeights,
 } from "./state.js";
-import type { Pool, TimeWindow, Weights, WindowStats } from "./types.js";
+import type { Pool, TimeWindow, WindowStats } from "./types.js";
 
-export type Decision =
-  | {
-      readonly kind: "set-weights";
-      readonly phase: "shifting" | "returning";
-      readonly stepIndex: number;
-      readonly weights: Weights;
-      /** The chosen-customers step: the pilot rule is switched on (the weights stay stable 100). */
-      readonly pilot?: boolean;
-      readonly reason: string;
-      readonly evidence: readonly GateResult[];
-    }
-  | {
-      readonly kind: "wait";
-      readonly until: number;
-      readonly reason: string;
-      readonly evidence: readonly GateResult[];
-    }
-  | {
-      readonly kind: "await-approval";
-      readonly gate: string;
-      readonly reason: string;
-      readonly evidence: readonly GateResult[];
-    }
-  | {
-      readonly kind: "pause";
-      readonly pauseReason: PauseReason;
-      /** Weights to write (and verify) before pausing, when the pause moves traffic. */
-      readonly weights?: Weights;
-      readonly reason: string;
-      readonly evidence: readonly GateResult[];
-    }
-  | { readonly kind: "promote"; readonly reason: string; readonly evidence: readonly GateResult[] }
-  | { readonly kind: "rollback"; readonly reason: string; readonly evidence: readonly GateResult[] }
-  | { readonly kind: "done"; readonly reason: string; readonly evidence: readonly GateResult[] };
+export type { Decision } from "./decision.js";
 
 /**
  * The windows an observation at `now` reads: both end `metricsDelay` ago, aligned down to the metric
@@ -277,6 +245,8 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
         : enterForward(s, 0, "gray is healthy; first step");
     case "paused":
       return decidePaused(s, obs);
+    case "keeping":
+      return decideKeeping(s, obs === null ? null : analyseStep(s, obs), now, nextLookAt(plan, now));
     case "shifting":
     case "returning":
       break;
@@ -349,6 +319,8 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
       if (s.stepIndex < lastForward) {
         return enterForward(s, s.stepIndex + 1, `${stepLabel(s)} passed`, evidence);
       }
+      const keep = keepDecision(s, now, evidence);
+      if (keep !== null) return keep;
       if (needsApproval(s, "promotion")) {
         return {
           kind: "await-approval",

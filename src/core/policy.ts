@@ -8,9 +8,11 @@ import { formatDuration } from "../contract/units.js";
 import type { SyntheticSpec } from "../gates/synthetic.js";
 import type { GateSpec } from "../gates/types.js";
 import type { HookSpec } from "./hooks.js";
+import type { CapacityOptions } from "./options/capacity.js";
 import type { PlanOptions } from "./options/plan.js";
 import { parseServiceDimensions, type SignalOptions, signalOptions } from "./options/signal.js";
 import type { ThresholdOptions } from "./options/thresholds.js";
+import type { WayBackOptions } from "./options/way-back.js";
 
 export interface Thresholds {
   /** Roll back when gray's error rate over the rollback window is above this. */
@@ -110,12 +112,25 @@ export interface Policy {
    * header or cookie; null: the load balancer's pilot rule holds it) go to gray. Absent: no such step.
    */
   readonly pilot?: { readonly match: string | null };
+  /** Gray follows the load (core/capacity.ts) or keeps each step's size; absent (older rollouts): fixed. */
+  readonly grayCapacity?: "follow" | "fixed";
+  /** How long a change of the load must persist before a fleet grows (shrinking: three times). */
+  readonly followDelayMs?: number;
+  /** After 100% passes, how long the previous version stays warm on stable before the refresh; 0/absent: off. */
+  readonly keepPreviousMs?: number;
+  /** How long after promotion `rollback-release` may restore the previous version; absent: 24 h. */
+  readonly rollbackReleaseWindowMs?: number;
 }
+
+/** rollback-release's window when the stored rollout predates the option. */
+export const DEFAULT_ROLLBACK_RELEASE_WINDOW_MS = 86_400_000;
 
 /** What the policy is built from: the plan, the thresholds, and the extra gates (alarms, business gates). */
 export type PolicyInput = PlanOptions &
   ThresholdOptions &
-  Partial<SignalOptions> & {
+  Partial<SignalOptions> &
+  Partial<CapacityOptions> &
+  Partial<WayBackOptions> & {
     readonly alarms?: readonly string[] | undefined;
     readonly gates?: readonly GateSpec[] | undefined;
     readonly synthetic?: readonly SyntheticSpec[] | undefined;
@@ -126,6 +141,9 @@ export type PolicyInput = PlanOptions &
     readonly pilotCookie?: string | undefined;
     /** The load balancer's pilot rule (AWS): the chosen-customers step without a declared match. */
     readonly pilotRuleArn?: string | undefined;
+    /** Instance refresh checkpoints (AWS): each bakes --refresh-checkpoint-delay, within the timeout. */
+    readonly refreshCheckpoints?: readonly number[] | undefined;
+    readonly refreshCheckpointDelay?: number | undefined;
   };
 
 /**
@@ -151,8 +169,11 @@ export function policyFromOptions(o: PolicyInput, minPromotionTimeoutMs: number)
     onInconclusive: o.onInconclusive,
     minGrayCapacity: o.minGrayCapacity,
     healthyTimeoutMs: o.healthyTimeout,
-    // A refresh replaces instances one warm-up at a time; give it generous room, at least the target's floor.
-    promotionTimeoutMs: Math.max(o.healthyTimeout * 3, o.instanceWarmup * 20, minPromotionTimeoutMs),
+    // A refresh replaces instances one warm-up at a time; give it generous room, at least the target's
+    // floor, plus the bake at each of its checkpoints.
+    promotionTimeoutMs:
+      Math.max(o.healthyTimeout * 3, o.instanceWarmup * 20, minPromotionTimeoutMs) +
+      (o.refreshCheckpoints?.length ?? 0) * (o.refreshCheckpointDelay ?? 0),
     maxPauseMs: o.maxPause,
     lockLeaseMs: o.lockLease,
     alarms: [...(o.alarms ?? [])],
@@ -172,6 +193,10 @@ export function policyFromOptions(o: PolicyInput, minPromotionTimeoutMs: number)
       sequentialTolerance: o.sequentialTolerance,
     },
     ...(gates.length > 0 ? { gates: [...gates] } : {}),
+    ...(o.grayCapacity === undefined ? {} : { grayCapacity: o.grayCapacity }),
+    ...(o.followLoadDelay === undefined ? {} : { followDelayMs: o.followLoadDelay }),
+    ...(o.keepPrevious ? { keepPreviousMs: o.keepPrevious } : {}),
+    ...(o.rollbackReleaseWindow === undefined ? {} : { rollbackReleaseWindowMs: o.rollbackReleaseWindow }),
     ...checksOf(o),
   };
 }

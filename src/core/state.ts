@@ -11,7 +11,7 @@ import type { SyntheticRun } from "../gates/synthetic.js";
 import type { GateResult, Verdict } from "./analysis.js";
 import type { HookWait } from "./hooks.js";
 import type { Policy } from "./policy.js";
-import type { Pool, VersionStats, Weights } from "./types.js";
+import type { CapacityChange, FollowState, Pool, VersionStats, Weights } from "./types.js";
 
 export const STATE_SCHEMA_VERSION = 1;
 
@@ -22,6 +22,8 @@ export const PHASES = [
   "smoke",
   "shifting",
   "paused",
+  /** keep-previous: 100% passed, stable still runs the previous version at full capacity (0%). */
+  "keeping",
   "promoting",
   "returning",
   "finishing",
@@ -31,10 +33,12 @@ export const PHASES = [
   "aborted",
   "rollback-failed",
   "failed",
+  /** rollback-release ended: stable runs the previous release again. */
+  "restored",
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
-export const TERMINAL_PHASES: readonly Phase[] = ["promoted", "rolled-back", "aborted", "failed"];
+export const TERMINAL_PHASES: readonly Phase[] = ["promoted", "rolled-back", "aborted", "failed", "restored"];
 
 /** `rollback-failed` is not terminal: the rollout still holds the lock until a person (abort) finishes it. */
 export function isTerminal(phase: Phase): boolean {
@@ -45,19 +49,23 @@ export function isTerminal(phase: Phase): boolean {
 const TRANSITIONS: Readonly<Record<Phase, readonly Phase[]>> = {
   preflight: ["preparing", "rolling-back", "failed", "aborted"],
   preparing: ["scaling", "rolling-back", "failed"],
-  scaling: ["smoke", "shifting", "paused", "rolling-back"],
-  smoke: ["shifting", "paused", "rolling-back"],
-  shifting: ["shifting", "paused", "promoting", "rolling-back"],
-  paused: ["shifting", "promoting", "returning", "rolling-back"],
-  promoting: ["returning", "paused", "rolling-back"],
+  // rollback-release (kind restore): scaling → smoke → promoting (traffic moved in one write, stable
+  // refreshed back) → finishing → restored.
+  scaling: ["smoke", "shifting", "paused", "promoting", "rolling-back"],
+  smoke: ["shifting", "paused", "promoting", "rolling-back"],
+  shifting: ["shifting", "paused", "keeping", "promoting", "rolling-back"],
+  paused: ["shifting", "promoting", "returning", "finishing", "rolling-back"],
+  keeping: ["paused", "promoting", "rolling-back"],
+  promoting: ["returning", "finishing", "paused", "rolling-back"],
   returning: ["returning", "finishing", "paused", "rolling-back"],
-  finishing: ["promoted", "rolling-back"],
+  finishing: ["promoted", "restored", "rolling-back"],
   "rolling-back": ["rolled-back", "aborted", "failed", "rollback-failed"],
   "rollback-failed": ["rolling-back"],
   promoted: [],
   "rolled-back": [],
   aborted: [],
   failed: [],
+  restored: [],
 };
 
 export function canTransition(from: Phase, to: Phase): boolean {
@@ -99,7 +107,11 @@ export type DecisionKind =
   | "pause"
   | "promote"
   | "rollback"
-  | "done";
+  | "done"
+  /** keep-previous: the 100% step passed; the previous version stays warm until the window ends. */
+  | "keep"
+  /** A fleet's size changed to follow the load (core/capacity.ts). */
+  | "scale";
 
 export interface DecisionRecord {
   readonly at: number;
@@ -107,6 +119,8 @@ export interface DecisionRecord {
   readonly phase: Phase;
   readonly reason: string;
   readonly weights?: Weights;
+  /** For `scale`: which fleet, from and to what size. */
+  readonly capacity?: Omit<CapacityChange, "reason">;
   readonly evidence: readonly GateResult[];
 }
 
@@ -125,9 +139,26 @@ export interface ReleaseInfo {
   readonly approvals: readonly Approval[];
 }
 
+/** What a `rollback-release` restores: the promoted rollout it undoes (kind `restore`). */
+export interface RestoreOf {
+  readonly rolloutId: string;
+  /** The release being rolled back (image and launch template version). */
+  readonly image: string;
+  readonly version: string;
+  /** When that release was promoted, and until when rollback-release may run. */
+  readonly promotedAt: number;
+  readonly until: number;
+}
+
 export interface RolloutState {
   readonly schemaVersion: typeof STATE_SCHEMA_VERSION;
   readonly id: string;
+  /**
+   * `release` (deploy-gray, the default when absent) or `restore` (rollback-release: `release` is
+   * the previous version being put back, `release.previousVersion` the one being rolled back).
+   */
+  readonly kind?: "release" | "restore";
+  readonly restoreOf?: RestoreOf;
   /** The lock key: the ALB rule (or listener), or `local`. */
   readonly scope: string;
   readonly target: Target;
@@ -142,6 +173,10 @@ export interface RolloutState {
   readonly stepStartedAt: number | null;
   readonly stableCapacity: number | null;
   readonly grayCapacity: number;
+  /** Gray following the load: what the core remembers between evaluations (core/capacity.ts). */
+  readonly follow?: FollowState;
+  /** keep-previous: when the window ends (epoch ms), once the rollout is in it. */
+  readonly keepUntil?: number | null;
   /** Whether promotion changed the stable fleet (so a rollback must revert it). */
   readonly stableRefreshed: boolean;
   /**

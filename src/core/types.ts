@@ -95,3 +95,42 @@ export const EMPTY_STATS: VersionStats = Object.freeze({
   p99Ms: null,
   hasData: false,
 });
+
+// ── following the load (core/capacity.ts) ──────────────────────────────────────────────────────
+
+/** The two groups' sizes as the fleet reports them (Auto Scaling groups, or the local pools). */
+export interface FleetSizes {
+  readonly stable: { readonly desired: number; readonly min: number; readonly max: number };
+  readonly gray: { readonly desired: number; readonly max: number };
+  /**
+   * Requests per second one stable instance is sized for by its scaling policy (a target-tracking
+   * policy on requests per instance); null when stable has no such policy.
+   */
+  readonly perInstanceRps: number | null;
+}
+
+/** A change of a fleet's size the core decided, with its reason. */
+export interface CapacityChange {
+  /** `stable`: its minimum (the pin), which holds its desired capacity; `gray`: its desired capacity. */
+  readonly pool: Pool;
+  readonly from: number;
+  readonly to: number;
+  readonly reason: string;
+}
+
+/** A difference seen, not yet acted on. */
+export interface PendingResize {
+  readonly to: number;
+  readonly since: number;
+}
+
+/** What the core remembers between evaluations (stored with the rollout). */
+export interface FollowState {
+  readonly pending: { readonly stable: PendingResize | null; readonly gray: PendingResize | null };
+  /** The last growth of gray: further changes wait until it is healthy. */
+  readonly grayGrew: { readonly to: number; readonly at: number } | null;
+  /** The size of stable the last evaluation found for the whole load (null: unknown). */
+  readonly loadSize: number | null;
+  /** Requests/s of the last evaluation (both pools). */
+  readonly requestRate: number | null;
+}

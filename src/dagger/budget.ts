@@ -32,8 +32,14 @@ export function runBudgetMs(verb: Verb | "publish", o?: Options): number {
   };
   const promotion = Math.max(ms("healthyTimeout") * 3, ms("instanceWarmup") * 20, MIN_PROMOTION_MS);
   if (verb === "abort") return SHORT_CALL_MS + promotion;
+  // rollback-release: gray up on the previous version, then stable refreshed back onto it.
+  if (verb === "rollback-release") return SHORT_CALL_MS + ms("healthyTimeout") + promotion;
   if (verb !== "deploy-gray" && verb !== "promote") return SHORT_CALL_MS;
   const step = Math.max(ms("bake"), ms("maxBake")) + ms("healthyTimeout");
   const returnStep = Math.max(ms("returnBake"), ms("maxBake"));
-  return count("steps") * step + promotion + count("returnSteps") * returnStep + promotion + ms("lockLease");
+  // A keep-previous window (issue 17) holds the run between the 100% step and the promotion.
+  const keep = ms("keepPrevious");
+  return (
+    count("steps") * step + keep + promotion + count("returnSteps") * returnStep + promotion + ms("lockLease")
+  );
 }

@@ -148,6 +148,10 @@ export class GrayDeployService {
     return this.control("abort", call);
   }
 
+  async rollbackRelease(call: VerbCall): Promise<string> {
+    return this.control("rollback-release", call);
+  }
+
   /** The stored rollout's Outcome as JSON, whatever it is (it fails only when it cannot be read). */
   async status(call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
@@ -255,8 +259,8 @@ export class GrayDeployService {
     }
   }
 
-  /** promote and abort: a stored rollout, run to its next pause or end. */
-  private async control(verb: "promote" | "abort", call: VerbCall): Promise<string> {
+  /** promote, abort and rollback-release: a stored rollout, run to its next pause or end. */
+  private async control(verb: "promote" | "abort" | "rollback-release", call: VerbCall): Promise<string> {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
       const o = this.resolve(verb, await this.input(verb, call), where);

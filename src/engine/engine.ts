@@ -17,14 +17,17 @@ import {
   VerificationError,
 } from "../contract/errors.js";
 import type { Outcome } from "../contract/outcome.js";
+import { stepCapacity } from "../core/capacity.js";
 import { absorbObservation, type Decision, decide } from "../core/decide.js";
 import { grayCapacity } from "../core/policy.js";
 import { endStep, isTerminal, type PauseInfo, type RolloutState, transition } from "../core/state.js";
 import type { Weights } from "../core/types.js";
 import type { Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
+import { Follower } from "./follow.js";
 import { Hooks } from "./hooks.js";
 import { Observer } from "./observe.js";
 import { outcomeFromState } from "./outcome.js";
+import { Restore } from "./restore.js";
 import { Rollback } from "./rollback.js";
 import { type EngineContext, LostRollout, RunState } from "./run-state.js";
 import { Rejected, Synthetic } from "./synthetic.js";
@@ -54,6 +57,8 @@ export class RolloutRun {
   private readonly synthetic: Synthetic;
   /** This run already smoke-tested gray (it may loop in `smoke` while pre-traffic hooks say not yet). */
   private smoked = false;
+  private readonly follower: Follower;
+  private readonly restore: Restore;
 
   constructor(stored: StoredRollout, ports: Ports, ctx: EngineContext) {
     this.r = new RunState(stored, ports, ctx);
@@ -62,6 +67,8 @@ export class RolloutRun {
     this.hooks = new Hooks(this.r);
     this.observer = new Observer(this.r, this.synthetic);
     this.rollbacks = new Rollback(this.r, this.traffic, this.hooks);
+    this.follower = new Follower(this.r);
+    this.restore = new Restore(this.r, this.traffic, this.rollbacks);
   }
 
   get current(): RolloutState {
@@ -108,6 +115,8 @@ export class RolloutRun {
 
   private async drive(): Promise<Outcome> {
     try {
+      // rollback-release: its own steps (restore.ts), with the same rollbacks and error handling.
+      if (this.r.state.kind === "restore") return await this.restore.run();
       const unsafe = await this.reconcile();
       if (unsafe !== null) return await this.rollbacks.run("error", unsafe, null);
       return await this.loop();
@@ -171,9 +180,13 @@ export class RolloutRun {
         default:
           break;
       }
-      const observation =
-        s.phase === "shifting" || s.phase === "returning" ? await this.observer.observe() : null;
-      if (observation) this.r.setState(absorbObservation(this.r.state, observation));
+      const observation = ["shifting", "returning", "keeping"].includes(s.phase)
+        ? await this.observer.observe()
+        : null;
+      if (observation) {
+        this.r.setState(absorbObservation(this.r.state, observation));
+        await this.follower.follow(observation);
+      }
       const d = decide(this.r.state, observation, this.r.now());
       // Gating hooks of what the decision starts (a step, promotion) are asked before it is recorded:
       // while one says "not yet" the rollout records a wait and keeps observing the current step.
@@ -205,7 +218,7 @@ export class RolloutRun {
    */
   private async reconcile(): Promise<string | null> {
     const s = this.r.state;
-    if (!["scaling", "smoke", "shifting", "returning"].includes(s.phase)) return null;
+    if (!["scaling", "smoke", "shifting", "keeping", "returning"].includes(s.phase)) return null;
     const pilot = await this.traffic.reconcilePilot();
     if (pilot !== null) return pilot;
     const actual = await this.r.ports.router.getWeights(this.r.ctx.signal);
@@ -218,7 +231,7 @@ export class RolloutRun {
       `the load balancer has stable ${actual.stable}% / gray ${actual.gray}% but the rollout last verified stable ${s.weights.stable}% / gray ${s.weights.gray}%: restoring the recorded weights and restarting the step`,
     );
     await this.traffic.write(s.weights, "configured", this.r.ctx.signal);
-    if (s.phase === "shifting" || s.phase === "returning")
+    if (s.phase === "shifting" || s.phase === "keeping" || s.phase === "returning")
       this.r.setState({ ...this.r.state, stepStartedAt: this.r.now() });
     await this.r.save();
     return null;
@@ -291,6 +304,12 @@ export class RolloutRun {
         this.r.setState(endStep(this.r.state, "pass", this.r.now()));
         this.r.go("finishing");
         await this.r.save();
+        return null;
+      case "keep":
+        this.r.setState(endStep(this.r.state, "pass", this.r.now()));
+        this.r.go("keeping", { keepUntil: d.until });
+        await this.r.save();
+        this.r.log("info", d.reason);
         return null;
     }
   }
@@ -411,8 +430,10 @@ export class RolloutRun {
   ): Promise<void> {
     const s = this.r.state;
     if (phase === "shifting") {
-      const capacity = grayCapacity(s.stableCapacity ?? 1, weights.gray, s.plan.minGrayCapacity);
+      const capacity = stepCapacity(s, weights.gray, await this.follower.readSizes());
       if (capacity > s.grayCapacity) await this.scaleGray(capacity);
+    } else if (weights.stable > s.weights.stable) {
+      await this.follower.stableReady(weights.stable);
     }
     const raising: "gray" | "stable" | null =
       weights.gray > this.r.state.weights.gray || (pilot && this.r.state.pilot !== true)
@@ -459,8 +480,15 @@ export class RolloutRun {
       await this.r.save();
     }
     this.r.log("info", `promoting: rolling update of the stable fleet onto ${version}`);
+    const plan = this.r.state.plan;
     const result = await this.r.withHeartbeat(() =>
-      this.r.ports.fleet.promote(version, this.r.state.plan.promotionTimeoutMs, this.r.ctx.signal),
+      this.follower.during(
+        () =>
+          this.r.ports.fleet.promote(version, plan.promotionTimeoutMs, this.r.ctx.signal, {
+            alarms: plan.alarms,
+          }),
+        () => this.observer.observe(),
+      ),
     );
     if (!result.ok) {
       this.r.log("warn", `promotion failed: ${result.reason}; traffic stays on gray, which passed analysis`);

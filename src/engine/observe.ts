@@ -5,6 +5,7 @@
  */
 import { AbortedError, toGrayDeployError } from "../contract/errors.js";
 import type { Observation } from "../core/analysis.js";
+import { follows, recentWindow } from "../core/capacity.js";
 import { analyseStep, guardWindow, historyWindows, observationWindows } from "../core/decide.js";
 import type { BusinessQuery } from "../gates/types.js";
 import type { RunState } from "./run-state.js";
@@ -25,16 +26,18 @@ export class Observer {
     // window; the service's over the same window ride in the gates' read, to compare.
     const guarded = guardWindow(plan, now);
     const signal = this.r.ctx.signal;
-    const read =
-      guarded === null
-        ? [windows.rollback, windows.promotion]
-        : [windows.rollback, windows.promotion, guarded];
+    // Following the load: the load now (a window of its own in the same read) and the fleets' sizes.
+    const fleet = this.r.ports.fleet;
+    const follow = follows(this.r.state) && fleet.sizes !== undefined && fleet.resize !== undefined;
+    const read = [windows.rollback, windows.promotion];
+    const guardedAt = guarded === null ? -1 : read.push(guarded) - 1;
+    const recentAt = follow ? read.push(recentWindow(plan, now)) - 1 : -1;
     const guard = this.r.ports.guard;
     // History (the sequential test's windows, all ending where the rollback window ends) is a read
     // of its own, so its many window lengths never change how the gates' windows are answered.
     // A round of synthetic transactions when one is due (a low rate: --synthetic-interval).
     const synthetic = this.synthetic?.due(now) ? this.synthetic.round("step") : Promise.resolve(null);
-    const [metrics, health, alarms, past, alb, runs] = await Promise.allSettled([
+    const [metrics, health, alarms, past, alb, sizes, runs] = await Promise.allSettled([
       this.r.ports.metrics.read(read, signal, this.businessQuery()),
       this.r.ports.router.targetHealth(signal),
       plan.alarms.length > 0 && this.r.ports.metrics.alarms
@@ -48,6 +51,7 @@ export class Observer {
         : guard === undefined
           ? Promise.reject(new Error("the target has no load-balancer metrics to guard the service signal"))
           : guard.read([guarded], signal),
+      follow ? fleet.sizes!(signal) : Promise.resolve(null),
       synthetic,
     ]);
     if (signal?.aborted) throw new AbortedError("interrupted: rolling back");
@@ -59,6 +63,7 @@ export class Observer {
     if (past.status === "rejected") errors.push(`metrics history: ${why(past)}`);
     if (alb.status === "rejected") errors.push(`load-balancer metrics: ${why(alb)}`);
     if (runs.status === "rejected") errors.push(`synthetic transactions: ${why(runs)}`);
+    if (sizes.status === "rejected") errors.push(`fleet sizes: ${why(sizes)}`);
     const m = metrics.status === "fulfilled" ? metrics.value : null;
     const albWindow = alb.status === "fulfilled" ? alb.value[0] : undefined;
     const observation: Observation = {
@@ -72,17 +77,19 @@ export class Observer {
         ? {}
         : {
             guard:
-              albWindow !== undefined && m?.[2] !== undefined
-                ? { window: guarded, alb: albWindow, service: m[2] }
+              albWindow !== undefined && m?.[guardedAt] !== undefined
+                ? { window: guarded, alb: albWindow, service: m[guardedAt] }
                 : null,
           }),
       errors,
+      ...(follow
+        ? { recent: m?.[recentAt] ?? null, sizes: sizes.status === "fulfilled" ? sizes.value : null }
+        : {}),
       ...(runs.status === "fulfilled" && runs.value !== null ? { synthetic: runs.value } : {}),
     };
-    const analysis =
-      this.r.state.phase === "shifting" || this.r.state.phase === "returning"
-        ? analyseStep(this.r.state, observation)
-        : null;
+    const analysis = ["shifting", "returning", "keeping"].includes(this.r.state.phase)
+      ? analyseStep(this.r.state, observation)
+      : null;
     this.r.event({
       type: "observation",
       at: now,

@@ -8,6 +8,7 @@ import {
   type OutcomeDecision,
   type OutcomeKind,
 } from "../contract/outcome.js";
+import { DEFAULT_ROLLBACK_RELEASE_WINDOW_MS } from "../core/policy.js";
 import type { DecisionRecord, Phase, RolloutState } from "../core/state.js";
 
 const iso = (t: number | null | undefined): string | null =>
@@ -26,6 +27,8 @@ export function outcomeKindOf(phase: Phase): OutcomeKind {
       return "rollback-failed";
     case "paused":
       return "paused";
+    case "restored":
+      return "restored";
     default:
       return "failed";
   }
@@ -38,6 +41,7 @@ export function decisionToOutcome(d: DecisionRecord): OutcomeDecision {
     phase: d.phase,
     reason: d.reason,
     ...(d.weights ? { weights: { ...d.weights } } : {}),
+    ...(d.capacity ? { capacity: { ...d.capacity } } : {}),
     evidence: d.evidence.map((g) => ({
       gate: g.gate,
       verdict: g.verdict,
@@ -108,7 +112,29 @@ export function outcomeFromState(
     startedAt: iso(s.startedAt),
     endedAt: iso(s.endedAt),
     durationMs: s.endedAt === null ? null : s.endedAt - s.startedAt,
+    ...wayBack(s),
   };
+}
+
+/** The way back a rollout offers now: its keep-previous window, or rollback-release's. */
+function wayBack(s: RolloutState): Pick<Outcome, "keepPreviousUntil" | "rollbackReleaseUntil" | "restoreOf"> {
+  const out: { keepPreviousUntil?: string; rollbackReleaseUntil?: string; restoreOf?: Outcome["restoreOf"] } =
+    {};
+  if (s.keepUntil !== undefined && s.keepUntil !== null && (s.phase === "keeping" || s.phase === "paused")) {
+    out.keepPreviousUntil = iso(s.keepUntil) ?? "";
+  }
+  if (s.phase === "promoted" && s.kind !== "restore" && s.release.previousVersion !== null && s.endedAt) {
+    const window = s.plan.rollbackReleaseWindowMs ?? DEFAULT_ROLLBACK_RELEASE_WINDOW_MS;
+    out.rollbackReleaseUntil = iso(s.endedAt + window) ?? "";
+  }
+  if (s.restoreOf !== undefined) {
+    out.restoreOf = {
+      rolloutId: s.restoreOf.rolloutId,
+      image: s.restoreOf.image,
+      version: s.restoreOf.version,
+    };
+  }
+  return out;
 }
 
 /** The outcome of a run that never became a rollout: invalid input, preflight mismatch, held lock. */

@@ -44,13 +44,15 @@ export interface DeployRequest extends RolloutAddress {
 export interface PlanRequest extends DeployRequest {
   /** Instance refresh floor, percent of stable kept healthy (for the plan's text). */
   readonly refreshMinHealthy: number;
+  /** The target stores rollouts, so rollback-release can reach a promoted one (for the plan's text). */
+  readonly storedRollouts?: boolean;
 }
 
-function leaseExpired(stored: StoredRollout, now: number): boolean {
+export function leaseExpired(stored: StoredRollout, now: number): boolean {
   return stored.owner === null || stored.leaseUntil <= now;
 }
 
-function lockedBy(stored: StoredRollout): LockedError {
+export function lockedBy(stored: StoredRollout): LockedError {
   const s = stored.state;
   return new LockedError({
     scope: s.scope,
@@ -63,7 +65,7 @@ function lockedBy(stored: StoredRollout): LockedError {
 }
 
 /** Takes a stored rollout over for this process; exactly one of several concurrent takers wins. */
-async function takeOver(
+export async function takeOver(
   stored: StoredRollout,
   state: RolloutState,
   ports: Ports,
@@ -348,6 +350,12 @@ export interface PlanReport {
   readonly changes: readonly string[];
   readonly estimatedDuration: string;
   readonly blockers: readonly string[];
+  /** --keep-previous: the window and its cost (stable's instances kept warm × the window, in hours). */
+  readonly keepPrevious?: {
+    readonly window: string;
+    readonly instances: number;
+    readonly instanceHours: number;
+  };
 }
 
 export async function plan(
@@ -385,7 +393,18 @@ export async function plan(
     approval: p.approvals.includes(`step:${w}`),
   }));
   const forwardSteps = p.steps.length + (p.pilot ? 1 : 0);
-  const total = forwardSteps * p.bakeMs + p.returnSteps.length * p.returnBakeMs + routerFacts.drainDelayMs;
+  const keepMs = p.keepPreviousMs ?? 0;
+  const total =
+    forwardSteps * p.bakeMs + keepMs + p.returnSteps.length * p.returnBakeMs + routerFacts.drainDelayMs;
+  // Two decimals: a 30-minute window on 4 instances is 2 instance-hours.
+  const keep =
+    keepMs > 0
+      ? {
+          window: formatDuration(keepMs),
+          instances: stable,
+          instanceHours: Math.round((stable * keepMs) / 36_000) / 100,
+        }
+      : null;
   const t = p.thresholds;
   return {
     target: req.target,
@@ -423,14 +442,30 @@ export async function plan(
         (s) =>
           `gray ${s.grayCapacity} instance(s), weights stable ${100 - s.weight} / gray ${s.weight}, bake ≥ ${s.bake}${s.approval ? " after approval" : ""}`,
       ),
+      ...(keep === null
+        ? []
+        : [
+            `keep the previous version warm on stable (${keep.instances} instance(s), serving 0%) for ${keep.window} after 100% passes: ${keep.instanceHours} instance-hours; a rollback meanwhile is one weight write`,
+          ]),
       `${p.approvals.includes("promotion") ? "after approval, " : ""}rolling update of stable onto the release (refresh ≥ ${req.refreshMinHealthy}% healthy)`,
       ...p.returnSteps.map(
         (w) => `weights stable ${w} / gray ${100 - w}, bake ≥ ${formatDuration(p.returnBakeMs)}`,
       ),
       "gray to 0 after draining; stable's settings restored",
+      ...((p.grayCapacity ?? "fixed") === "follow"
+        ? [
+            `while gray carries traffic, both fleets follow the load (a change held for ${formatDuration(p.followDelayMs ?? 0)}; shrinking ${formatDuration((p.followDelayMs ?? 0) * 3)}): gray by the capacity rule on stable's desired capacity, stable held at the size of the whole load when its scaling policy tracks requests per instance`,
+          ]
+        : []),
+      ...(req.storedRollouts
+        ? [
+            `\`gray-deploy rollback-release\` can restore the previous version for ${formatDuration(p.rollbackReleaseWindowMs ?? 86_400_000)} after promotion`,
+          ]
+        : []),
     ],
     estimatedDuration: formatDuration(total),
     blockers,
+    ...(keep === null ? {} : { keepPrevious: keep }),
   };
 }
 

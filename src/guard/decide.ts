@@ -19,6 +19,7 @@
  * - A live process (lease valid) that is not paused is left to its process.
  */
 import { formatDuration } from "../contract/units.js";
+import { isTerminal } from "../core/state.js";
 import type { StoredRollout } from "../ports/index.js";
 import type { AlarmTrigger, GuardTrigger, ScheduleTrigger } from "./events.js";
 
@@ -74,8 +75,16 @@ export function decideGuard(trigger: AlarmTrigger | ScheduleTrigger, o: GuardObs
   const stored = o.stored;
   if (stored === null) return { kind: "leave", reason: "no rollout is recorded for this load balancer" };
   const s = stored.state;
-  if (["promoted", "rolled-back", "aborted", "failed"].includes(s.phase)) {
+  if (isTerminal(s.phase)) {
     return { kind: "leave", reason: `rollout ${s.id} already ended (${s.phase})` };
+  }
+  if (s.kind === "restore") {
+    // rollback-release moves traffic to the version that ran before the promotion, already judged
+    // good: rolling it back would put customers back on the release being rolled back.
+    return {
+      kind: "leave",
+      reason: `rollout ${s.id} is a rollback-release putting version ${s.release.version} (${s.release.image}) back (${s.phase}); rerun rollback-release to finish it, or abort it to return to the promoted release`,
+    };
   }
   const gray = Math.max(s.weights.gray, o.liveGrayWeight ?? 0);
   const weights =
@@ -130,9 +139,13 @@ export function decideGuard(trigger: AlarmTrigger | ScheduleTrigger, o: GuardObs
     };
   }
   if (live) {
+    const keep =
+      s.phase === "keeping" && s.keepUntil
+        ? `, keeping the previous version warm until ${iso(s.keepUntil)}`
+        : "";
     return {
       kind: "leave",
-      reason: `rollout ${s.id} (${s.phase}) is running in ${stored.owner?.host} pid ${stored.owner?.pid} (lease until ${iso(stored.leaseUntil)}): its process judges it`,
+      reason: `rollout ${s.id} (${s.phase}${keep}) is running in ${stored.owner?.host} pid ${stored.owner?.pid} (lease until ${iso(stored.leaseUntil)}): its process judges it`,
     };
   }
   const silent = o.now - stored.leaseUntil;

@@ -15,6 +15,7 @@ import { addressOf } from "../app/requests.js";
 import { openAwsTarget } from "../aws/target.js";
 import { toGrayDeployError } from "../contract/errors.js";
 import type { Outcome } from "../contract/outcome.js";
+import { isTerminal } from "../core/state.js";
 import type { AwsCredentialsProvider } from "../engine/targets.js";
 import { abort, type VerbContext } from "../engine/verbs.js";
 import type { Clock, OwnerInfo } from "../ports/index.js";
@@ -98,8 +99,7 @@ export async function runGuard(event: unknown, deps: GuardDeps): Promise<GuardRe
   try {
     const { ports } = runtime;
     const stored = await ports.store.load(scope);
-    const active =
-      stored !== null && !["promoted", "rolled-back", "aborted", "failed"].includes(stored.state.phase);
+    const active = stored !== null && !isTerminal(stored.state.phase);
     let liveGrayWeight: number | null = null;
     let alarmsInAlarm: string[] | null = null;
     if (active) {

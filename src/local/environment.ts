@@ -9,11 +9,13 @@ import { pilotCondition } from "../core/options/checks.js";
 import { serviceSignalOf } from "../core/policy.js";
 import { systemClock } from "../engine/clock.js";
 import type { Clock } from "../ports/index.js";
+import { LocalAutoscaler } from "./autoscaler.js";
 import { LocalFleet } from "./fleet.js";
 import { LoadGenerator } from "./load.js";
 import { TrafficMetrics } from "./metrics.js";
 import type { LocalTargetOptions } from "./options.js";
 import { type HealthCheckOptions, type ProxyStats, StaticWeightSource, WeightedProxy } from "./proxy.js";
+import { LoadRamp } from "./ramp.js";
 import { LocalTrafficRouter, PILOT_ROUTE, pilotRoute } from "./router.js";
 import { LocalServiceMetrics } from "./service-metrics.js";
 
@@ -55,6 +57,10 @@ export interface LocalEnvironment {
   /** The proxy itself, for its cumulative counters (`stats()`) and target states. */
   readonly proxy: WeightedProxy;
   readonly proxyUrl: string;
+  /** Stable's target tracking on requests per instance (null with an unbounded --instance-capacity). */
+  readonly autoscaler: LocalAutoscaler | null;
+  /** Starts the customers (and the rehearsed peak of --rps-ramp, if any). */
+  begin(): void;
   /** Stops the load, every child process and the proxy. Idempotent; safe after any error. */
   dispose(): Promise<void>;
 }
@@ -116,6 +122,7 @@ export async function createLocalEnvironment(
     baselineErrorRate: options.baselineErrorRate,
     grayPaymentFault: options.grayPaymentFault,
     instanceWarmupMs: options.instanceWarmup,
+    capacityRps: options.instanceCapacity,
     refreshMinHealthy: options.refreshMinHealthy,
     healthyTimeoutMs: options.healthyTimeout,
     log,
@@ -134,12 +141,16 @@ export async function createLocalEnvironment(
   });
   let load: LoadGenerator | null = null;
   let pilotLoad: LoadGenerator | null = null;
+  let ramp: LoadRamp | null = null;
+  let autoscaler: LocalAutoscaler | null = null;
 
   let disposing: Promise<void> | null = null;
   const dispose = (): Promise<void> => {
     disposing ??= (async () => {
       // Each step runs whatever the previous one did: children must die even if the proxy misbehaves.
       const steps: (() => Promise<void> | void)[] = [
+        () => ramp?.stop(),
+        () => autoscaler?.stop(),
         () => load?.close(),
         () => pilotLoad?.close(),
         () => log(servedSummary(proxy.stats())),
@@ -169,6 +180,7 @@ export async function createLocalEnvironment(
       const value = pilot.header.toLowerCase() === "cookie" ? options.pilotCookie! : pilot.values[0]!;
       pilotLoad = new LoadGenerator({ url: proxyUrl, rps: pilotRps, headers: { [pilot.header]: value } });
     }
+    const generator = load;
     const router = new LocalTrafficRouter({
       proxy,
       source,
@@ -176,7 +188,38 @@ export async function createLocalEnvironment(
       grayVersion: () => fleet.grayVersion,
       ...(pilot === null ? {} : { pilot: [pilot] }),
     });
-    return { router, fleet, metrics, serviceMetrics, load, pilotLoad, proxy, proxyUrl, dispose };
+    const perInstance = (await fleet.sizes()).perInstanceRps;
+    if (perInstance !== null) {
+      autoscaler = new LocalAutoscaler({ proxy, fleet, targetRps: perInstance, clock });
+      autoscaler.start();
+    }
+    if (options.rpsRamp !== undefined) {
+      // The customers without the chosen-customers header climb; those with it keep their share.
+      ramp = new LoadRamp(generator, {
+        from: Math.max(1, options.rps - pilotRps),
+        to: Math.max(1, options.rpsRamp - pilotRps),
+        overMs: options.steps.length * options.bake,
+        clock,
+      });
+    }
+    const begin = () => {
+      generator.start();
+      pilotLoad?.start();
+      ramp?.start();
+    };
+    return {
+      router,
+      fleet,
+      metrics,
+      serviceMetrics,
+      load,
+      pilotLoad,
+      proxy,
+      proxyUrl,
+      autoscaler,
+      begin,
+      dispose,
+    };
   } catch (e) {
     await dispose();
     throw e;

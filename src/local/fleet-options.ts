@@ -18,6 +18,8 @@ export interface LocalFleetOptions {
   readonly baselineErrorRate?: number;
   /** The release declines every payment (--gray-payment-fault). */
   readonly grayPaymentFault?: boolean;
+  /** Requests/s one instance serves before it queues (the service's CAPACITY_RPS); absent: unbounded. */
+  readonly capacityRps?: number;
   /** Instance refresh: how long a new stable instance serves before the next replacement. Default 0. */
   readonly instanceWarmupMs?: number;
   /** Instance refresh floor, percent of stable capacity kept healthy. Default 90. */

@@ -20,7 +20,6 @@ import {
   type GrayDeployError,
   InvalidInputError,
   PreflightError,
-  ProviderError,
   StateError,
   TimeoutError,
 } from "../contract/errors.js";
@@ -32,13 +31,18 @@ import type {
   Clock,
   Fleet,
   FleetPreflight,
+  FleetSizes,
   PreparedRelease,
   PromotionResult,
   ReleaseSpec,
+  ResizeRequest,
 } from "../ports/index.js";
 import type { InstanceInfo, LocalFleetOptions } from "./fleet-options.js";
+import { aborted, describeInstance, pct, rank, unhealthyError } from "./fleet-support.js";
 import { type InstanceFaults, ServiceInstance } from "./instance.js";
+import { PoolSizes } from "./pool-sizes.js";
 import type { TargetState, WeightedProxy } from "./proxy.js";
+import { refreshStable } from "./refresh.js";
 
 export type { InstanceInfo, LocalFleetOptions } from "./fleet-options.js";
 
@@ -55,6 +59,9 @@ export class LocalFleet implements Fleet {
   #prepared: PreparedRelease | null = null;
   #disposing: Promise<void> | null = null;
   #exitHook: (() => void) | null = null;
+  readonly #sizes: PoolSizes;
+  /** A refresh replaces stable: its autoscaling waits (and the refresh keeps its size). */
+  #refreshing = false;
 
   constructor(options: LocalFleetOptions) {
     if (!Number.isInteger(options.instances) || options.instances < 1) {
@@ -68,6 +75,7 @@ export class LocalFleet implements Fleet {
     this.#stableVersion = options.stableVersion;
     this.#releaseVersion = options.releaseVersion;
     this.#log = options.log ?? (() => {});
+    this.#sizes = new PoolSizes(options.instances, options.capacityRps);
   }
 
   /** The version stable runs now. */
@@ -83,7 +91,7 @@ export class LocalFleet implements Fleet {
   /** Starts the stable pool and waits until all of it is healthy. Called once by the environment. */
   async start(signal?: AbortSignal): Promise<void> {
     this.#live();
-    const capacity = this.#o.instances;
+    const capacity = this.#sizes.stableDesired;
     const timeoutMs = this.#o.healthyTimeoutMs ?? 30_000;
     while (this.#pools.stable.length < capacity) this.#launch("stable", this.#stableVersion);
     const deadline = this.#clock.now() + timeoutMs;
@@ -122,7 +130,7 @@ export class LocalFleet implements Fleet {
       `baseline error rate of every version: ${pct(faults.baselineErrorRate)}`,
     ];
     if (release.image === this.#stableVersion) facts.push(`stable already runs ${release.image}`);
-    return { stableCapacity: this.#o.instances, stableVersion: this.#stableVersion, facts };
+    return { stableCapacity: this.#sizes.stableDesired, stableVersion: this.#stableVersion, facts };
   }
 
   async prepare(
@@ -140,17 +148,20 @@ export class LocalFleet implements Fleet {
           { fix: "finish or abort the current rollout before releasing another image" },
         );
       }
+      // The release under test (whose faults its instances get) stays the one this fleet was made
+      // for: a rollback-release prepares the previous version, which must run without them.
       this.#prepared = prepared;
-      this.#releaseVersion = prepared.version;
+      this.#sizes.pin(prepared.stableCapacity);
       return prepared;
     }
-    // Locally there is no launch template: the image label is the version. Stable needs no pin
-    // either: nothing but this fleet changes its size (see releaseStable).
+    // Locally there is no launch template: the image label is the version. Stable's minimum is
+    // pinned at its size, as on AWS, so its autoscaling cannot shrink it while gray has traffic.
     this.#releaseVersion = release.image;
+    this.#sizes.pin(this.#sizes.stableDesired);
     this.#prepared = Object.freeze({
       version: release.image,
       previousVersion: this.#stableVersion,
-      stableCapacity: this.#o.instances,
+      stableCapacity: this.#sizes.stableDesired,
     });
     return this.#prepared;
   }
@@ -162,6 +173,7 @@ export class LocalFleet implements Fleet {
       throw new InvalidInputError([{ field: "capacity", message: `${capacity} is not a whole number ≥ 0` }]);
     }
     this.#grayVersion = version;
+    this.#sizes.gray = capacity;
     const gray = this.#pools.gray;
     const stale = gray.filter((i) => i.version !== version || !i.alive);
     // Scale in the least useful first: not yet healthy, then the newest.
@@ -249,9 +261,54 @@ export class LocalFleet implements Fleet {
   }
 
   async releaseStable(_signal?: AbortSignal): Promise<void> {
-    // Nothing to release: on AWS, prepare pins the stable ASG (minimum raised, scale-in suspended) so
-    // no autoscaler shrinks it mid-rollout. Locally no autoscaler exists; only this fleet changes the
-    // stable pool, so there is no pin to undo.
+    // Stable's minimum back to its configured size; its autoscaling lowers desired when the load allows.
+    this.#sizes.release();
+  }
+
+  async sizes(_signal?: AbortSignal): Promise<FleetSizes> {
+    this.#live();
+    return this.#sizes.view();
+  }
+
+  /** Accepted at once; the pools follow (new instances register once listening, removed ones drain). */
+  async resize(change: ResizeRequest, signal?: AbortSignal): Promise<void> {
+    this.#live();
+    aborted(signal);
+    if (change.stableMin !== undefined) {
+      this.#sizes.setMin(change.stableMin);
+      if (!this.#refreshing) void this.#fit("stable", this.#stableVersion);
+    }
+    if (change.gray !== undefined) {
+      this.#grayVersion = change.gray.version;
+      this.#sizes.gray = change.gray.desired;
+      void this.#fit("gray", change.gray.version);
+    }
+  }
+
+  /** Stable's autoscaling (autoscaler.ts) asks for `want` instances: applied within [min, max]. */
+  autoscale(want: number): void {
+    if (this.#disposing !== null || this.#refreshing) return;
+    if (this.#sizes.autoscale(want)) {
+      this.#log(`stable autoscaling: desired capacity ${this.#sizes.stableDesired}`);
+      void this.#fit("stable", this.#stableVersion);
+    }
+  }
+
+  /** Makes a pool's process count match its size: launches, or drains and stops the least useful. */
+  async #fit(pool: Pool, version: string): Promise<void> {
+    if (this.#disposing !== null) return;
+    const want = pool === "stable" ? this.#sizes.stableDesired : this.#sizes.gray;
+    const live = this.#pools[pool].filter((i) => i.alive);
+    if (live.length < want) {
+      for (let n = live.length; n < want; n++) this.#launch(pool, version);
+      return;
+    }
+    const extra = [...live]
+      .sort((a, b) => rank(this.#state(a)) - rank(this.#state(b)))
+      .slice(0, live.length - want);
+    await this.#remove(pool, extra).catch((e: unknown) =>
+      this.#log(`${pool}: scale-in failed: ${String(e)}`),
+    );
   }
 
   /** The fault knobs a version runs with. */
@@ -322,6 +379,7 @@ export class LocalFleet implements Fleet {
       version,
       faults: this.faultsOf(version),
       log: this.#log,
+      ...(this.#o.capacityRps === undefined ? {} : { capacityRps: this.#o.capacityRps }),
       ...(this.#o.serverPath === undefined ? {} : { serverPath: this.#o.serverPath }),
       ...(this.#o.emf === undefined ? {} : { emf: this.#o.emf(pool, version) }),
     });
@@ -362,57 +420,32 @@ export class LocalFleet implements Fleet {
     return this.#proxy.targets(pool).filter((t) => t.state === "healthy" && ids.has(t.id)).length;
   }
 
-  /** The instance refresh: replaces every stable instance not on `version`, one at a time. */
+  /** The instance refresh (refresh.ts), with stable's autoscaling held while it runs. */
   async #refresh(version: string, deadline: number, signal: AbortSignal | undefined): Promise<void> {
-    const capacity = this.#o.instances;
-    const floor = Math.ceil((capacity * (this.#o.refreshMinHealthy ?? 90)) / 100);
-    for (let old = this.#next(version); old !== undefined; old = this.#next(version)) {
-      const fresh = this.#launch("stable", version);
-      try {
-        await this.#until(
+    this.#refreshing = true;
+    try {
+      await refreshStable(
+        {
+          stable: () => this.#pools.stable,
+          launch: (v) => this.#launch("stable", v),
+          remove: (list) => this.#remove("stable", list),
+          state: (i) => this.#state(i),
+          describe: (i) => this.#describe(i),
+          until: (d, sig, done, expired) => this.#until(d, sig, done, expired),
+          sleep: (ms, sig) => this.#clock.sleep(ms, sig),
+          log: this.#log,
+        },
+        version,
+        {
+          warmupMs: this.#o.instanceWarmupMs ?? 0,
+          minHealthy: this.#o.refreshMinHealthy ?? 90,
           deadline,
-          signal,
-          () => {
-            if (!fresh.alive) {
-              throw new ProviderError(
-                `new stable instance ${fresh.id} (${version}) ${fresh.describeExit()}`,
-                {
-                  fix: "the version does not start: check it by hand with SERVICE_VERSION and node examples/sample-gateway/server.mjs",
-                },
-              );
-            }
-            return this.#state(fresh) === "healthy";
-          },
-          () =>
-            new TimeoutError(
-              `new stable instance ${fresh.id} (${version}) not healthy within the refresh deadline: ${this.#describe(fresh)}`,
-              { fix: "raise --healthy-timeout if the version starts slowly" },
-            ),
-        );
-        const warmup = this.#o.instanceWarmupMs ?? 0;
-        if (warmup > 0) await this.#clock.sleep(warmup, signal);
-        // Launch-before-terminate keeps stable at capacity, but a sibling may have failed meanwhile:
-        // never take `old` out while that would leave fewer than the floor in service.
-        await this.#until(
-          deadline,
-          signal,
-          () => {
-            const others = this.#pools.stable.filter((i) => i !== old && this.#state(i) === "healthy").length;
-            return others >= floor;
-          },
-          () => new TimeoutError(`stable would drop below ${floor} healthy instances (refresh floor)`),
-        );
-      } catch (e) {
-        await this.#remove("stable", [fresh]);
-        throw e;
-      }
-      this.#log(`stable: ${fresh.id} (${version}) in service, retiring ${old.id} (${old.version})`);
-      await this.#remove("stable", [old]);
+        },
+        signal,
+      );
+    } finally {
+      this.#refreshing = false;
     }
-  }
-
-  #next(version: string): ServiceInstance | undefined {
-    return this.#pools.stable.find((i) => i.version !== version);
   }
 
   /** Polls `done` until it returns true; `expired` builds the error thrown at the deadline. */
@@ -443,11 +476,7 @@ export class LocalFleet implements Fleet {
   }
 
   #describe(i: ServiceInstance): string {
-    if (!i.alive) return i.describeExit();
-    if (i.port === null) return "not listening yet";
-    const t = this.#proxy.targets(i.pool).find((x) => x.id === i.id);
-    if (t === undefined) return `listening on port ${i.port}, not registered`;
-    return `listening on port ${i.port}, health ${t.state}${t.reason ? ` (${t.reason})` : ""}`;
+    return describeInstance(this.#proxy, i);
   }
 
   #timeout(
@@ -458,33 +487,14 @@ export class LocalFleet implements Fleet {
     seen: readonly string[],
     early?: string,
   ): TimeoutError {
-    const healthy = this.#healthy(pool, version);
-    const now = this.#pools[pool].map((i) => `${i.id} ${this.#describe(i)}`);
-    // One line per distinct failure, with how often it happened: a crash loop is one fact, not ten.
-    const counts = new Map<string, number>();
-    for (const reason of seen) counts.set(reason, (counts.get(reason) ?? 0) + 1);
-    const parts = [
-      ...[...counts].map(([reason, n]) => `${n === 1 ? "instance" : `${n} instances`} ${reason}`),
-      ...(now.length > 0 ? [`now: ${now.join("; ")}`] : []),
-    ];
-    return new TimeoutError(
-      `${healthy} of ${capacity} ${pool} instances (${version}) healthy ${early ?? `after ${formatDuration(timeoutMs)}`}${parts.length > 0 ? `; ${parts.join("; ")}` : ""}`,
-      {
-        field: "healthyTimeout",
-        fix: `the version does not start or does not pass GET ${this.#proxy.healthCheck.path}: run it by hand (SERVICE_VERSION=${version} node examples/sample-gateway/server.mjs); if it only starts slowly, raise --healthy-timeout`,
-      },
-    );
+    return unhealthyError(this.#proxy, this.#pools[pool], {
+      pool,
+      version,
+      capacity,
+      timeoutMs,
+      seen,
+      early,
+      healthy: this.#healthy(pool, version),
+    });
   }
-}
-
-function rank(state: TargetState | null): number {
-  return state === "healthy" ? 2 : state === "initial" ? 1 : 0;
-}
-
-function pct(rate: number): string {
-  return `${Number((rate * 100).toPrecision(4))}%`;
-}
-
-function aborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError("aborted", { cause: signal.reason });
 }

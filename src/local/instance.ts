@@ -48,6 +48,8 @@ export interface InstanceSpec {
   readonly host?: string;
   /** Receives the child's stderr lines (start-up failures); nothing is logged per request. */
   readonly log?: (line: string) => void;
+  /** Requests per second the instance serves before it queues (the service's CAPACITY_RPS); 0: unbounded. */
+  readonly capacityRps?: number;
   /**
    * The service publishes its own metrics (Embedded Metric Format on stdout, one document per
    * period): how, and who receives each document's data as it is written (a CloudWatch agent).
@@ -109,6 +111,7 @@ export class ServiceInstance {
       BASELINE_DECLINE_RATE: String(f.baselineDeclineRate ?? 0),
       PAYMENT_FAULT: f.paymentFault ? "1" : "0",
       EXIT_WITH_PARENT: "1",
+      CAPACITY_RPS: String(spec.capacityRps ?? 0),
     };
     if (spec.emf !== undefined) {
       env.METRICS_EMF = "1";

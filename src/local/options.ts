@@ -17,6 +17,23 @@ export const localOptions = optionGroup({
       unit: "requests/s",
       description: "Load generated through the local load balancer during the rollout.",
     },
+    rpsRamp: {
+      kind: "integer",
+      min: 1,
+      max: 5000,
+      unit: "requests/s",
+      description:
+        "Rehearse a peak: the load climbs linearly from --rps to this rate over the forward steps' planned bake (steps × --bake), then stays there until the rollout ends.",
+    },
+    instanceCapacity: {
+      kind: "integer",
+      default: 200,
+      min: 1,
+      max: 100_000,
+      unit: "requests/s",
+      description:
+        "Requests per second one local instance serves; above it requests queue and latency rises, as on a saturated machine. Stable's local autoscaling tracks 60% of it per instance, as a target-tracking policy on requests per instance would.",
+    },
     instances: {
       kind: "integer",
       default: 4,

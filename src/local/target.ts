@@ -38,10 +38,9 @@ export async function openLocalTarget(
     },
     // No Auto Scaling groups here: a business gate selects each pool's hosts explicitly.
     identities: { stable: {}, gray: {} },
-    description: `local: proxy ${environment.proxyUrl}, ${o.instances} stable instance(s), ${o.rps} requests/s`,
+    description: `local: proxy ${environment.proxyUrl}, ${o.instances} stable instance(s), ${o.rps} requests/s${o.rpsRamp === undefined ? "" : ` climbing to ${o.rpsRamp}`}, ${o.instanceCapacity} requests/s per instance`,
     async begin() {
-      environment.load.start();
-      environment.pilotLoad?.start();
+      environment.begin();
     },
     async dispose() {
       await environment.dispose();
@@ -71,6 +70,7 @@ export const localTarget = {
     lockLease: "30s",
     syntheticInterval: "2s",
     synthetic: LOCAL_SYNTHETIC,
+    followLoadDelay: "2s",
   },
   storedRollouts: false,
   minPromotionTimeoutMs: 120_000,

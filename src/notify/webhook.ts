@@ -81,6 +81,8 @@ const ICON: Record<string, string> = {
   failed: "❌",
   "in-progress": "🔄",
   "rolling-back": "↩️",
+  restored: "⏪",
+  keeping: "🔥",
 };
 
 /** Describes a delivery failure without the URL or anything derived from it. */

@@ -15,6 +15,7 @@ import type {
   AlarmState,
   BusinessReading,
   FleetHealth,
+  FleetSizes,
   TimeWindow,
   Weights,
   WindowStats,
@@ -126,6 +127,27 @@ export interface PreparedRelease {
 
 export type PromotionResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
+/** What the rolling update of stable also watches (where the provider can). */
+export interface PromotionWatch {
+  /** CloudWatch alarms that fail (and roll back) the refresh when one goes to ALARM. */
+  readonly alarms?: readonly string[];
+}
+
+/** A change of the fleets' sizes to follow the load; accepted, not awaited (see Fleet.resize). */
+export interface ResizeRequest {
+  /** Gray's desired capacity, on the version it runs. */
+  readonly gray?: { readonly version: string; readonly desired: number };
+  /** Stable's minimum (the pin): holds its desired capacity at least there. */
+  readonly stableMin?: number;
+}
+
+/** What the fleet says about a launch template version (or local version) rollback-release restores. */
+export interface VersionInfo {
+  /** The container image the version runs. */
+  readonly image: string;
+  readonly facts: readonly string[];
+}
+
 /** The Auto Scaling groups (or local process pools). */
 export interface Fleet {
   /** Checks groups, attachments and launch template versions; no writes. Throws PreflightError. */
@@ -149,13 +171,33 @@ export interface Fleet {
    * The rolling update: moves stable onto `version` (instance refresh) and waits for it. A failed
    * refresh is rolled back to the previous version before this resolves with `ok: false`.
    */
-  promote(version: string, timeoutMs: number, signal?: AbortSignal): Promise<PromotionResult>;
+  promote(
+    version: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    watch?: PromotionWatch,
+  ): Promise<PromotionResult>;
   /** Puts stable back on `version` (after an abort once promotion had changed it). */
   revertStable(version: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** Scales gray to zero and restores its launch template reference to `version`. */
   retireGray(version: string, signal?: AbortSignal): Promise<void>;
   /** Restores stable's minimum and resumes its suspended processes. Idempotent. */
   releaseStable(signal?: AbortSignal): Promise<void>;
+  /**
+   * The groups' sizes now and what one stable instance carries by its scaling policy, for the fleets
+   * to follow the load (core/capacity.ts). Absent: the fleet cannot follow the load.
+   */
+  sizes?(signal?: AbortSignal): Promise<FleetSizes>;
+  /**
+   * Sets gray's desired capacity and/or stable's minimum and returns once accepted, without waiting
+   * for instances (the engine reads the sizes back; new gray instances count once healthy).
+   */
+  resize?(change: ResizeRequest, signal?: AbortSignal): Promise<void>;
+  /**
+   * rollback-release: checks that `version` (the one stable ran before the last promotion) can run
+   * again, and says which image it runs; no writes. Throws PreflightError otherwise.
+   */
+  describeVersion?(version: string, signal?: AbortSignal): Promise<VersionInfo>;
 }
 
 /** CloudWatch (or the local proxy's measurements). */
@@ -271,4 +313,4 @@ export interface Ports {
 }
 
 /** Re-exported so adapters import every port type from one place. */
-export type { AlarmState, FleetHealth, TimeWindow, Weights, WindowStats };
+export type { AlarmState, FleetHealth, FleetSizes, TimeWindow, Weights, WindowStats };

@@ -8,6 +8,7 @@ import type { OutcomeDecision, OutcomeKind, OutcomeStep } from "../contract/outc
 import { formatDuration, formatRate } from "../contract/units.js";
 import { checksSections } from "./checks-md.js";
 import type { Report, ReportObservation, ReportStats } from "./model.js";
+import { wayBackFacts } from "./way-back.js";
 
 const HEADLINE: Record<OutcomeKind, { icon: string; title: string }> = {
   promoted: { icon: "✅", title: "Promoted" },
@@ -18,6 +19,7 @@ const HEADLINE: Record<OutcomeKind, { icon: string; title: string }> = {
   "rollback-failed": { icon: "🚨", title: "ROLLBACK FAILED" },
   failed: { icon: "❌", title: "Failed" },
   "in-progress": { icon: "🔄", title: "In progress" },
+  restored: { icon: "⏪", title: "Previous release restored" },
 };
 
 const VERDICT: Record<string, string> = {
@@ -192,6 +194,7 @@ export function renderMarkdown(r: Report): string {
     ]);
   }
   if (o.weights) facts.push(["Weights now", `stable ${o.weights.stable}% / gray ${o.weights.gray}%`]);
+  facts.push(...wayBackFacts(o, code));
   if (r.run.verb && r.run.verb !== "deploy-gray")
     facts.push(["This run", `${code(r.run.verb)} by ${cell(r.run.by ?? "unknown")}`]);
   lines.push(

@@ -4,7 +4,12 @@
  * late data, one group missing).
  */
 
-import { DescribeAutoScalingGroupsCommand, SuspendProcessesCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  DescribeAutoScalingGroupsCommand,
+  PutScalingPolicyCommand,
+  SuspendProcessesCommand,
+  UpdateAutoScalingGroupCommand,
+} from "@aws-sdk/client-auto-scaling";
 import {
   PutMetricAlarmCommand,
   PutMetricDataCommand,
@@ -13,6 +18,7 @@ import {
 import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
 import {
   CreateRuleCommand,
+  DescribeListenersCommand,
   DescribeRulesCommand,
   ModifyListenerCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
@@ -213,6 +219,65 @@ describe("the launch template and Auto Scaling fleet", () => {
       const mark = c.calls.snapshot();
       await fleet.releaseStable();
       expect(c.calls.since(mark).totalOperations).toBe(1); // a read, no write
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("follows the load (issue 17): sizes in one read, stable's per-instance target from its policy, writes only when different, the pin restored after", async () => {
+    const w = await buildWorld(emu(), aws());
+    const tg = w.fx.stable.targetGroupArn.split(":").pop()!;
+    const lb = (
+      await aws().elb.send(new DescribeListenersCommand({ ListenerArns: [w.fx.listenerArn] }))
+    ).Listeners![0]!.LoadBalancerArn!.split(":loadbalancer/")[1]!;
+    await aws().autoScaling.send(
+      new PutScalingPolicyCommand({
+        AutoScalingGroupName: w.fx.stable.asgName,
+        PolicyName: "requests-per-target",
+        PolicyType: "TargetTrackingScaling",
+        TargetTrackingConfiguration: {
+          PredefinedMetricSpecification: {
+            PredefinedMetricType: "ALBRequestCountPerTarget",
+            ResourceLabel: `${lb}/${tg}`,
+          },
+          TargetValue: 6000, // requests per target per minute: 100 requests/s
+        },
+      }),
+    );
+    const c = connect(w);
+    try {
+      const fleet = fleetOf(w, c.api);
+      const prepared = await fleet.prepare({ image: w.release, commit: null, startedBy: "t" }, null);
+      const mark = c.calls.snapshot();
+      const sizes = await fleet.sizes();
+      expect(sizes).toMatchObject({
+        stable: { desired: 2, min: 2 },
+        gray: { desired: 0 },
+        perInstanceRps: 100,
+      });
+      await fleet.sizes(); // the policy is read once per process
+      expect(c.calls.since(mark).operations).toEqual({
+        "autoscaling:DescribeAutoScalingGroups": 2,
+        "autoscaling:DescribePolicies": 1,
+      });
+      // Gray on the release version, as scaleGray leaves it.
+      await aws().autoScaling.send(
+        new UpdateAutoScalingGroupCommand({
+          AutoScalingGroupName: w.fx.gray.asgName,
+          LaunchTemplate: { LaunchTemplateId: w.fx.launchTemplate.id, Version: prepared.version },
+        }),
+      );
+      await fleet.resize({ stableMin: 3, gray: { version: prepared.version, desired: 2 } });
+      expect(await group(w, w.fx.stable.asgName)).toMatchObject({ min: 3, desired: 3, pinned: true });
+      expect(await group(w, w.fx.gray.asgName)).toMatchObject({ desired: 2, version: prepared.version });
+      const again = c.calls.snapshot();
+      await fleet.resize({ stableMin: 3, gray: { version: prepared.version, desired: 2 } });
+      expect(c.calls.since(again).totalOperations).toBe(1); // a read, no write
+      // Gray on another version is never resized.
+      await expect(fleet.resize({ gray: { version: "1", desired: 3 } })).rejects.toThrow(/not resizing it/);
+      // The end of the rollout restores stable's own minimum, not the one the follow raised.
+      await fleet.releaseStable();
+      expect(await group(w, w.fx.stable.asgName)).toMatchObject({ min: 0, pinned: false });
     } finally {
       c.destroy();
     }

@@ -10,8 +10,8 @@ import { NO_FAULTS } from "../../src/local/instance.js";
 import { POOL_HEADER } from "../../src/local/proxy.js";
 import { REAL_TIME_TEST_TIMEOUT_MS } from "../support/margins.js";
 import { useAwsEmulator } from "./support/hooks.js";
-import { deployInProcess, forward, group, startDataPlane, storedState } from "./support/rollout.js";
-import { buildWorld, createSmokeRule } from "./support/world.js";
+import { cli, deployInProcess, forward, group, startDataPlane, storedState } from "./support/rollout.js";
+import { buildWorld, createSmokeRule, rawOptions } from "./support/world.js";
 
 const { emu, aws } = useAwsEmulator();
 
@@ -67,6 +67,35 @@ describe("a healthy release on AWS", { timeout: REAL_TIME_TEST_TIMEOUT_MS }, () 
         "forward:100:pass",
         "return:100:pass",
       ]);
+      expect(alb.errors).toEqual([]);
+
+      // Issue 17: rollback-release through the CLI, traffic still flowing, puts version 1 back.
+      alb.load.reset();
+      const writesBefore = alb.weights.changes.length;
+      const back = await cli(
+        w,
+        "rollback-release",
+        rawOptions(w, "rollback-release", {
+          reason: "late regression",
+          smokeHeader: `${POOL_HEADER}: gray`,
+          smokeUrl: alb.url,
+        }),
+      );
+      expect(back.outcome?.outcome, `${back.outcome?.reason}\n${back.stderr}`).toBe("restored");
+      expect(back.code).toBe(0);
+      expect(back.outcome?.restoreOf).toMatchObject({ rolloutId: run.outcome.rolloutId, version });
+      expect(alb.weights.changes.slice(writesBefore).map((c) => c.config.weights)).toEqual([
+        { stable: 0, gray: 100 },
+        { stable: 100, gray: 0 },
+      ]);
+      const restoredStable = await group(w, w.fx.stable.asgName);
+      expect(restoredStable.version).toBe("1");
+      expect(restoredStable.instanceVersions).toEqual(["1", "1"]);
+      expect(restoredStable).toMatchObject({ min: 0, desired: 2, suspended: [], pinned: false });
+      expect(await group(w, w.fx.gray.asgName)).toMatchObject({ desired: 0 });
+      expect(await forward(w)).toEqual({ stable: 100, gray: 0, stickiness: 300 });
+      expect((await storedState(w))?.phase).toBe("restored");
+      expect(alb.load.stats().failed).toBe(0);
       expect(alb.errors).toEqual([]);
     } finally {
       await alb.stop();

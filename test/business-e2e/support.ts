@@ -127,6 +127,8 @@ export class BusinessCounters {
           Timestamp: ts,
           Value: sums[p].attempted,
           Unit: "Count" as const,
+          // High-resolution: the gates read it at sub-minute periods (CloudWatch keeps others per minute).
+          StorageResolution: 1,
         },
         {
           MetricName: "PaymentsDeclined",
@@ -134,6 +136,7 @@ export class BusinessCounters {
           Timestamp: ts,
           Value: sums[p].declined,
           Unit: "Count" as const,
+          StorageResolution: 1,
         },
       ];
     });

@@ -30,6 +30,7 @@ const NOT_OPTIONS: Record<Verb, readonly string[]> = {
   status: [],
   promote: [],
   abort: [],
+  "rollback-release": [],
   bootstrap: [],
 };
 

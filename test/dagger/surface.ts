@@ -152,6 +152,15 @@ const PLAN: Arg[] = [
   ["serviceLatency", STR, OPTIONAL],
   ["serviceLatencyUnit", STR, OPTIONAL],
   ["serviceDimensions", LIST, OPTIONAL],
+  // Issue 17: the local peak rehearsal, following the load, the way back, the refresh's checkpoints.
+  ["rpsRamp", INT, OPTIONAL],
+  ["instanceCapacity", INT, OPTIONAL],
+  ["grayCapacity", STR, OPTIONAL],
+  ["followLoadDelay", STR, OPTIONAL],
+  ["keepPrevious", STR, OPTIONAL],
+  ["rollbackReleaseWindow", STR, OPTIONAL],
+  ["refreshCheckpoints", STR, OPTIONAL],
+  ["refreshCheckpointDelay", STR, OPTIONAL],
 ];
 
 /**
@@ -173,7 +182,7 @@ export const CONSTRUCTOR: Arg[] = [
   ...GATES,
   ...PLAN,
   ["notifyWebhook", SECRET, OPTIONAL], // deploy-gray, promote, abort
-  ["reason", STR, OPTIONAL], // promote, abort
+  ["reason", STR, OPTIONAL], // promote, abort, rollback-release
 ];
 
 /** The module's fields: the option values as one JSON text, and each Dagger object by name. */
@@ -227,6 +236,7 @@ export const EXPECTED: Record<string, ExpectedFunction> = {
   report: { args: [], returns: DIR, cache: "never" },
   promote: { args: [["full", BOOL, OPTIONAL]], returns: STR, cache: "never" },
   abort: { args: [], returns: STR, cache: "never" },
+  rollbackRelease: { args: [], returns: STR, cache: "never" },
   bootstrap: { args: [], returns: STR, cache: "never" },
 };
 

@@ -59,7 +59,7 @@ describe("runbook exit codes", () => {
       const table = rows.map((r) => [Number(r[1]), r[2]!.replace(/`/g, "")] as const);
       expect(table.map(([code]) => code).sort()).toEqual(Object.values(ExitCode).sort());
       const expected: Record<number, string> = {
-        0: "promoted",
+        0: "promoted / restored", // rollback-release's outcome shares promoted's code (issue 17)
         1: "failed",
         2: "refused",
         3: "rolled-back",

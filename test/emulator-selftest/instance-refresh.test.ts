@@ -9,6 +9,7 @@ import {
   type StartInstanceRefreshCommandInput,
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
+import { PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
 import { CreateLaunchTemplateVersionCommand, DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { describe, expect, it } from "vitest";
@@ -459,5 +460,91 @@ describe("instance refresh", { timeout: 180_000 }, () => {
     const now = await instances(fx.stable.asgName);
     expect(now.map((i) => i.version)).toEqual([version, version]);
     expect(await targets(fx.stable.targetGroupArn)).toEqual(now.map((i) => i.id));
+  });
+
+  it("pauses at each checkpoint for CheckpointDelay, then goes on (checkpoints are validated)", async () => {
+    const fx = await buildAwsFixture(aws(), { stableCapacity: 2 });
+    await emu().configure({ refreshStepSeconds: 0.05 });
+    const version = await v2(fx);
+    const lt = { LaunchTemplateId: fx.launchTemplate.id, Version: version };
+    const refused = (prefs: Record<string, unknown>) =>
+      aws()
+        .autoScaling.send(
+          new StartInstanceRefreshCommand({
+            AutoScalingGroupName: fx.stable.asgName,
+            DesiredConfiguration: { LaunchTemplate: lt },
+            Preferences: prefs,
+          }),
+        )
+        .then(
+          () => "no error",
+          (e: Error) => `${e.name}: ${e.message}`,
+        );
+    expect(await refused({ CheckpointDelay: 5 })).toMatch(/^ValidationError: CheckpointDelay requires/);
+    expect(await refused({ CheckpointPercentages: [100, 50] })).toMatch(
+      /^ValidationError: CheckpointPercentages/,
+    );
+
+    const { seen, final } = await runRefresh(fx, {
+      DesiredConfiguration: { LaunchTemplate: lt },
+      // One instance at a time: the first makes 50%, where the refresh waits one second.
+      Preferences: { MinHealthyPercentage: 50, CheckpointPercentages: [50, 100], CheckpointDelay: 1 },
+    });
+    const atCheckpoint = seen.filter(
+      (x) => x.refresh.Status === "InProgress" && x.refresh.PercentageComplete === 50,
+    );
+    expect(atCheckpoint[0]?.refresh.StatusReason).toMatch(/checkpoint 50%/);
+    // Polled every ~50 ms, a one-second wait is seen many times.
+    expect(atCheckpoint.length).toBeGreaterThan(3);
+    expect(final.refresh.Status).toBe("Successful");
+    expect(final.refresh.Preferences).toMatchObject({ CheckpointPercentages: [50, 100], CheckpointDelay: 1 });
+    expect(final.instances.map((i) => i.version)).toEqual([version, version]);
+  });
+
+  it("fails on an alarm of its AlarmSpecification in ALARM and, with AutoRollback, rolls back", async () => {
+    const fx = await buildAwsFixture(aws(), { stableCapacity: 2 });
+    await emu().configure({ refreshStepSeconds: 0.1 });
+    const version = await v2(fx);
+    await aws().cloudWatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: "gatewaypix-gray-5xx",
+        Namespace: "AWS/ApplicationELB",
+        MetricName: "HTTPCode_Target_5XX_Count",
+        Statistic: "Sum",
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 10,
+        ComparisonOperator: "GreaterThanThreshold",
+      }),
+    );
+    let fired = false;
+    const { final } = await runRefresh(
+      fx,
+      {
+        DesiredConfiguration: {
+          LaunchTemplate: { LaunchTemplateId: fx.launchTemplate.id, Version: version },
+        },
+        Preferences: {
+          MinHealthyPercentage: 50,
+          AutoRollback: true,
+          AlarmSpecification: { Alarms: ["gatewaypix-gray-5xx"] },
+        },
+      },
+      async (snap) => {
+        if (fired || snap.refresh.Status !== "InProgress") return;
+        fired = true;
+        await aws().cloudWatch.send(
+          new SetAlarmStateCommand({
+            AlarmName: "gatewaypix-gray-5xx",
+            StateValue: "ALARM",
+            StateReason: "test: the release fails payments",
+          }),
+        );
+      },
+    );
+    expect(final.refresh.Status).toBe("RollbackSuccessful");
+    expect(final.refresh.RollbackDetails?.RollbackReason).toMatch(/gatewaypix-gray-5xx is in ALARM/);
+    expect(final.refresh.Preferences?.AlarmSpecification).toEqual({ Alarms: ["gatewaypix-gray-5xx"] });
+    expect(final.instances.map((i) => i.version)).toEqual(["1", "1"]);
   });
 });

@@ -82,23 +82,27 @@ describe("CloudWatch gates", () => {
       w.aws.cloudWatch.send(
         new PutMetricDataCommand({
           Namespace: "TecPag/Payments",
+          // High-resolution, as a metric read at 1 s periods must be (CloudWatch keeps others per minute).
           MetricData: [
             {
               MetricName: "PaymentsAttempted",
               Dimensions: [{ Name: "AutoScalingGroupName", Value: asg }],
               Timestamp: new Date(end - offsetS * 1000),
+              StorageResolution: 1,
               Value: attempted,
             },
             {
               MetricName: "PaymentsDeclined",
               Dimensions: [{ Name: "AutoScalingGroupName", Value: asg }],
               Timestamp: new Date(end - offsetS * 1000),
+              StorageResolution: 1,
               Value: declined,
             },
             {
               MetricName: "SettlementLatency",
               Dimensions: [{ Name: "TargetGroup", Value: tg }],
               Timestamp: new Date(end - offsetS * 1000),
+              StorageResolution: 1,
               Value: latency,
             },
           ],

@@ -322,4 +322,38 @@ describe("the guard's decision", () => {
     expect(decideGuard(SCHEDULE, obs(long)).kind).toBe("leave");
     expect(decideGuard(SCHEDULE, obs(pausedSince(2 * HOUR), { maxPauseMs: 3 * HOUR })).kind).toBe("rollback");
   });
+
+  it("keep-previous: gray's alarms roll the window back, a dead process too after the maximum pause", () => {
+    const keeping = (lock: { owner?: boolean; leaseUntil?: number } = {}) =>
+      stored({ phase: "keeping", weights: { stable: 0, gray: 100 }, keepUntil: NOW + 20 * 60_000 }, lock);
+    const alarm = decideGuard(ALARM, obs(keeping()));
+    expect(alarm).toMatchObject({
+      kind: "rollback",
+      reason: expect.stringMatching(/in ALARM .*gray at 100%, phase keeping/),
+    });
+    expect(decideGuard(SCHEDULE, obs(keeping(), { alarmsInAlarm: [ALARMS[1]!] })).kind).toBe("rollback");
+    const live = decideGuard(SCHEDULE, obs(keeping()));
+    expect(live).toMatchObject({
+      kind: "leave",
+      reason: expect.stringMatching(/keeping the previous version warm until 2026-11-26T09:20:00.000Z/),
+    });
+    expect(decideGuard(SCHEDULE, obs(keeping({ owner: false, leaseUntil: NOW - 2 * HOUR }))).kind).toBe(
+      "rollback",
+    );
+  });
+
+  it("leaves a rollback-release alone: it moves traffic to the version that ran before", () => {
+    const restore = stored(
+      { kind: "restore", phase: "promoting", weights: { stable: 0, gray: 100 } },
+      { owner: false, leaseUntil: NOW - 2 * HOUR },
+    );
+    const d = decideGuard(ALARM, obs(restore));
+    expect(d).toMatchObject({
+      kind: "leave",
+      reason: expect.stringMatching(/is a rollback-release .*rerun rollback-release to finish it/),
+    });
+    expect(decideGuard(SCHEDULE, obs(stored({ phase: "restored" }))).reason).toMatch(
+      /already ended \(restored\)/,
+    );
+  });
 });

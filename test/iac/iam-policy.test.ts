@@ -35,6 +35,9 @@ const NO_RESOURCE_LEVEL = new Set([
   "elasticloadbalancing:DescribeTargetHealth",
   "autoscaling:DescribeAutoScalingGroups",
   "autoscaling:DescribeInstanceRefreshes",
+  // Issue 17 (stable's per-instance target): a List action with no resource type in
+  // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html
+  "autoscaling:DescribePolicies",
   "autoscaling:DescribeScalingActivities",
   "ec2:DescribeLaunchTemplates",
   "ec2:DescribeLaunchTemplateVersions",

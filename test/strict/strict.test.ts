@@ -239,6 +239,15 @@ describe("refused like AWS, by the real SDK clients, never reaching the emulator
       ),
     );
     expect(alarms.message).toMatch(/up to 10 alarms/);
+    const delay = await refused(() =>
+      aws.autoScaling.send(
+        new StartInstanceRefreshCommand({
+          AutoScalingGroupName: fx.stable.asgName,
+          Preferences: { CheckpointDelay: 600 },
+        }),
+      ),
+    );
+    expect(delay.rules).toEqual(["autoscaling.refresh-checkpoint-delay"]);
   });
 
   test("EC2 (ec2 protocol): user data over 16 KB, a launch template name off its pattern, MaxResults 201", async () => {

@@ -7,6 +7,7 @@
 import { AbortedError, ProviderError, TimeoutError } from "../../src/contract/errors.js";
 import type {
   FleetHealth,
+  FleetSizes,
   Pool,
   TimeWindow,
   VersionStats,
@@ -26,6 +27,7 @@ import type {
   PreparedRelease,
   PromotionResult,
   ReleaseSpec,
+  ResizeRequest,
   RouterPreflight,
   SetWeightsOptions,
   TrafficRouter,
@@ -66,6 +68,13 @@ export interface Scenario {
   synthetic?: (version: string, t: number, request: GrayRequest) => GrayAnswer | null | undefined;
   /** The target has a chosen-customers rule (setPilot/getPilot). */
   pilotRule?: boolean;
+  /**
+   * The fleets report and change their sizes (Fleet.sizes/resize, issue 17): `perInstanceRps` is what
+   * stable's scaling policy sizes one instance for (null: none), `grayMax` gray's MaxSize.
+   */
+  sizes?: { perInstanceRps: number | null; grayMax?: number; stableMax?: number };
+  /** Requests per second at time t (overrides `rps`): a load that moves during the rollout. */
+  rpsAt?: (t: number) => number;
 }
 
 /** Like a real adapter, refuse to start a call whose signal is already aborted. */
@@ -197,8 +206,35 @@ class MemoryFleet implements Fleet {
   grayCapacity = 0;
   pinned = false;
   created: string[] = [];
+  /** Stable's MinSize (the pin; raised by the fleets following the load). */
+  stableMin = 0;
+  readonly sizes?: (signal?: AbortSignal) => Promise<FleetSizes>;
+  readonly resize?: (change: ResizeRequest, signal?: AbortSignal) => Promise<void>;
   constructor(private readonly w: MemoryWorld) {
     this.stableCapacity = w.scenario.stableCapacity ?? 4;
+    const sizes = w.scenario.sizes;
+    if (sizes !== undefined) {
+      this.sizes = async (signal) => {
+        honour(signal);
+        return {
+          stable: { desired: this.stableCapacity, min: this.stableMin, max: sizes.stableMax ?? 40 },
+          gray: { desired: this.grayCapacity, max: sizes.grayMax ?? 40 },
+          perInstanceRps: sizes.perInstanceRps,
+        };
+      };
+      this.resize = async (change, signal) => {
+        honour(signal);
+        if (change.stableMin !== undefined) {
+          this.w.calls.push(`fleet.resize stableMin ${change.stableMin}`);
+          this.stableMin = change.stableMin;
+          this.stableCapacity = Math.max(this.stableCapacity, change.stableMin);
+        }
+        if (change.gray !== undefined) {
+          this.w.calls.push(`fleet.resize gray ${change.gray.desired}`);
+          this.grayCapacity = change.gray.desired;
+        }
+      };
+    }
   }
   async preflight(_r: ReleaseSpec): Promise<FleetPreflight> {
     this.w.calls.push("fleet.preflight");
@@ -213,6 +249,7 @@ class MemoryFleet implements Fleet {
     const version = known?.version ?? `v2:${release.image}`;
     if (!this.created.includes(version)) this.created.push(version);
     this.pinned = true;
+    this.stableMin = Math.max(this.stableMin, known?.stableCapacity ?? this.stableCapacity);
     return {
       version,
       previousVersion: known?.previousVersion ?? this.stableVersion,
@@ -239,6 +276,7 @@ class MemoryFleet implements Fleet {
   }
   async revertStable(version: string): Promise<void> {
     this.w.calls.push(`fleet.revertStable ${version}`);
+    await this.w.clock.sleep(this.w.scenario.bootMs ?? 1000);
     this.stableVersion = version;
   }
   async retireGray(version: string): Promise<void> {
@@ -249,6 +287,7 @@ class MemoryFleet implements Fleet {
   async releaseStable(): Promise<void> {
     this.w.calls.push("fleet.releaseStable");
     this.pinned = false;
+    this.stableMin = 0;
   }
 }
 
@@ -284,7 +323,7 @@ export class MemoryMetrics implements MetricSource {
     const s = { ...this.w.scenario, ...this.view };
     const period = s.periodMs ?? 1000;
     const readable = this.w.clock.now() - (s.dataDelayMs ?? 0);
-    const rps = s.rps ?? 200;
+    const rpsOf = (t: number) => s.rpsAt?.(t) ?? s.rps ?? 200;
     // Errors accumulate as expected values and are rounded once per window, so small per-period
     // counts do not inflate a 5% rate into 10%.
     const acc: Record<Pool, { requests: number; errors: number; p95: number | null; p99: number | null }> = {
@@ -295,6 +334,7 @@ export class MemoryMetrics implements MetricSource {
       if (p + period > readable) break;
       const weights = this.w.weightsAt(p);
       const t = p - this.w.t0;
+      const rps = rpsOf(t);
       for (const pool of ["stable", "gray"] as const) {
         const requests = Math.round((rps * weights[pool] * period) / 100 / 1000);
         if (requests === 0) continue;

@@ -7,15 +7,21 @@ import type { AutoScalingGroup, InstanceRefresh } from "@aws-sdk/client-auto-sca
 import { ProviderError } from "../../contract/errors.js";
 import { formatDuration } from "../../contract/units.js";
 import { waitUntil } from "../../engine/retry.js";
-import type { PromotionResult } from "../../ports/index.js";
+import type { PromotionResult, PromotionWatch } from "../../ports/index.js";
 import type { FleetContext } from "./context.js";
 import { ACTIVE_REFRESH, launchSpec } from "./shared.js";
 
 export class StableRefresh {
   constructor(private readonly c: FleetContext) {}
 
-  async promote(version: string, timeoutMs: number, signal?: AbortSignal): Promise<PromotionResult> {
-    const outcome = await this.#refresh(version, timeoutMs, true, signal);
+  async promote(
+    version: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    watch?: PromotionWatch,
+  ): Promise<PromotionResult> {
+    // The rollout's alarms watch the refresh too: one in ALARM fails it and AutoRollback undoes it.
+    const outcome = await this.#refresh(version, timeoutMs, true, signal, watch?.alarms ?? []);
     if (outcome.kind === "done") return { ok: true };
     if (outcome.kind === "rolled-back") return { ok: false, reason: outcome.reason };
     // The refresh stopped without AWS undoing it (failed, cancelled, or our deadline): some instances
@@ -60,6 +66,7 @@ export class StableRefresh {
     timeoutMs: number,
     autoRollback: boolean,
     signal?: AbortSignal,
+    alarms: readonly string[] = [],
   ): Promise<
     | { kind: "done" }
     | { kind: "rolled-back"; reason: string }
@@ -90,6 +97,8 @@ export class StableRefresh {
         groupVersion,
       };
     } else {
+      // Checkpoints bake the promotion; a revert (abort, rollback-release) goes back without pausing.
+      const checkpoints = autoRollback ? (this.c.o.refreshCheckpoints ?? []) : [];
       const started = await this.c.api.autoScaling.startInstanceRefresh(
         {
           AutoScalingGroupName: name,
@@ -101,6 +110,15 @@ export class StableRefresh {
             SkipMatching: true,
             AutoRollback: autoRollback,
             ScaleInProtectedInstances: "Refresh",
+            // Only next to AutoRollback: a revert (abort) must not be stopped by the alarms that
+            // asked for it. Up to 10 (AlarmSpecification); --alarms says so at input.
+            ...(autoRollback && alarms.length > 0 ? { AlarmSpecification: { Alarms: [...alarms] } } : {}),
+            ...(checkpoints.length > 0
+              ? {
+                  CheckpointPercentages: [...checkpoints],
+                  CheckpointDelay: Math.round((this.c.o.refreshCheckpointDelayMs ?? 0) / 1000),
+                }
+              : {}),
           },
         },
         signal,

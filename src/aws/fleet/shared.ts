@@ -18,6 +18,10 @@ export interface AwsFleetOptions {
   readonly instanceWarmupMs: number;
   /** Instance refresh floor, percent of stable's capacity kept healthy. */
   readonly refreshMinHealthy: number;
+  /** Instance refresh checkpoints (percent of instances replaced), each followed by a bake. */
+  readonly refreshCheckpoints?: readonly number[] | undefined;
+  /** The bake at each checkpoint (CheckpointDelay). */
+  readonly refreshCheckpointDelayMs?: number | undefined;
   /** Delay between checks while waiting (grows with backoff up to 4×). */
   readonly pollMs: number;
   readonly log?: ((line: string) => void) | undefined;

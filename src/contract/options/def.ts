@@ -20,13 +20,28 @@
 /** A target's name (`local`, `aws`): targets are registered in src/app/registry.ts. */
 export type TargetName = string;
 
-export const VERBS = ["deploy-gray", "plan", "status", "promote", "abort", "bootstrap"] as const;
+export const VERBS = [
+  "deploy-gray",
+  "plan",
+  "status",
+  "promote",
+  "abort",
+  "rollback-release",
+  "bootstrap",
+] as const;
 export type Verb = (typeof VERBS)[number];
 
 /** deploy-gray and plan: the default verbs of an option. */
 export const ROLLOUT: readonly Verb[] = ["deploy-gray", "plan"];
 /** Every verb that addresses a rollout (all but bootstrap). */
-export const CONTROL: readonly Verb[] = ["deploy-gray", "plan", "status", "promote", "abort"];
+export const CONTROL: readonly Verb[] = [
+  "deploy-gray",
+  "plan",
+  "status",
+  "promote",
+  "abort",
+  "rollback-release",
+];
 export const ALL_VERBS: readonly Verb[] = VERBS;
 
 export type OptionKind =

@@ -20,7 +20,7 @@ export const controlOptions = optionGroup({
     },
     reason: {
       kind: "string",
-      verbs: ["abort", "promote"],
+      verbs: ["abort", "promote", "rollback-release"],
       description: "Why the operator aborts or approves, recorded in the state and reports.",
     },
   },

@@ -23,6 +23,14 @@ What this models, after the AWS documentation of instance refresh:
   (IrreversibleInstanceRefresh); AutoRollback is refused in those cases at start.
 - Failure on demand: POST /_gray/instance-refresh/fail-next {autoScalingGroupName, afterInstances}
   makes the group's next refresh fail once `afterInstances` instances (default 1) were replaced.
+- Checkpoints (Preferences.CheckpointPercentages, CheckpointDelay): once the share of instances
+  replaced reaches a checkpoint below 100, the refresh stays InProgress and waits CheckpointDelay
+  seconds (3600 when only the percentages are given) before replacing more. Percentages must be
+  ascending and unique; CheckpointDelay needs CheckpointPercentages (ValidationError otherwise).
+- Alarms (Preferences.AlarmSpecification.Alarms, up to 10): while the refresh
+  replaces instances (forward), an alarm in ALARM fails it — and with AutoRollback starts the
+  rollback — with the reason naming the alarm, as "CloudWatch alarms can be used to identify any
+  issues and fail the operation if an alarm threshold is met" (RefreshPreferences).
 
 Time: one step is STATE.config.refresh_step_seconds (default 0.2 s); a background thread advances
 every active refresh under the global lock.
@@ -121,6 +129,9 @@ class Refresh:
         self.done = 0
         self.batch: dict[str, Any] | None = None
         self.next_at = time.monotonic() + STATE.config.refresh_step_seconds
+        # Checkpoints still ahead (percentages below 100) and the end of the current checkpoint's wait.
+        self.checkpoints = [p for p in prefs.get("CheckpointPercentages") or [] if p < 100]
+        self.checkpoint_until: float | None = None
 
     # --- selection and sizing -------------------------------------------------------------------
 
@@ -173,6 +184,16 @@ class Refresh:
             self.status = "InProgress"
             self._wait(now)
             return
+        if self.mode == "forward" and self.status == "InProgress":
+            firing = self._alarm_in_alarm()
+            if firing is not None:
+                self._failed(group, f"CloudWatch alarm {firing} is in ALARM state.")
+                return
+        if self.checkpoint_until is not None:
+            if now < self.checkpoint_until:
+                return
+            self.checkpoint_until = None
+            self.status_reason = None
         if self.batch is not None:
             self._advance_batch(group, now)
             return
@@ -222,6 +243,25 @@ class Refresh:
         self.done += len(self.batch["old"])
         self.batch = None
         self._wait(now)
+        reached = [p for p in self.checkpoints if self.percentage_complete >= p]
+        if self.mode == "forward" and reached and self.queue:
+            self.checkpoints = [p for p in self.checkpoints if p not in reached]
+            delay = int(self.prefs.get("CheckpointDelay", 3600))
+            self.checkpoint_until = now + delay
+            self.status_reason = f"Waiting {delay} seconds at checkpoint {max(reached)}% (CheckpointDelay)."
+
+    def _alarm_in_alarm(self) -> str | None:
+        names = (self.prefs.get("AlarmSpecification") or {}).get("Alarms") or []
+        if not names:
+            return None
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        alarms = cloudwatch_backends[self.backend.account_id][self.backend.region_name].alarms
+        for name in names:
+            alarm = alarms.get(name)
+            if alarm is not None and alarm.state_value == "ALARM":
+                return name
+        return None
 
     def _health_of(self, group: FakeAutoScalingGroup, instance_ids: list[str]) -> dict[str, str]:
         tgs = self.backend.elbv2_backend.describe_target_groups(
@@ -348,6 +388,19 @@ def _active(group: FakeAutoScalingGroup) -> Refresh | None:
 
 def _prefs(raw: dict[str, Any] | None) -> dict[str, Any]:
     prefs = dict(raw or {})
+    if prefs.get("CheckpointPercentages") is not None:
+        points = [int(p) for p in prefs["CheckpointPercentages"]]
+        if any(not 1 <= p <= 100 for p in points) or points != sorted(set(points)):
+            raise ValidationError("CheckpointPercentages must be unique values between 1 and 100 in ascending order.")
+        prefs["CheckpointPercentages"] = points
+    elif prefs.get("CheckpointDelay") is not None:
+        raise ValidationError("CheckpointDelay requires CheckpointPercentages.")
+    spec = prefs.get("AlarmSpecification")
+    if spec is not None:
+        names = list((spec or {}).get("Alarms") or [])
+        if len(names) > 10:
+            raise ValidationError("AlarmSpecification: you can specify up to 10 alarms.")
+        prefs["AlarmSpecification"] = {"Alarms": names}
     for key in ("MinHealthyPercentage", "MaxHealthyPercentage", "InstanceWarmup", "CheckpointDelay", "BakeTime"):
         if key in prefs and prefs[key] is not None:
             prefs[key] = int(prefs[key])

@@ -40,6 +40,7 @@ export const SUB_MINUTE_METRIC_TESTS: readonly string[] = [
   "test/aws/rollout-rollback.test.ts",
   "test/aws/rollout-synthetic.test.ts",
   "test/aws/rollout-promotion-failed.test.ts",
+  "test/aws/follow-load.test.ts",
   "test/business-e2e/cloudwatch.test.ts",
   "test/business-e2e/zabbix.test.ts",
   "test/gates/sources.test.ts",

@@ -420,6 +420,29 @@ export const RULES: readonly DocumentedRule[] = [
     },
   },
 
+  {
+    // Issue 17: promotion's refresh carries --refresh-checkpoints/--refresh-checkpoint-delay.
+    id: "autoscaling.refresh-checkpoint-delay",
+    service: "autoscaling",
+    operations: ["StartInstanceRefresh"],
+    doc: "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html",
+    says: "CheckpointDelay: This property is optional, but if you specify a value for it, you must also specify a value for CheckpointPercentages.",
+    effect: "refused",
+    check: (input) => {
+      const p = (input.Preferences ?? {}) as Json;
+      const cps = p.CheckpointPercentages;
+      return p.CheckpointDelay !== undefined && !(Array.isArray(cps) && cps.length > 0)
+        ? [
+            {
+              path: "preferences.checkpointDelay",
+              value: p.CheckpointDelay,
+              message: "needs CheckpointPercentages",
+            },
+          ]
+        : [];
+    },
+  },
+
   // ── EC2 ───────────────────────────────────────────────────────────────────────────────────────
   {
     id: "ec2.user-data-size",

@@ -1,0 +1,28 @@
+/**
+ * How the fleets are sized while a rollout runs (issue 17): gray follows the load, or keeps the size
+ * its step was entered with. Read by the core (capacity.ts, through the stored Policy).
+ */
+import { optionGroup, type Values } from "../../contract/options/def.js";
+
+export const capacityOptions = optionGroup({
+  name: "capacity",
+  defs: {
+    grayCapacity: {
+      kind: "enum",
+      choices: ["follow", "fixed"],
+      default: "follow",
+      description:
+        "How gray is sized while it carries traffic: `follow` re-applies the capacity rule to stable's current desired capacity at every evaluation (stable itself is held at the size of the whole load when its scaling policy tracks requests per instance), changing a size only when the difference persists; `fixed` sizes gray once per step from stable's starting capacity.",
+    },
+    followLoadDelay: {
+      kind: "duration",
+      perTarget: true,
+      min: 0,
+      max: 3_600_000,
+      description:
+        "With --gray-capacity follow: how long a change of the load must persist before a fleet grows to follow it; shrinking waits three times as long.",
+    },
+  },
+});
+
+export type CapacityOptions = Values<typeof capacityOptions.defs>;
