@@ -4,7 +4,8 @@
  * paused by a failed hook continues once a person overrides it.
  */
 import { StateError } from "../contract/errors.js";
-import { mergeRuns, type SyntheticRun, syntheticGate } from "../gates/synthetic.js";
+import type { SyntheticRun } from "../gates/synthetic.js";
+import { mergeRuns, syntheticGate } from "../gates/synthetic-judge.js";
 import { counted, type GateResult, observeOnly, worst } from "../gates/verdict.js";
 import type { Analysis, Observation } from "./analysis.js";
 import type { RolloutState } from "./state.js";

@@ -22,7 +22,8 @@ import { absorbObservation, type Decision, decide } from "../core/decide.js";
 import { grayCapacity } from "../core/policy.js";
 import { endStep, isTerminal, type PauseInfo, type RolloutState, transition } from "../core/state.js";
 import type { Weights } from "../core/types.js";
-import type { Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
+import type { Ports, StoredRollout } from "../ports/index.js";
+import { Finish, prepareRelease } from "./ends.js";
 import { Follower } from "./follow.js";
 import { Hooks } from "./hooks.js";
 import { Observer } from "./observe.js";
@@ -31,7 +32,7 @@ import { Restore } from "./restore.js";
 import { Rollback } from "./rollback.js";
 import { type EngineContext, LostRollout, RunState } from "./run-state.js";
 import { Rejected, Synthetic } from "./synthetic.js";
-import { SAME, STABLE_ONLY, Traffic } from "./traffic.js";
+import { SAME, Traffic } from "./traffic.js";
 
 export type { EngineContext } from "./run-state.js";
 
@@ -147,7 +148,7 @@ export class RolloutRun {
       switch (s.phase) {
         case "preflight":
         case "preparing":
-          await this.prepare();
+          await prepareRelease(this.r);
           continue;
         case "scaling":
         case "smoke":
@@ -159,7 +160,7 @@ export class RolloutRun {
           continue;
         }
         case "finishing":
-          return this.finish();
+          return new Finish(this.r, this.traffic, this.hooks).run();
         case "rolling-back":
           return this.rollbacks.run(
             s.rollbackCause ?? "error",
@@ -330,41 +331,6 @@ export class RolloutRun {
 
   // ── phases ──────────────────────────────────────────────────────────────────────────────────
 
-  private releaseSpec(): ReleaseSpec {
-    const r = this.r.state.release;
-    return { image: r.image, ami: r.ami ?? undefined, commit: r.commit, startedBy: r.startedBy };
-  }
-
-  private async prepare(): Promise<void> {
-    if (this.r.state.phase === "preflight") {
-      this.r.go("preparing");
-      await this.r.save();
-    }
-    const r = this.r.state.release;
-    const known =
-      r.version !== null && r.previousVersion !== null && this.r.state.stableCapacity !== null
-        ? {
-            version: r.version,
-            previousVersion: r.previousVersion,
-            stableCapacity: this.r.state.stableCapacity,
-          }
-        : null;
-    const prepared = await this.r.ports.fleet.prepare(this.releaseSpec(), known, this.r.ctx.signal);
-    this.r.log(
-      "info",
-      `release version ${prepared.version} (stable on ${prepared.previousVersion}, capacity ${prepared.stableCapacity})`,
-    );
-    this.r.go("scaling", {
-      release: {
-        ...this.r.state.release,
-        version: prepared.version,
-        previousVersion: prepared.previousVersion,
-      },
-      stableCapacity: prepared.stableCapacity,
-    });
-    await this.r.save();
-  }
-
   private async scaleAndSmoke(): Promise<void> {
     const s = this.r.state;
     const first = s.plan.steps[0] ?? 100;
@@ -503,24 +469,5 @@ export class RolloutRun {
     this.r.go("returning", { stepIndex: -1, stepStartedAt: null });
     await this.r.save();
     return null;
-  }
-
-  private async finish(): Promise<Outcome> {
-    const s = this.r.state;
-    const version = s.release.version;
-    if (version === null) throw new StateError("cannot finish before the release is prepared");
-    if (s.pilot === true) await this.traffic.writePilot(false, this.r.ctx.signal);
-    if (!SAME(s.weights, STABLE_ONLY)) await this.traffic.write(STABLE_ONLY, "configured", this.r.ctx.signal);
-    await this.traffic.drain();
-    await this.r.ports.fleet.retireGray(version, this.r.ctx.signal);
-    this.r.setState({ ...this.r.state, grayCapacity: 0 });
-    await this.r.ports.fleet.releaseStable(this.r.ctx.signal);
-    this.r.go("promoted", {
-      outcomeReason: `promoted ${s.release.image} (version ${version}) to the stable fleet`,
-    });
-    await this.r.save(null);
-    const outcome = outcomeFromState(this.r.state);
-    await this.hooks.notify("after-promotion", outcome.reason, outcome.outcome);
-    return outcome;
   }
 }

@@ -8,14 +8,8 @@
  * might echo back replaced by `***`.
  */
 import { toGrayDeployError } from "../contract/errors.js";
-import {
-  fill,
-  fillBody,
-  judgeAnswer,
-  type SyntheticRun,
-  type SyntheticSpec,
-  syntheticGateName,
-} from "../gates/synthetic.js";
+import { type SyntheticRun, type SyntheticSpec, syntheticGateName } from "../gates/synthetic.js";
+import { fill, fillBody, judgeAnswer } from "../gates/synthetic-judge.js";
 import type { GateResult } from "../gates/verdict.js";
 import type { GrayRequest } from "../ports/index.js";
 import { RETRY, retry } from "./retry.js";

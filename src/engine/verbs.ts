@@ -13,7 +13,7 @@ import { describeHook } from "../core/hooks.js";
 import { describeSignal, grayCapacity, type Policy } from "../core/policy.js";
 import { isTerminal, newRollout, type RolloutState } from "../core/state.js";
 import { describeGate } from "../gates/spec.js";
-import { describeSynthetic } from "../gates/synthetic.js";
+import { describeSynthetic } from "../gates/synthetic-judge.js";
 import type { Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
 import { type EngineContext, RolloutRun } from "./engine.js";
 import { fanOut } from "./events.js";
