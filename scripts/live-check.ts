@@ -473,16 +473,18 @@ export async function runLiveCheck(o: LiveCheckOptions): Promise<LiveCheckResult
       propagationIn === null && propagationOut === null ? "failed" : "observed",
       `first request to the release ${propagationIn === null ? "never seen" : `${seconds(propagationIn)} after the first verified gray weight`}; last request (without a cookie) to the bad release ${propagationOut === null ? "not seen" : `${seconds(propagationOut)} after the rollback decision`} (probe: ${o.probeRps ?? 5} rps)`,
     );
-    // The pinned customer: on the bad release before the rollback, on stable only after it.
-    const settle = Date.now();
-    await until(() => probe.samples.filter((x) => x.sticky && x.at > settle).length >= 5, 20_000);
+    // The pinned customer: on the bad release before the rollback, on stable only after it — after
+    // the rollback's verified write (deploy-gray has ended) and as long again as the load balancer took
+    // to stop sending fresh clients to the bad release. The decision comes before the write, and a
+    // fresh client reaches gray only at gray's weight, so counting from the decision plus the fresh
+    // clients' propagation judged requests sent before the write had propagated.
+    const settled = Date.now() + (propagationOut ?? 0) + 1000;
+    await until(() => probe.samples.filter((x) => x.sticky && x.at > settled).length >= 5, 30_000);
     const pinned = probe.pinned;
     const stickyBefore = probe.samples.filter(
       (x) => x.sticky && pinned !== null && x.at > pinned.at && rollbackAt !== null && x.at < rollbackAt,
     );
-    const stickyAfter = probe.samples.filter(
-      (x) => x.sticky && rollbackAt !== null && x.at > rollbackAt + (propagationOut ?? 0) + 1,
-    );
+    const stickyAfter = probe.samples.filter((x) => x.sticky && x.at > settled);
     const stickyOnBad = stickyAfter.filter(isBad);
     item(
       "sticky-after-rollback",

@@ -98,7 +98,14 @@ export const MODES: Record<ModeName, Mode> = {
  * '{"sequentialAlpha":"5%"}'); the reported figures use the defaults.
  */
 export function optionsFor(mode: Mode, analysis: AnalysisName): RawOptions {
-  const base: RawOptions = { target: "local", image: "registry.example/gateway:2.0.0", ...mode.raw };
+  // The bench measures the analysis of metrics: its simulated world has no header route to gray, so
+  // the local target's default synthetic charge (which could not be sent, and would roll back) is off.
+  const base: RawOptions = {
+    target: "local",
+    image: "registry.example/gateway:2.0.0",
+    synthetic: "[]",
+    ...mode.raw,
+  };
   if (analysis === "naive") return { ...base, ...NAIVE_OPTIONS };
   const extra = process.env.GRAY_BENCH_OURS;
   return extra ? { ...base, ...(JSON.parse(extra) as RawOptions) } : base;

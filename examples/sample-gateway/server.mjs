@@ -21,6 +21,9 @@
  *                        only the business counters below can (default 0)
  *   BASELINE_DECLINE_RATE fraction of valid payments declined in every version: the issuers' normal
  *                        declines (default 0), drawn independently of DECLINE_RATE
+ *   PAYMENT_FAULT        "1"/"true": the release declines EVERY payment, sandbox ones included (HTTP
+ *                        200, `"status": "declined"`, reason processor_rejected), while /health and
+ *                        GETs stay fine: the bug a health check cannot see and a synthetic charge can
  *   CAPACITY_RPS         requests per second this instance serves (default 0: unbounded). An instance
  *                        is one server working through a FIFO queue, each /v1 request taking
  *                        1/CAPACITY_RPS s of it: below capacity a request waits little, above it the
@@ -49,6 +52,10 @@
  *                        (default: none)
  *
  * When ready it prints one JSON line on stdout: {"event":"listening","port":N,"pid":P,"version":V}.
+ * Sandbox: a POST /v1/payments with `"sandbox": true` is a test charge (what synthetic transactions
+ * send): it never reaches an issuer, so DECLINE_RATE and BASELINE_DECLINE_RATE do not apply (only a
+ * broken release — PAYMENT_FAULT, or ERROR_RATE — fails it), it is not counted in /metrics, and the
+ * answer says `"sandbox": true`.
  * Endpoints: GET /health (never faulted, no added latency), POST /v1/payments, GET /v1/payments/:id,
  * GET /metrics (never faulted): this process's business counters since it started, as JSON —
  * {"version", "payments": {"attempted", "approved", "declined", "byMethod": {"pix": {...}, "card":
@@ -72,6 +79,7 @@ const maxQueueMs = Math.max(0, Number(env.MAX_QUEUE_MS || 3000)) || 3000;
 const declineRate = rate("DECLINE_RATE");
 const baselineDeclineRate = rate("BASELINE_DECLINE_RATE");
 const flag = (name) => env[name] === "1" || env[name] === "true";
+const paymentFault = flag("PAYMENT_FAULT");
 
 function rate(name) {
   const raw = env[name];
@@ -304,28 +312,37 @@ function createPayment(res, body) {
   if (!/^[A-Z]{3}$/.test(currency)) {
     return send(res, 422, { error: "invalid_currency", message: "currency must be an ISO 4217 code" });
   }
+  const sandbox = body.sandbox === true;
   const id = `pay_${randomBytes(9).toString("base64url")}`;
+  // A sandbox charge never reaches an issuer: only the release's own bug declines it.
   const declined =
-    (declineRate > 0 && Math.random() < declineRate) ||
-    (baselineDeclineRate > 0 && Math.random() < baselineDeclineRate);
-  for (const t of [counters, counters.byMethod[method]]) {
-    t.attempted++;
-    if (declined) t.declined++;
-    else t.approved++;
+    paymentFault ||
+    (!sandbox && declineRate > 0 && Math.random() < declineRate) ||
+    (!sandbox && baselineDeclineRate > 0 && Math.random() < baselineDeclineRate);
+  if (!sandbox) {
+    for (const t of [counters, counters.byMethod[method]]) {
+      t.attempted++;
+      if (declined) t.declined++;
+      else t.approved++;
+    }
   }
+  const extra = sandbox ? { sandbox: true } : {};
   if (declined) {
     // A success on the wire (HTTP 200), a failure for the business: the issuer "refused" it.
     return send(res, 200, {
       id,
       status: "declined",
-      declineReason: "issuer_unavailable",
+      declineReason: paymentFault ? "processor_rejected" : "issuer_unavailable",
       amount,
       currency,
       method,
       createdAt: new Date().toISOString(),
       version,
+      ...extra,
     });
   }
+  if (sandbox)
+    return send(res, 201, { ...describe(id, amount, method, currency, body.card, Date.now()), ...extra });
   const payment = describe(id, amount, method, currency, body.card, Date.now());
   if (payments.size >= MAX_PAYMENTS) payments.delete(payments.keys().next().value);
   payments.set(id, payment);

@@ -41,6 +41,15 @@ export function formatEvent(e: EngineEvent): string | null {
       return `${time(e.at)} ${e.level === "info" ? "" : `${e.level.toUpperCase()} `}${e.message}`;
     case "outcome":
       return `${time(e.at)} outcome ${e.outcome.outcome} (exit ${e.outcome.exitCode}): ${e.outcome.reason}`;
+    case "synthetic":
+      return `${time(e.at)} synthetic ${e.run.name} #${e.run.n} (${e.run.when}) ${e.run.ok ? "ok" : "FAILED"}: ${e.run.detail}`;
+    case "hook": {
+      const c = e.call;
+      const what = c.gating ? c.stage : `${c.stage}, notify only`;
+      return `${time(e.at)} hook ${c.hook} (${what}, ${c.instance}) ${c.result}: ${c.detail}`;
+    }
+    case "pilot":
+      return `${time(e.at)} chosen-customers rule ${e.enabled ? "on: its requests go to gray" : "off: its requests go to stable"} (verified)`;
   }
 }
 

@@ -15,6 +15,7 @@ import { errorOutcome } from "../engine/outcome.js";
 import type { TargetDeps, TargetRuntime } from "../engine/targets.js";
 import { type PlanReport, status, type VerbContext } from "../engine/verbs.js";
 import type { Clock } from "../ports/index.js";
+import { checkSecrets } from "./checks.js";
 import { addressOf, policyOf, rolloutScope } from "./requests.js";
 import type { Options, Verb } from "./schema.js";
 import { openTarget } from "./targets.js";
@@ -34,6 +35,8 @@ export interface RunDeps {
   readonly approver?: EngineContext["approver"];
   /** Credentials for the target's clients (the Dagger module's Secrets); absent: the standard chain. */
   readonly credentials?: TargetDeps["credentials"];
+  /** Secrets the run's checks name, by environment variable name (the CLI's env, Dagger Secrets). */
+  readonly secret?: TargetDeps["secret"];
   /** Also settle the plan a report shows: the stored rollout's (authoritative), else the options'. */
   readonly withReportPlan?: boolean;
   /** Replaces how the target is opened (tests of a front end). */
@@ -67,6 +70,8 @@ export async function runVerb(verb: Verb, o: Options, deps: RunDeps): Promise<Ve
   });
   try {
     assertVerbSupported(verb, o);
+    // Every secret a check names is set, before anything is opened (deploy-gray and plan).
+    checkSecrets(o, deps.secret);
   } catch (e) {
     return failed(e);
   }
@@ -75,6 +80,7 @@ export async function runVerb(verb: Verb, o: Options, deps: RunDeps): Promise<Ve
     clock: deps.clock,
     ...(deps.signal ? { signal: deps.signal } : {}),
     ...(deps.credentials ? { credentials: deps.credentials } : {}),
+    ...(deps.secret ? { secret: deps.secret } : {}),
   };
   const definition = VERB_DEFINITIONS[verb];
   let runtime: TargetRuntime | null = null;
@@ -106,6 +112,7 @@ export async function runVerb(verb: Verb, o: Options, deps: RunDeps): Promise<Ve
       owner: { id: deps.newId(), host: hostname(), pid: process.pid, verb },
       newId: deps.newId,
       ...(deps.approver ? { approver: deps.approver } : {}),
+      ...(deps.secret ? { secret: deps.secret } : {}),
     };
     return await settle(await definition.run(o, runtime, ctx));
   } catch (e) {

@@ -20,6 +20,7 @@ import {
 import { OptionSchema, type ResolveContext } from "../contract/options/schema.js";
 import type { Parsed } from "../contract/units.js";
 import { capacityOptions } from "../core/options/capacity.js";
+import { checkOptions } from "../core/options/checks.js";
 import { planOptions } from "../core/options/plan.js";
 import { signalOptions } from "../core/options/signal.js";
 import { thresholdOptions } from "../core/options/thresholds.js";
@@ -74,6 +75,16 @@ function served(source: string, target: string): string | undefined {
   return `${source} gates are read by the ${owners.join("/")} target's own metrics: use --target ${owners.join("/")}, or a source with its own connection on --target ${target}`;
 }
 
+/** Whether a target calls a kind of hook: HTTP hooks run anywhere, others need their target's connection. */
+function servedHook(kind: string, target: string): string | undefined {
+  if (kind === "http") return undefined;
+  const targets: readonly Pick<TargetDefinition<never>, "name" | "hookKinds">[] = TARGETS;
+  const t = targets.find((x) => x.name === target);
+  if (t === undefined || t.hookKinds?.includes(kind) === true) return undefined;
+  const owners = targets.filter((t) => t.hookKinds?.includes(kind)).map((t) => t.name);
+  return `${kind} hooks are invoked through the ${owners.join("/")} target's connection: use --target ${owners.join("/")}, or an HTTP hook (url) on --target ${target}`;
+}
+
 const GROUPS = [
   targetOptions,
   releaseOptions,
@@ -81,6 +92,7 @@ const GROUPS = [
   gateOptions(GATE_SOURCES, served),
   ...GATE_SOURCES.flatMap((s) => ("options" in s ? [s.options] : [])),
   planOptions,
+  checkOptions(servedHook),
   capacityOptions,
   wayBackOptions,
   thresholdOptions,

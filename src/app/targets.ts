@@ -8,6 +8,7 @@ import { isTerminal } from "../core/state.js";
 import { withGateReaders } from "../engine/gate-readers.js";
 import type { GateSourceDefinition, OpenedGateReader, TargetDeps, TargetRuntime } from "../engine/targets.js";
 import type { GateSpec } from "../gates/types.js";
+import { openHookCaller } from "./checks.js";
 import { GATE_SOURCES } from "./registry.js";
 import { targetOf } from "./requests.js";
 import type { Options } from "./schema.js";
@@ -19,16 +20,22 @@ export async function openTarget(o: Options, deps: TargetDeps = {}): Promise<Tar
   const runtime = await target.open(o, deps);
   try {
     const readers = await openGateReaders(o, runtime, target.ownGateSource, deps);
-    if (readers.length === 0) return runtime;
+    const hooks = await openHookCaller(o, runtime, deps);
+    if (readers.length === 0 && hooks === null) return runtime;
     return {
       ...runtime,
       ports: {
         ...runtime.ports,
-        metrics: withGateReaders(
-          runtime.ports.metrics,
-          target.ownGateSource,
-          readers.map((r) => r.reader),
-        ),
+        ...(hooks === null ? {} : { hooks }),
+        ...(readers.length === 0
+          ? {}
+          : {
+              metrics: withGateReaders(
+                runtime.ports.metrics,
+                target.ownGateSource,
+                readers.map((r) => r.reader),
+              ),
+            }),
       },
       async dispose() {
         await Promise.all(readers.map((r) => r.dispose().catch(() => undefined)));

@@ -81,6 +81,7 @@ import type {
   ModifyRuleCommandInput,
   ModifyRuleCommandOutput,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import type { InvokeCommandInput, InvokeCommandOutput } from "@aws-sdk/client-lambda";
 
 export type Call<I, O> = (input: I, signal?: AbortSignal) => Promise<O>;
 
@@ -171,5 +172,9 @@ export interface AwsApi {
   /** ECR in the image's own region (an image may live in another region than the load balancer). */
   readonly ecr: (region: string) => {
     readonly describeImages: Call<DescribeImagesCommandInput, DescribeImagesCommandOutput>;
+  };
+  /** Lambda in the function's own region: lifecycle hooks (src/aws/lambda-hooks.ts). */
+  readonly lambda: (region: string) => {
+    readonly invoke: Call<InvokeCommandInput, InvokeCommandOutput>;
   };
 }

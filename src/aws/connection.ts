@@ -55,6 +55,7 @@ import {
   ModifyListenerCommand,
   ModifyRuleCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { fromTemporaryCredentials, fromTokenFile } from "@aws-sdk/credential-providers";
 import { AWS_USER_AGENT } from "../contract/identity.js";
 import { systemClock } from "../engine/clock.js";
@@ -146,6 +147,7 @@ const IAM_PREFIX: Readonly<Record<string, string>> = {
   CloudWatchClient: "cloudwatch",
   DynamoDBClient: "dynamodb",
   ECRClient: "ecr",
+  LambdaClient: "lambda",
 };
 
 function credentialsFor(o: AwsConnectionOptions): AwsConnectionOptions["credentials"] {
@@ -269,6 +271,7 @@ export function createAwsApi(o: AwsConnectionOptions): AwsConnection {
   const cw = make(CloudWatchClient, "CloudWatchClient");
   const ddb = make(DynamoDBClient, "DynamoDBClient");
   const ecrByRegion = new Map<string, ECRClient>();
+  const lambdaByRegion = new Map<string, LambdaClient>();
 
   // One wrapper per command: maps errors to the contract's errors and passes the AbortSignal on.
   const call =
@@ -376,6 +379,22 @@ export function createAwsApi(o: AwsConnectionOptions): AwsConnection {
         ecrByRegion.set(region, client);
       }
       return { describeImages: call(client, "ecr:DescribeImages", DescribeImagesCommand) };
+    },
+    lambda: (region) => {
+      let client = lambdaByRegion.get(region);
+      if (client === undefined) {
+        // One attempt per call: a hook is retried by its own policy (RETRY.hookCall), and an SDK
+        // retry of Invoke would run the function again behind the hook's back. A hook may take up to
+        // its own timeout (60 s at most): the request timeout leaves it that long.
+        client = make(LambdaClient, "LambdaClient", {
+          ...base,
+          region,
+          maxAttempts: 1,
+          requestHandler: { requestTimeout: 65_000, connectionTimeout: 5000 },
+        });
+        lambdaByRegion.set(region, client);
+      }
+      return { invoke: call(client, "lambda:InvokeFunction", InvokeCommand) };
     },
   };
 

@@ -25,11 +25,13 @@ export const awsTarget = {
     healthyTimeout: "10m",
     instanceWarmup: "5m",
     lockLease: "2m",
+    syntheticInterval: "30s",
     followLoadDelay: "1m",
   },
   required: { image: ["deploy-gray", "plan"] },
   storedRollouts: true,
   ownGateSource: "cloudwatch",
+  hookKinds: ["lambda"],
   // An instance refresh replaces instances one warm-up at a time: at least an hour.
   minPromotionTimeoutMs: 3_600_000,
   scopeOf: awsScope,

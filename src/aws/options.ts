@@ -131,6 +131,12 @@ export const awsOptions = optionGroup({
       description:
         "The DynamoDB table holding rollout state and the lock (created by the Terraform module or `gray-deploy bootstrap`).",
     },
+    pilotRuleArn: {
+      kind: "string",
+      pattern: RULE_ARN,
+      description:
+        "The chosen-customers rule the Terraform module creates (pilot_rule_arn), evaluated before the weighted rule and forwarding to stable until the rollout's first step switches it to gray. Given, that step comes first; a rollback switches it back first.",
+    },
     alarms: {
       kind: "list",
       description:
@@ -151,7 +157,8 @@ export const awsOptions = optionGroup({
     },
     smokeHeader: {
       kind: "string",
-      verbs: SMOKE_VERBS,
+      // promote too: a rollout continued by another process keeps running its synthetic transactions.
+      verbs: [...SMOKE_VERBS, "promote"],
       sensitive: true,
       env: ["GRAY_DEPLOY_SMOKE_HEADER"],
       pattern: { re: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*\S.*$/, hint: "Header-Name: value" },
@@ -160,7 +167,7 @@ export const awsOptions = optionGroup({
     },
     smokeUrl: {
       kind: "string",
-      verbs: SMOKE_VERBS,
+      verbs: [...SMOKE_VERBS, "promote"],
       pattern: { re: /^https?:\/\/[^\s/]+(\/[^\s]*)?$/, hint: "https://gateway.example.com" },
       description:
         "Base URL of the smoke checks (default: the load balancer's DNS name and the listener's protocol and port).",
@@ -204,8 +211,29 @@ export const awsOptions = optionGroup({
         });
       }
     }
+    const synthetic = (all.synthetic as readonly unknown[] | undefined) ?? [];
+    if (synthetic.length > 0 && o.smokeHeader === undefined) {
+      issues.push({
+        field: "synthetic",
+        message:
+          "needs --smoke-header (the smoke rule's header, GRAY_DEPLOY_SMOKE_HEADER): synthetic transactions reach gray through it before any customer does",
+      });
+    }
+    if ((all.pilotHeader !== undefined || all.pilotCookie !== undefined) && o.pilotRuleArn === undefined) {
+      issues.push({
+        field: "pilotRuleArn",
+        message:
+          "is required for the chosen-customers step on AWS: pass the Terraform module's pilot rule (terraform output pilot_rule_arn); --pilot-header/--pilot-cookie only check its condition",
+      });
+    }
     if (o.region === undefined) return issues;
-    for (const field of ["listenerArn", "ruleArn", "stableTargetGroupArn", "grayTargetGroupArn"] as const) {
+    for (const field of [
+      "listenerArn",
+      "ruleArn",
+      "pilotRuleArn",
+      "stableTargetGroupArn",
+      "grayTargetGroupArn",
+    ] as const) {
       const arn = o[field];
       const region = arn?.split(":")[3];
       if (arn !== undefined && region !== o.region) {
@@ -225,6 +253,23 @@ export const awsOptions = optionGroup({
         issues.push({
           field: "ruleArn",
           message: `does not belong to --listener-arn (${lbOf(o.listenerArn)})`,
+        });
+      }
+    }
+    if (o.pilotRuleArn !== undefined && o.listenerArn !== undefined) {
+      const listenerOfRule = o.pilotRuleArn
+        .replace(":listener-rule/", ":listener/")
+        .replace(/\/[0-9a-f]{16}$/, "");
+      if (listenerOfRule !== o.listenerArn) {
+        issues.push({
+          field: "pilotRuleArn",
+          message: `does not belong to --listener-arn (${lbOf(o.listenerArn)})`,
+        });
+      } else if (o.pilotRuleArn === o.ruleArn) {
+        issues.push({
+          field: "pilotRuleArn",
+          message:
+            "is the weighted rule (--rule-arn): pass the chosen-customers rule (terraform output pilot_rule_arn)",
         });
       }
     }

@@ -15,12 +15,19 @@
 
 import type { Action, Rule } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { request } from "undici";
-import { AbortedError, PreflightError, VerificationError } from "../contract/errors.js";
+import { AbortedError, PreflightError, ProviderError, VerificationError } from "../contract/errors.js";
 import { formatDuration } from "../contract/units.js";
 import type { FleetHealth, PoolHealth, Weights } from "../core/types.js";
 import { systemClock } from "../engine/clock.js";
 import { RETRY, retry } from "../engine/retry.js";
-import type { Clock, RouterPreflight, SetWeightsOptions, TrafficRouter } from "../ports/index.js";
+import type {
+  Clock,
+  GrayAnswer,
+  GrayRequest,
+  RouterPreflight,
+  SetWeightsOptions,
+  TrafficRouter,
+} from "../ports/index.js";
 import type { AwsApi } from "./api.js";
 import { isAwsCode } from "./errors.js";
 import {
@@ -32,6 +39,7 @@ import {
   forwardMatches,
   readForward,
 } from "./forward.js";
+import type { AwsPilotRule } from "./pilot.js";
 import { countHealth, targetStates } from "./target-health.js";
 
 export interface SmokeConfig {
@@ -59,6 +67,8 @@ export interface AwsRouterOptions extends ForwardTargets {
   readonly smoke?: SmokeConfig | undefined;
   /** For the waits between smoke attempts. Default: the system clock. */
   readonly clock?: Clock | undefined;
+  /** The chosen-customers rule (--pilot-rule-arn), when the rollout has that step. */
+  readonly pilot?: AwsPilotRule | undefined;
 }
 
 const NOT_FOUND = [
@@ -80,6 +90,9 @@ export class AwsTrafficRouter implements TrafficRouter {
   #configured: number | null | undefined;
   #smokeUrl: string | undefined;
   readonly smokeTest?: (signal?: AbortSignal) => Promise<readonly string[]>;
+  readonly grayRequest?: (request: GrayRequest, signal?: AbortSignal) => Promise<GrayAnswer>;
+  readonly setPilot?: (enabled: boolean, signal?: AbortSignal) => Promise<void>;
+  readonly getPilot?: (signal?: AbortSignal) => Promise<boolean>;
 
   constructor(options: AwsRouterOptions) {
     this.#o = options;
@@ -93,6 +106,12 @@ export class AwsTrafficRouter implements TrafficRouter {
     if (options.smoke !== undefined) {
       const smoke = options.smoke;
       this.smokeTest = (signal) => this.#smoke(smoke, signal);
+      this.grayRequest = (request, signal) => this.#grayRequest(smoke, request, signal);
+    }
+    const pilot = options.pilot;
+    if (pilot !== undefined) {
+      this.setPilot = (enabled, signal) => pilot.set(enabled, signal);
+      this.getPilot = (signal) => pilot.get(signal);
     }
   }
 
@@ -196,10 +215,12 @@ export class AwsTrafficRouter implements TrafficRouter {
     }
     const forward = read.forward;
 
-    const [lbs, attributes, smokeRoute] = await Promise.all([
+    const weightedPriority = ruleArn === undefined ? null : Number(rules?.Rules?.[0]?.Priority);
+    const [lbs, attributes, smokeRoute, pilotRule] = await Promise.all([
       api.elb.describeLoadBalancers({ LoadBalancerArns: [lbArn] }, signal),
       api.elb.describeTargetGroupAttributes({ TargetGroupArn: grayTg }, signal),
       this.#o.smoke === undefined ? Promise.resolve(null) : this.#findSmokeRoute(signal),
+      this.#o.pilot === undefined ? Promise.resolve(null) : this.#o.pilot.preflight(weightedPriority, signal),
     ]);
     const lb = lbs.LoadBalancers?.[0];
     const state = lb?.State?.Code;
@@ -235,6 +256,7 @@ export class AwsTrafficRouter implements TrafficRouter {
       `gray's deregistration delay: ${formatDuration(drainDelayMs)}`,
     );
     if (smokeRoute !== null) facts.push(smokeRoute);
+    if (pilotRule !== null) facts.push(pilotRule);
     return { weights: forward.weights, drainDelayMs, stickinessSeconds: stickiness, facts };
   }
 
@@ -352,6 +374,56 @@ export class AwsTrafficRouter implements TrafficRouter {
       );
     }
     return `smoke route: rule ${route.RuleArn} (priority ${route.Priority}) sends ${smoke.header.name} to gray; checks ${smoke.paths.join(", ")} expecting ${smoke.statuses.join("/")}`;
+  }
+
+  /** The load balancer's URL for smoke checks: --smoke-url, or its DNS name and the listener's port. */
+  async #base(signal?: AbortSignal): Promise<string> {
+    if (this.#smokeUrl !== undefined) return this.#smokeUrl;
+    const listener = (
+      await this.#o.api.elb.describeListeners({ ListenerArns: [this.#o.listenerArn] }, signal)
+    ).Listeners?.[0];
+    const lbArn = listener?.LoadBalancerArn;
+    const lb =
+      lbArn === undefined
+        ? undefined
+        : (await this.#o.api.elb.describeLoadBalancers({ LoadBalancerArns: [lbArn] }, signal))
+            .LoadBalancers?.[0];
+    if (!lb?.DNSName) {
+      throw new PreflightError("the smoke checks have no URL: the load balancer's DNS name is unknown", {
+        field: "smokeUrl",
+        fix: "pass --smoke-url (the service's URL through the load balancer)",
+      });
+    }
+    const protocol = (listener?.Protocol ?? "HTTP").toLowerCase() === "https" ? "https" : "http";
+    this.#smokeUrl = `${protocol}://${lb.DNSName}:${listener?.Port ?? (protocol === "https" ? 443 : 80)}`;
+    return this.#smokeUrl;
+  }
+
+  /**
+   * One synthetic request through the smoke rule (the smoke header added): the answer whatever its
+   * status; no answer is a retryable ProviderError naming neither headers nor body (secrets).
+   */
+  async #grayRequest(smoke: SmokeConfig, r: GrayRequest, signal?: AbortSignal): Promise<GrayAnswer> {
+    const base = await this.#base(signal);
+    const url = new URL(r.path, base.endsWith("/") ? base : `${base}/`).toString();
+    try {
+      const res = await request(url, {
+        method: r.method as "GET",
+        headers: { ...r.headers, [smoke.header.name]: smoke.header.value },
+        body: r.body,
+        headersTimeout: r.timeoutMs,
+        bodyTimeout: r.timeoutMs,
+        ...(signal === undefined ? {} : { signal }),
+      });
+      const body = (await res.body.text()).slice(0, 65_536);
+      const pool = res.headers["x-gray-deploy-pool"];
+      return { status: res.statusCode, body, pool: typeof pool === "string" ? pool : null };
+    } catch (e) {
+      if (signal?.aborted) throw new AbortedError("synthetic transaction aborted", { cause: signal.reason });
+      throw new ProviderError(`${r.method} ${url}: ${e instanceof Error ? e.message : String(e)}`, {
+        retryable: true,
+      });
+    }
   }
 
   /** Requests each smoke path through the load balancer with the smoke header; all must answer as expected. */

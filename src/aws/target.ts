@@ -9,6 +9,7 @@
  * laptop with three flags, and the guard can act from the table alone.
  */
 import { PreflightError, ProviderError, StateError } from "../contract/errors.js";
+import { type CheckOptions, pilotCondition } from "../core/options/checks.js";
 import type { PlanOptions } from "../core/options/plan.js";
 import type { SignalOptions } from "../core/options/signal.js";
 import { type ServiceSignal, serviceSignalOf } from "../core/policy.js";
@@ -20,8 +21,10 @@ import type { Fleet, MetricSource, TrafficRouter } from "../ports/index.js";
 import { checkStateTable } from "./bootstrap.js";
 import { type AwsConnection, type CallCounter, createAwsApi } from "./connection.js";
 import { AwsFleet } from "./fleet.js";
+import { LambdaHookCaller } from "./lambda-hooks.js";
 import { AwsMetricSource, arnSuffix } from "./metrics.js";
 import { type AwsOptions, awsScope, loadBalancerArnOf } from "./options.js";
+import { AwsPilotRule } from "./pilot.js";
 import { AwsTrafficRouter, type SmokeConfig } from "./router.js";
 import { ServiceMetricSource } from "./service/source.js";
 import { DynamoRolloutStore, type StoredItem } from "./store.js";
@@ -31,7 +34,8 @@ export type AwsTargetOptions = AwsOptions &
   Pick<PlanOptions, "interval" | "metricPeriod" | "instanceWarmup" | "refreshMinHealthy"> &
   Partial<Pick<PlanOptions, "metricsDelay">> &
   Partial<SignalOptions> &
-  Partial<Pick<ReleaseOptions, "startedBy">>;
+  Partial<Pick<ReleaseOptions, "startedBy">> &
+  Partial<Pick<CheckOptions, "pilotHeader" | "pilotCookie">>;
 
 /** What a stored rollout records about its AWS resources (the store's `context`). */
 export interface AwsResources {
@@ -47,6 +51,8 @@ export interface AwsResources {
   readonly launchTemplate: string;
   readonly instanceWarmupMs: number;
   readonly refreshMinHealthy: number;
+  /** The chosen-customers rule (absent in rollouts recorded before it existed). */
+  readonly pilotRuleArn?: string | null;
   /** Promotion's refresh checkpoints and their bake (absent: none; older rollouts). */
   readonly refreshCheckpoints?: readonly number[];
   readonly refreshCheckpointDelayMs?: number;
@@ -99,6 +105,7 @@ function resourcesFromOptions(o: AwsTargetOptions): AwsResources | null {
     launchTemplate,
     instanceWarmupMs: o.instanceWarmup,
     refreshMinHealthy: o.refreshMinHealthy,
+    pilotRuleArn: o.pilotRuleArn ?? null,
     ...(o.refreshCheckpoints === undefined
       ? {}
       : {
@@ -228,6 +235,18 @@ export async function openAwsTarget(
         configuredStickiness: live ? stored.state.stickinessSeconds : undefined,
         rememberedStickiness: stored?.state.stickinessSeconds,
         smoke,
+        pilot:
+          resources.pilotRuleArn === undefined || resources.pilotRuleArn === null
+            ? undefined
+            : new AwsPilotRule({
+                api,
+                ruleArn: resources.pilotRuleArn,
+                targets: {
+                  stableTargetGroupArn: resources.stableTargetGroupArn,
+                  grayTargetGroupArn: resources.grayTargetGroupArn,
+                },
+                expect: pilotCondition(o),
+              }),
       });
       fleet = new AwsFleet({
         api,
@@ -306,6 +325,7 @@ export async function openAwsTarget(
       ports: { router, fleet, metrics, store, ...(guard === undefined ? {} : { guard }) },
       identities: { stable: identity("stable"), gray: identity("gray") },
       found: stored?.state ?? null,
+      hookCallers: { lambda: new LambdaHookCaller(api, o.region) },
       calls: connection.calls,
       connection,
       resources,

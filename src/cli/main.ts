@@ -149,6 +149,8 @@ async function run(verb: Verb, flags: RawOptions, io: CliIO): Promise<number> {
     log,
     onEvent: fanOut(printer, ...outputs.listeners, ...(io.listeners ?? [])),
     withReportPlan: options.reportDir !== undefined,
+    // The checks' secrets (a hook's signing key, a synthetic header) are read from the environment.
+    secret: (name) => io.env[name],
     ...(ask ? { approver: terminalApprover(io, by) } : {}),
   });
   switch (result.kind) {
@@ -219,6 +221,7 @@ function formatPlan(p: PlanReport): string {
       .map(([k, v]) => `${k}=${v}`)
       .join(", ")}`,
     ...(p.gates.length > 0 ? ["Extra gates:", ...p.gates.map((g) => `  - ${g}`)] : []),
+    ...(p.checks.length > 0 ? ["Checks and hooks:", ...p.checks.map((c) => `  - ${c}`)] : []),
     ...(p.blockers.length > 0
       ? ["Blockers (deploy-gray would refuse):", ...p.blockers.map((b) => `  - ${b}`)]
       : []),

@@ -28,7 +28,12 @@ export const OUTCOMES = [
 ] as const;
 export type OutcomeKind = (typeof OUTCOMES)[number];
 
-export const PAUSE_REASONS = ["awaiting-approval", "inconclusive", "promotion-failed"] as const;
+export const PAUSE_REASONS = [
+  "awaiting-approval",
+  "inconclusive",
+  "promotion-failed",
+  "hook-failed",
+] as const;
 export type OutcomePauseReason = (typeof PAUSE_REASONS)[number];
 
 export const ExitCode = {
@@ -48,6 +53,8 @@ export interface OutcomeGate {
   readonly verdict: "pass" | "inconclusive" | "fail";
   readonly reason: string;
   readonly values: Readonly<Record<string, number | string | null>>;
+  /** An observe-only gate: judged and reported, never counted in the decision. */
+  readonly observe?: boolean;
 }
 
 export interface OutcomeDecision {
@@ -62,8 +69,9 @@ export interface OutcomeDecision {
 }
 
 export interface OutcomeStep {
-  readonly kind: "forward" | "return";
-  /** Forward: gray's weight; return: stable's weight. */
+  /** `pilot`: the chosen-customers step before the percentage steps (weight 0). */
+  readonly kind: "forward" | "return" | "pilot";
+  /** Forward: gray's weight; return: stable's weight; pilot: 0. */
   readonly weight: number;
   readonly startedAt: string;
   readonly endedAt: string | null;

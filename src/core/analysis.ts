@@ -26,6 +26,7 @@ import {
   sequentialGate,
 } from "../gates/builtin.js";
 import { signalGuardGate } from "../gates/guard.js";
+import type { SyntheticRun } from "../gates/synthetic.js";
 import { type GateResult, type Verdict, worst } from "../gates/verdict.js";
 import type { Thresholds } from "./policy.js";
 import type { Stratum } from "./sequential.js";
@@ -67,6 +68,8 @@ export interface Observation {
   readonly guard?: GuardReading | null;
   /** Measurement errors of this observation (a provider failure is data, not an exception). */
   readonly errors: readonly string[];
+  /** Synthetic transactions run with this observation (when one was due); absent: none ran. */
+  readonly synthetic?: readonly SyntheticRun[] | null;
   /** While the fleets follow the load: both pools over the last metric periods (the load now). */
   readonly recent?: WindowStats | null;
   /** While the fleets follow the load: the groups' sizes (null: unreadable this time). */
@@ -165,13 +168,13 @@ export function analyse(input: AnalysisInput): Analysis {
   return { verdict: worst(gates.map((g) => g.verdict)), gates };
 }
 
-/** The gates that failed, for the reason line of a rollback. */
+/** The gates that failed, for the reason line of a rollback (observe-only gates never count). */
 export function failing(a: Analysis): GateResult[] {
-  return a.gates.filter((g) => g.verdict === "fail");
+  return a.gates.filter((g) => g.verdict === "fail" && g.observe !== true);
 }
 
 export function summarise(a: Analysis): string {
-  const bad = a.gates.filter((g) => g.verdict === a.verdict && a.verdict !== "pass");
+  const bad = a.gates.filter((g) => g.verdict === a.verdict && a.verdict !== "pass" && g.observe !== true);
   if (bad.length === 0) return "all gates pass";
   return bad.map((g) => g.reason).join("; ");
 }

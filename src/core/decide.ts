@@ -14,6 +14,15 @@ import {
   summarise,
   worst,
 } from "./analysis.js";
+import {
+  absorbSynthetic,
+  hookOverrideTarget,
+  judging,
+  PILOT_WEIGHTS,
+  pilotLabel,
+  stepLabel,
+  withChecks,
+} from "./checks.js";
 import type { Decision } from "./decision.js";
 import { decideKeeping, keepDecision } from "./keep.js";
 import { type HistoryPlan, historyCuts, type Stratum, strataFromSuffixes } from "./sequential.js";
@@ -154,7 +163,7 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
     thresholds: s.plan.thresholds,
   });
   const declared = s.plan.gates ?? [];
-  if (declared.length === 0) return analysis;
+  if (declared.length === 0) return withChecks(s, obs, analysis, subject === "gray");
   // Business-metric gates (src/gates), judged like the built-in ones and listed after them.
   const business = declared.map((g) =>
     evaluateGate(g, readingOf(g, observation, obs.errors), {
@@ -166,7 +175,7 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
     }),
   );
   const gates = [...analysis.gates, ...business];
-  return { verdict: worst(gates.map((g) => g.verdict)), gates };
+  return withChecks(s, obs, { verdict: worst(gates.map((g) => g.verdict)), gates }, subject === "gray");
 }
 
 /**
@@ -190,9 +199,10 @@ export function absorbObservation(s: RolloutState, obs: Observation): RolloutSta
     }
   }
   // The load balancer's own 5xx rate before gray gets traffic: from its metrics, which are the
-  // guard's beside a service signal (the service cannot see them).
+  // guard's beside a service signal (the service cannot see them). (Not during the chosen-customers
+  // step: its gray traffic comes through another rule.)
   const lb = obs.guard?.alb ?? rb;
-  if (lb && s.weights.gray === 0 && s.phase !== "returning" && lb.lbErrors !== null) {
+  if (lb && s.weights.gray === 0 && !s.pilot && s.phase !== "returning" && lb.lbErrors !== null) {
     const total = lb.stable.requests + lb.gray.requests;
     if (total > 0) next = { ...next, lbErrorBaselineRate: lb.lbErrors / total };
   }
@@ -207,7 +217,7 @@ export function absorbObservation(s: RolloutState, obs: Observation): RolloutSta
     });
     next = { ...next, gateErrors: absorbed.errors, gateBaselines: absorbed.baselines };
   }
-  return next;
+  return absorbSynthetic(next, obs);
 }
 
 export function decide(s: RolloutState, obs: Observation | null, now: number): Decision {
@@ -230,7 +240,9 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
   switch (s.phase) {
     case "scaling":
     case "smoke":
-      return enterForward(s, 0, "gray is healthy; first step");
+      return s.plan.pilot
+        ? enterPilot(s, "gray is healthy")
+        : enterForward(s, 0, "gray is healthy; first step");
     case "paused":
       return decidePaused(s, obs);
     case "keeping":
@@ -305,7 +317,7 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
   if (analysis.verdict === "pass") {
     if (forward) {
       if (s.stepIndex < lastForward) {
-        return enterForward(s, s.stepIndex + 1, `step ${plan.steps[s.stepIndex]}% passed`, evidence);
+        return enterForward(s, s.stepIndex + 1, `${stepLabel(s)} passed`, evidence);
       }
       const keep = keepDecision(s, now, evidence);
       if (keep !== null) return keep;
@@ -339,7 +351,7 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
 
   const limit = forward ? plan.maxBakeMs : Math.max(plan.maxBakeMs, plan.returnBakeMs);
   // A business-metric source down for its gate's error limit will not judge the step by waiting.
-  if (elapsed < limit && errorLimitReached(evidence) === undefined) {
+  if (elapsed < limit && errorLimitReached(judging(evidence)) === undefined) {
     return wait(
       `inconclusive, extending the bake (${formatDuration(elapsed)} of at most ${formatDuration(limit)}): ${summarise(analysis)}`,
       evidence,
@@ -348,6 +360,20 @@ export function decide(s: RolloutState, obs: Observation | null, now: number): D
   const why = `still inconclusive after ${formatDuration(elapsed)}: ${summarise(analysis)}`;
   if (forward && plan.onInconclusive === "rollback") return { kind: "rollback", reason: why, evidence };
   return { kind: "pause", pauseReason: "inconclusive", reason: why, evidence };
+}
+
+/** The chosen-customers step: the pilot rule on, the weighted split unchanged (stable 100 / gray 0). */
+function enterPilot(s: RolloutState, why: string, evidence: readonly GateResult[] = []): Decision {
+  const reason = `${why}: first step, ${pilotLabel(s)} to gray`;
+  return {
+    kind: "set-weights",
+    phase: "shifting",
+    stepIndex: -1,
+    weights: PILOT_WEIGHTS,
+    pilot: true,
+    reason,
+    evidence,
+  };
 }
 
 function enterForward(
@@ -383,6 +409,13 @@ function decidePaused(s: RolloutState, obs: Observation | null): Decision {
     return { kind: "pause", pauseReason: pause.reason, reason: pause.detail, evidence: [] };
   }
   const evidence = obs ? analyseStep(s, obs).gates : [];
+  if (pause.reason === "hook-failed") {
+    // A person overrode the failed hook: go where it was guarding (the engine skips the hook there).
+    const by = `${approver(s, gate)} overrode ${gate.replace(/@.*/, "")}`;
+    const to = hookOverrideTarget(s, gate);
+    if (to === "promotion") return { kind: "promote", reason: `${by}: promoting`, evidence };
+    return to === "pilot" ? enterPilot(s, by, evidence) : enterForward(s, to, by, evidence);
+  }
   if (pause.reason === "promotion-failed") {
     return { kind: "promote", reason: "operator retries the promotion", evidence };
   }
@@ -438,7 +471,8 @@ function decidePaused(s: RolloutState, obs: Observation | null): Decision {
 export function pauseGate(s: RolloutState): string {
   const pause = s.pause;
   if (pause === null) throw new StateError(`rollout ${s.id} is not paused`);
-  if (pause.reason === "awaiting-approval" && pause.gate !== undefined) return pause.gate;
+  if ((pause.reason === "awaiting-approval" || pause.reason === "hook-failed") && pause.gate !== undefined)
+    return pause.gate;
   return `${pause.reason}@${pause.since}`;
 }
 

@@ -12,6 +12,8 @@ export type Decision =
       readonly phase: "shifting" | "returning";
       readonly stepIndex: number;
       readonly weights: Weights;
+      /** The chosen-customers step: the pilot rule is switched on (the weights stay stable 100). */
+      readonly pilot?: boolean;
       readonly reason: string;
       readonly evidence: readonly GateResult[];
     }

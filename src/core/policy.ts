@@ -5,7 +5,9 @@
 
 import { InvalidInputError } from "../contract/errors.js";
 import { formatDuration } from "../contract/units.js";
+import type { SyntheticSpec } from "../gates/synthetic.js";
 import type { GateSpec } from "../gates/types.js";
+import type { HookSpec } from "./hooks.js";
 import type { CapacityOptions } from "./options/capacity.js";
 import type { PlanOptions } from "./options/plan.js";
 import { parseServiceDimensions, type SignalOptions, signalOptions } from "./options/signal.js";
@@ -97,6 +99,19 @@ export interface Policy {
   readonly thresholds: Thresholds;
   /** Business-metric gates declared by the team (src/gates); absent: none. */
   readonly gates?: readonly GateSpec[];
+  /** Synthetic transactions (src/gates/synthetic.ts), run before traffic and during steps; absent: none. */
+  readonly synthetic?: readonly SyntheticSpec[];
+  /** How often they run during a step. */
+  readonly syntheticIntervalMs?: number;
+  /** Lifecycle hooks (src/core/hooks.ts); absent: none. */
+  readonly hooks?: readonly HookSpec[];
+  /** Gates judged and reported but never counted (observe-only); absent: none. */
+  readonly observe?: readonly string[];
+  /**
+   * The chosen-customers first step, before the percentage steps: requests matching `match` (a
+   * header or cookie; null: the load balancer's pilot rule holds it) go to gray. Absent: no such step.
+   */
+  readonly pilot?: { readonly match: string | null };
   /** Gray follows the load (core/capacity.ts) or keeps each step's size; absent (older rollouts): fixed. */
   readonly grayCapacity?: "follow" | "fixed";
   /** How long a change of the load must persist before a fleet grows (shrinking: three times). */
@@ -118,6 +133,14 @@ export type PolicyInput = PlanOptions &
   Partial<WayBackOptions> & {
     readonly alarms?: readonly string[] | undefined;
     readonly gates?: readonly GateSpec[] | undefined;
+    readonly synthetic?: readonly SyntheticSpec[] | undefined;
+    readonly syntheticInterval?: number | undefined;
+    readonly hooks?: readonly HookSpec[] | undefined;
+    readonly observeGates?: readonly string[] | undefined;
+    readonly pilotHeader?: string | undefined;
+    readonly pilotCookie?: string | undefined;
+    /** The load balancer's pilot rule (AWS): the chosen-customers step without a declared match. */
+    readonly pilotRuleArn?: string | undefined;
     /** Instance refresh checkpoints (AWS): each bakes --refresh-checkpoint-delay, within the timeout. */
     readonly refreshCheckpoints?: readonly number[] | undefined;
     readonly refreshCheckpointDelay?: number | undefined;
@@ -174,6 +197,29 @@ export function policyFromOptions(o: PolicyInput, minPromotionTimeoutMs: number)
     ...(o.followLoadDelay === undefined ? {} : { followDelayMs: o.followLoadDelay }),
     ...(o.keepPrevious ? { keepPreviousMs: o.keepPrevious } : {}),
     ...(o.rollbackReleaseWindow === undefined ? {} : { rollbackReleaseWindowMs: o.rollbackReleaseWindow }),
+    ...checksOf(o),
+  };
+}
+
+/** The checks part of the policy: only what is declared, so a plan without checks stays as it was. */
+function checksOf(o: PolicyInput): Partial<Policy> {
+  const synthetic = o.synthetic ?? [];
+  const hooks = o.hooks ?? [];
+  const observe = o.observeGates ?? [];
+  const match =
+    o.pilotHeader !== undefined
+      ? `header ${o.pilotHeader.replace(/:\s*/, ": ")}`
+      : o.pilotCookie !== undefined
+        ? `cookie ${o.pilotCookie}`
+        : null;
+  const pilot = match !== null || o.pilotRuleArn !== undefined;
+  return {
+    ...(synthetic.length > 0
+      ? { synthetic: [...synthetic], syntheticIntervalMs: o.syntheticInterval ?? o.interval }
+      : {}),
+    ...(hooks.length > 0 ? { hooks: [...hooks] } : {}),
+    ...(observe.length > 0 ? { observe: [...observe] } : {}),
+    ...(pilot ? { pilot: { match } } : {}),
   };
 }
 

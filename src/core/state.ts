@@ -7,7 +7,9 @@
 import { StateError } from "../contract/errors.js";
 import type { TargetName as Target } from "../contract/options/def.js";
 import type { RecordedBaseline } from "../gates/evaluate.js";
+import type { SyntheticRun } from "../gates/synthetic.js";
 import type { GateResult, Verdict } from "./analysis.js";
+import type { HookWait } from "./hooks.js";
 import type { Policy } from "./policy.js";
 import type { CapacityChange, FollowState, Pool, VersionStats, Weights } from "./types.js";
 
@@ -70,11 +72,12 @@ export function canTransition(from: Phase, to: Phase): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-export type PauseReason = "awaiting-approval" | "inconclusive" | "promotion-failed";
+/** `hook-failed`: a gating hook with `onFailure: pause` failed; `promote` overrides it. */
+export type PauseReason = "awaiting-approval" | "inconclusive" | "promotion-failed" | "hook-failed";
 
 export interface PauseInfo {
   readonly reason: PauseReason;
-  /** For awaiting-approval: the gate (`step:50` or `promotion`). */
+  /** For awaiting-approval: the gate (`step:50` or `promotion`); for hook-failed: `hook:<name>@<stage>`. */
   readonly gate?: string;
   readonly since: number;
   readonly detail: string;
@@ -88,8 +91,9 @@ export interface Approval {
 }
 
 export interface StepRecord {
-  readonly kind: "forward" | "return";
-  /** Forward: gray's weight; return: stable's weight. */
+  /** `pilot`: the chosen-customers step (gray serves only requests matching the pilot rule). */
+  readonly kind: "forward" | "return" | "pilot";
+  /** Forward: gray's weight; return: stable's weight; pilot: 0 (the weighted split is unchanged). */
   readonly weight: number;
   readonly startedAt: number;
   readonly endedAt: number | null;
@@ -185,6 +189,14 @@ export interface RolloutState {
   /** Measurement errors in a row of each business-metric gate (by gate name); absent without gates. */
   readonly gateErrors?: Readonly<Record<string, number>>;
   readonly lbErrorBaselineRate: number | null;
+  /** Whether the chosen-customers rule sends its requests to gray (last verified); absent: off. */
+  readonly pilot?: boolean;
+  /** Recent synthetic runs (a bounded few per transaction); absent without synthetic transactions. */
+  readonly syntheticRuns?: readonly SyntheticRun[];
+  /** Synthetic runs made so far (each run's `{n}`). */
+  readonly syntheticCount?: number;
+  /** Gating hooks answering "not yet", by approval gate (`hook:<name>@<stage>`). */
+  readonly hookWaits?: Readonly<Record<string, HookWait>>;
   readonly drainDelayMs: number;
   readonly stickinessSeconds: number | null;
   readonly pause: PauseInfo | null;

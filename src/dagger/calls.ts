@@ -97,6 +97,8 @@ export interface VerbCall {
   /** The module's sensitive options (notifyWebhook, smokeHeader, zabbixToken), passed as Secrets. */
   readonly sensitive?: Partial<Record<string, SecretLike | undefined>>;
   readonly secrets?: AwsSecrets;
+  /** The secrets the checks name, NAME=value lines in one Secret (src/dagger/check-secrets.ts). */
+  readonly checkSecrets?: SecretLike | undefined;
   /** `--endpoint-service`: the schema's `endpoint`, given as a Dagger Service. */
   readonly endpointService?: ServiceLike | undefined;
 }

@@ -25,7 +25,16 @@ import { formatDuration } from "../contract/units.js";
 import { fanOut } from "../engine/events.js";
 import { renderReport, reportFiles } from "../report/index.js";
 import { runBudgetMs } from "./budget.js";
-import type { AwsSecrets, BuildInput, DeployCall, ModuleServices, PublishInput, VerbCall } from "./calls.js";
+import type {
+  AwsSecrets,
+  BuildInput,
+  DeployCall,
+  ModuleServices,
+  PublishInput,
+  SecretLike,
+  VerbCall,
+} from "./calls.js";
+import { checkSecretLookup } from "./check-secrets.js";
 import type { AwsSession } from "./credentials.js";
 import { endpointOf, givenOptions, readConfig } from "./options.js";
 import { failureOutcome, RolloutOutcomeError, settle } from "./outcome.js";
@@ -127,7 +136,7 @@ export class GrayDeployService {
       } else if (!building && call.build.source !== undefined && raw.image === undefined) {
         this.log(`target ${o.target}: it runs its own sample release; --source is not built`);
       }
-      return settle(outcomeOf(await this.run("deploy-gray", o, session)));
+      return settle(outcomeOf(await this.run("deploy-gray", o, session, call.checkSecrets)));
     });
   }
 
@@ -160,7 +169,12 @@ export class GrayDeployService {
     const where: Where = { target: "local" };
     return this.guard(where, async () => {
       const o = this.resolve("plan", await this.input("plan", call), where);
-      const result = await this.run("plan", o, await this.sessionFor("plan", o, call.secrets));
+      const result = await this.run(
+        "plan",
+        o,
+        await this.sessionFor("plan", o, call.secrets),
+        call.checkSecrets,
+      );
       if (result.kind !== "plan") throw new RolloutOutcomeError(outcomeOf(result));
       return JSON.stringify(result.report, null, 2);
     });
@@ -250,7 +264,8 @@ export class GrayDeployService {
     const where: Where = { target: "aws" };
     return this.guard(where, async () => {
       const o = this.resolve(verb, await this.input(verb, call), where);
-      return settle(outcomeOf(await this.run(verb, o, await this.sessionFor(verb, o, call.secrets))));
+      const session = await this.sessionFor(verb, o, call.secrets);
+      return settle(outcomeOf(await this.run(verb, o, session, call.checkSecrets)));
     });
   }
 
@@ -340,7 +355,14 @@ export class GrayDeployService {
   }
 
   /** Runs a verb through the application layer, with progress, cancellation and notifications. */
-  private async run(verb: Verb, o: Options, session: AwsSession | null): Promise<VerbResult> {
+  private async run(
+    verb: Verb,
+    o: Options,
+    session: AwsSession | null,
+    checkSecrets?: SecretLike,
+  ): Promise<VerbResult> {
+    // The secrets the checks name, read before anything starts (a malformed text is refused).
+    const secret = await checkSecretLookup(checkSecrets);
     const controller = new AbortController();
     const off = this.s.onInterrupt((signal) => {
       this.log(`${signal}: aborting safely — traffic back to stable, then cleanup`);
@@ -365,6 +387,7 @@ export class GrayDeployService {
         bootstrap: (opts, deps) =>
           this.s.bootstrap(opts, { log, ...(deps.credentials ? { credentials: deps.credentials } : {}) }),
         ...(session ? { credentials: session.credentials } : {}),
+        ...(secret ? { secret } : {}),
       });
     } finally {
       off();

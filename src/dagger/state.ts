@@ -37,6 +37,7 @@ export interface ModuleState {
   readonly awsSecretAccessKey?: SecretLike | undefined;
   readonly awsSessionToken?: SecretLike | undefined;
   readonly webIdentityToken?: SecretLike | undefined;
+  readonly checkSecrets?: SecretLike | undefined;
 }
 
 /** One function's call: the module's options and objects, with the function's own option arguments. */
@@ -50,6 +51,7 @@ export function moduleCall(state: ModuleState, own: OptionArgs = {}): VerbCall {
     sensitive: Object.fromEntries(sensitive.map((n) => [n, fields[n]])),
     config: state.config,
     endpointService: state.endpointService,
+    checkSecrets: state.checkSecrets,
     secrets: {
       awsAccessKeyId: state.awsAccessKeyId,
       awsSecretAccessKey: state.awsSecretAccessKey,

@@ -22,14 +22,17 @@ import { absorbObservation, type Decision, decide } from "../core/decide.js";
 import { grayCapacity } from "../core/policy.js";
 import { endStep, isTerminal, type PauseInfo, type RolloutState, transition } from "../core/state.js";
 import type { Weights } from "../core/types.js";
-import type { Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
+import type { Ports, StoredRollout } from "../ports/index.js";
+import { Finish, prepareRelease } from "./ends.js";
 import { Follower } from "./follow.js";
+import { Hooks } from "./hooks.js";
 import { Observer } from "./observe.js";
 import { outcomeFromState } from "./outcome.js";
 import { Restore } from "./restore.js";
 import { Rollback } from "./rollback.js";
 import { type EngineContext, LostRollout, RunState } from "./run-state.js";
-import { SAME, STABLE_ONLY, Traffic } from "./traffic.js";
+import { Rejected, Synthetic } from "./synthetic.js";
+import { SAME, Traffic } from "./traffic.js";
 
 export type { EngineContext } from "./run-state.js";
 
@@ -51,14 +54,20 @@ export class RolloutRun {
   private readonly traffic: Traffic;
   private readonly observer: Observer;
   private readonly rollbacks: Rollback;
+  private readonly hooks: Hooks;
+  private readonly synthetic: Synthetic;
+  /** This run already smoke-tested gray (it may loop in `smoke` while pre-traffic hooks say not yet). */
+  private smoked = false;
   private readonly follower: Follower;
   private readonly restore: Restore;
 
   constructor(stored: StoredRollout, ports: Ports, ctx: EngineContext) {
     this.r = new RunState(stored, ports, ctx);
     this.traffic = new Traffic(this.r);
-    this.observer = new Observer(this.r);
-    this.rollbacks = new Rollback(this.r, this.traffic);
+    this.synthetic = new Synthetic(this.r);
+    this.hooks = new Hooks(this.r);
+    this.observer = new Observer(this.r, this.synthetic);
+    this.rollbacks = new Rollback(this.r, this.traffic, this.hooks);
     this.follower = new Follower(this.r);
     this.restore = new Restore(this.r, this.traffic, this.rollbacks);
   }
@@ -105,15 +114,6 @@ export class RolloutRun {
     }
   }
 
-  /**
-   * This run lost the rollout with a weight write that no save followed: the write may have landed
-   * AFTER the new owner took over (it was slow, or retried by the SDK) — e.g. after an `abort` from
-   * another process had verified stable 100% and scaled gray to zero, putting customers back on an
-   * empty gray. When the new owner is rolling back or has ended, stable 100% is what it wants, so
-   * this run puts it back (one verified write, stickiness off as in a rollback). Otherwise (a resumed
-   * run drives the rollout) it only warns: writing the owner's weights could fight its next step.
-   */
-
   private async drive(): Promise<Outcome> {
     try {
       // rollback-release: its own steps (restore.ts), with the same rollbacks and error handling.
@@ -125,6 +125,10 @@ export class RolloutRun {
       if (e instanceof LostRollout) throw e;
       if (e instanceof GrayUnhealthy) {
         return this.rollbacks.run("analysis", `gray never became healthy: ${e.detail}`, null);
+      }
+      if (e instanceof Rejected) {
+        this.r.record({ kind: "rollback", reason: e.reason, evidence: e.evidence });
+        return this.rollbacks.run("analysis", e.reason, null);
       }
       const err = toGrayDeployError(e);
       if (err instanceof AbortedError || this.r.ctx.signal?.aborted) {
@@ -144,7 +148,7 @@ export class RolloutRun {
       switch (s.phase) {
         case "preflight":
         case "preparing":
-          await this.prepare();
+          await prepareRelease(this.r);
           continue;
         case "scaling":
         case "smoke":
@@ -156,7 +160,7 @@ export class RolloutRun {
           continue;
         }
         case "finishing":
-          return this.finish();
+          return new Finish(this.r, this.traffic, this.hooks).run();
         case "rolling-back":
           return this.rollbacks.run(
             s.rollbackCause ?? "error",
@@ -185,6 +189,15 @@ export class RolloutRun {
         await this.follower.follow(observation);
       }
       const d = decide(this.r.state, observation, this.r.now());
+      // Gating hooks of what the decision starts (a step, promotion) are asked before it is recorded:
+      // while one says "not yet" the rollout records a wait and keeps observing the current step.
+      const held = await this.hooks.guard(d);
+      if (held === "wait") continue;
+      if (held !== null) {
+        this.r.record(held.decision);
+        if (held.pause) return this.pause(held.pause);
+        return this.rollbacks.run("analysis", held.decision.reason, null);
+      }
       this.r.record(d);
       const ended = await this.apply(d);
       if (ended) return ended;
@@ -207,6 +220,8 @@ export class RolloutRun {
   private async reconcile(): Promise<string | null> {
     const s = this.r.state;
     if (!["scaling", "smoke", "shifting", "keeping", "returning"].includes(s.phase)) return null;
+    const pilot = await this.traffic.reconcilePilot();
+    if (pilot !== null) return pilot;
     const actual = await this.r.ports.router.getWeights(this.r.ctx.signal);
     if (SAME(actual, s.weights)) return null;
     if (s.phase !== "returning" && actual.gray < s.weights.gray) {
@@ -233,7 +248,7 @@ export class RolloutRun {
         return null;
       }
       case "set-weights":
-        await this.enterStep(d.phase, d.stepIndex, d.weights);
+        await this.enterStep(d.phase, d.stepIndex, d.weights, d.pilot === true);
         return null;
       case "await-approval": {
         const approval = this.r.ctx.approver ? await this.r.ctx.approver(d.gate, this.r.state) : null;
@@ -302,6 +317,8 @@ export class RolloutRun {
 
   private async pause(info: PauseInfo): Promise<Outcome> {
     if (this.r.state.phase === "paused") {
+      // A hook failed while a paused rollout was continuing: this is the pause now.
+      if (info.reason === "hook-failed") this.r.setState({ ...this.r.state, pause: info });
       // Still waiting (e.g. `promote` ran without the approval this pause needs): hand the lock back.
       await this.r.save(null);
       return outcomeFromState(this.r.state);
@@ -314,41 +331,6 @@ export class RolloutRun {
 
   // ── phases ──────────────────────────────────────────────────────────────────────────────────
 
-  private releaseSpec(): ReleaseSpec {
-    const r = this.r.state.release;
-    return { image: r.image, ami: r.ami ?? undefined, commit: r.commit, startedBy: r.startedBy };
-  }
-
-  private async prepare(): Promise<void> {
-    if (this.r.state.phase === "preflight") {
-      this.r.go("preparing");
-      await this.r.save();
-    }
-    const r = this.r.state.release;
-    const known =
-      r.version !== null && r.previousVersion !== null && this.r.state.stableCapacity !== null
-        ? {
-            version: r.version,
-            previousVersion: r.previousVersion,
-            stableCapacity: this.r.state.stableCapacity,
-          }
-        : null;
-    const prepared = await this.r.ports.fleet.prepare(this.releaseSpec(), known, this.r.ctx.signal);
-    this.r.log(
-      "info",
-      `release version ${prepared.version} (stable on ${prepared.previousVersion}, capacity ${prepared.stableCapacity})`,
-    );
-    this.r.go("scaling", {
-      release: {
-        ...this.r.state.release,
-        version: prepared.version,
-        previousVersion: prepared.previousVersion,
-      },
-      stableCapacity: prepared.stableCapacity,
-    });
-    await this.r.save();
-  }
-
   private async scaleAndSmoke(): Promise<void> {
     const s = this.r.state;
     const first = s.plan.steps[0] ?? 100;
@@ -358,17 +340,24 @@ export class RolloutRun {
     }
     // Resumed in `smoke` (the process died during the test): a smoke test that never finished has
     // not passed, so it runs again before any customer reaches gray.
+    const synthetic = this.synthetic.specs.length > 0;
     if (
-      (this.r.state.phase === "scaling" || this.r.state.phase === "smoke") &&
-      this.r.ports.router.smokeTest
+      !this.smoked &&
+      ["scaling", "smoke"].includes(this.r.state.phase) &&
+      (this.r.ports.router.smokeTest || synthetic)
     ) {
       if (this.r.state.phase === "scaling") {
         this.r.go("smoke");
         await this.r.save();
       }
-      const checks = await this.r.ports.router.smokeTest(this.r.ctx.signal);
-      this.r.log("info", `smoke test passed: ${checks.join("; ")}`);
+      if (this.r.ports.router.smokeTest) {
+        const checks = await this.r.ports.router.smokeTest(this.r.ctx.signal);
+        this.r.log("info", `smoke test passed: ${checks.join("; ")}`);
+      }
+      // The synthetic transactions, once each, before the first customer: a failure rolls back (Rejected).
+      if (synthetic) await this.synthetic.preTraffic();
     }
+    this.smoked = true;
     // One look before any customer traffic reaches gray: the load balancer's own error baseline.
     const obs = await this.observer.observe();
     this.r.setState(absorbObservation(this.r.state, obs));
@@ -395,8 +384,16 @@ export class RolloutRun {
     await this.r.save();
   }
 
-  /** Moves traffic to a step: capacity first, health check, then a verified write. */
-  private async enterStep(phase: "shifting" | "returning", index: number, weights: Weights): Promise<void> {
+  /**
+   * Moves traffic to a step: capacity first, health check, then a verified write (for the
+   * chosen-customers step, `pilot`: the pilot rule switched to gray, read back).
+   */
+  private async enterStep(
+    phase: "shifting" | "returning",
+    index: number,
+    weights: Weights,
+    pilot = false,
+  ): Promise<void> {
     const s = this.r.state;
     if (phase === "shifting") {
       const capacity = stepCapacity(s, weights.gray, await this.follower.readSizes());
@@ -405,7 +402,7 @@ export class RolloutRun {
       await this.follower.stableReady(weights.stable);
     }
     const raising: "gray" | "stable" | null =
-      weights.gray > this.r.state.weights.gray
+      weights.gray > this.r.state.weights.gray || (pilot && this.r.state.pilot !== true)
         ? "gray"
         : weights.stable > this.r.state.weights.stable
           ? "stable"
@@ -419,11 +416,12 @@ export class RolloutRun {
       }
     }
     await this.r.save();
-    await this.traffic.write(weights, "configured", this.r.ctx.signal);
+    if (pilot) await this.traffic.writePilot(true, this.r.ctx.signal);
+    else await this.traffic.write(weights, "configured", this.r.ctx.signal);
     const now = this.r.now();
     const ended = endStep(this.r.state, "pass", now);
-    const kind = phase === "shifting" ? "forward" : "return";
-    const stepWeight = phase === "shifting" ? weights.gray : weights.stable;
+    const kind = pilot ? "pilot" : phase === "shifting" ? "forward" : "return";
+    const stepWeight = pilot ? 0 : phase === "shifting" ? weights.gray : weights.stable;
     const next: RolloutState = {
       ...ended,
       stepIndex: index,
@@ -435,14 +433,18 @@ export class RolloutRun {
     };
     this.r.setState(next.phase === phase ? next : transition(next, phase, now, {}));
     await this.r.save();
-    this.r.log("info", `${kind} step: stable ${weights.stable}% / gray ${weights.gray}% (verified)`);
+    if (!pilot)
+      this.r.log("info", `${kind} step: stable ${weights.stable}% / gray ${weights.gray}% (verified)`);
   }
-
-  /** Writes weights and reads them back; retries a mismatch a few times before giving up. */
 
   private async promote(): Promise<Outcome | null> {
     const version = this.r.state.release.version;
     if (version === null) throw new StateError("cannot promote before the release is prepared");
+    // Gray has 100%: the chosen customers lose nothing when their rule goes back to stable now.
+    if (this.r.state.pilot === true) {
+      await this.traffic.writePilot(false, this.r.ctx.signal);
+      await this.r.save();
+    }
     this.r.log("info", `promoting: rolling update of the stable fleet onto ${version}`);
     const plan = this.r.state.plan;
     const result = await this.r.withHeartbeat(() =>
@@ -467,21 +469,5 @@ export class RolloutRun {
     this.r.go("returning", { stepIndex: -1, stepStartedAt: null });
     await this.r.save();
     return null;
-  }
-
-  private async finish(): Promise<Outcome> {
-    const s = this.r.state;
-    const version = s.release.version;
-    if (version === null) throw new StateError("cannot finish before the release is prepared");
-    if (!SAME(s.weights, STABLE_ONLY)) await this.traffic.write(STABLE_ONLY, "configured", this.r.ctx.signal);
-    await this.traffic.drain();
-    await this.r.ports.fleet.retireGray(version, this.r.ctx.signal);
-    this.r.setState({ ...this.r.state, grayCapacity: 0 });
-    await this.r.ports.fleet.releaseStable(this.r.ctx.signal);
-    this.r.go("promoted", {
-      outcomeReason: `promoted ${s.release.image} (version ${version}) to the stable fleet`,
-    });
-    await this.r.save(null);
-    return outcomeFromState(this.r.state);
   }
 }

@@ -5,8 +5,10 @@
 import type { Outcome } from "../contract/outcome.js";
 import type { Analysis, Observation } from "../core/analysis.js";
 import type { Decision } from "../core/decide.js";
+import type { HookCall } from "../core/hooks.js";
 import type { Phase } from "../core/state.js";
 import type { Weights } from "../core/types.js";
+import type { SyntheticRun } from "../gates/synthetic.js";
 
 export type EngineEvent =
   | {
@@ -32,7 +34,13 @@ export type EngineEvent =
       readonly level: "info" | "warn" | "error";
       readonly message: string;
     }
-  | { readonly type: "outcome"; readonly at: number; readonly outcome: Outcome };
+  | { readonly type: "outcome"; readonly at: number; readonly outcome: Outcome }
+  /** A synthetic transaction ran against gray (before traffic, or during a step). */
+  | { readonly type: "synthetic"; readonly at: number; readonly run: SyntheticRun }
+  /** A lifecycle hook was called (or skipped by a person's override). */
+  | { readonly type: "hook"; readonly at: number; readonly call: HookCall }
+  /** The chosen-customers rule was switched (and read back). */
+  | { readonly type: "pilot"; readonly at: number; readonly enabled: boolean };
 
 export type EventListener = (event: EngineEvent) => void;
 

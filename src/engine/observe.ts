@@ -9,9 +9,13 @@ import { follows, recentWindow } from "../core/capacity.js";
 import { analyseStep, guardWindow, historyWindows, observationWindows } from "../core/decide.js";
 import type { BusinessQuery } from "../gates/types.js";
 import type { RunState } from "./run-state.js";
+import type { Synthetic } from "./synthetic.js";
 
 export class Observer {
-  constructor(private readonly r: RunState) {}
+  constructor(
+    private readonly r: RunState,
+    private readonly synthetic?: Synthetic,
+  ) {}
 
   async observe(): Promise<Observation> {
     const now = this.r.now();
@@ -31,7 +35,9 @@ export class Observer {
     const guard = this.r.ports.guard;
     // History (the sequential test's windows, all ending where the rollback window ends) is a read
     // of its own, so its many window lengths never change how the gates' windows are answered.
-    const [metrics, health, alarms, past, alb, sizes] = await Promise.allSettled([
+    // A round of synthetic transactions when one is due (a low rate: --synthetic-interval).
+    const synthetic = this.synthetic?.due(now) ? this.synthetic.round("step") : Promise.resolve(null);
+    const [metrics, health, alarms, past, alb, sizes, runs] = await Promise.allSettled([
       this.r.ports.metrics.read(read, signal, this.businessQuery()),
       this.r.ports.router.targetHealth(signal),
       plan.alarms.length > 0 && this.r.ports.metrics.alarms
@@ -46,6 +52,7 @@ export class Observer {
           ? Promise.reject(new Error("the target has no load-balancer metrics to guard the service signal"))
           : guard.read([guarded], signal),
       follow ? fleet.sizes!(signal) : Promise.resolve(null),
+      synthetic,
     ]);
     if (signal?.aborted) throw new AbortedError("interrupted: rolling back");
     const errors: string[] = [];
@@ -55,6 +62,7 @@ export class Observer {
     if (alarms.status === "rejected") errors.push(`alarms: ${why(alarms)}`);
     if (past.status === "rejected") errors.push(`metrics history: ${why(past)}`);
     if (alb.status === "rejected") errors.push(`load-balancer metrics: ${why(alb)}`);
+    if (runs.status === "rejected") errors.push(`synthetic transactions: ${why(runs)}`);
     if (sizes.status === "rejected") errors.push(`fleet sizes: ${why(sizes)}`);
     const m = metrics.status === "fulfilled" ? metrics.value : null;
     const albWindow = alb.status === "fulfilled" ? alb.value[0] : undefined;
@@ -77,6 +85,7 @@ export class Observer {
       ...(follow
         ? { recent: m?.[recentAt] ?? null, sizes: sizes.status === "fulfilled" ? sizes.value : null }
         : {}),
+      ...(runs.status === "fulfilled" && runs.value !== null ? { synthetic: runs.value } : {}),
     };
     const analysis = ["shifting", "returning", "keeping"].includes(this.r.state.phase)
       ? analyseStep(this.r.state, observation)

@@ -47,6 +47,7 @@ export function decisionToOutcome(d: DecisionRecord): OutcomeDecision {
       verdict: g.verdict,
       reason: g.reason,
       values: { ...g.values },
+      ...(g.observe ? { observe: true } : {}),
     })),
   };
 }

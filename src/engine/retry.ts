@@ -15,7 +15,7 @@
  * seconds, too coarse against an emulator.
  */
 import pRetry, { AbortError } from "p-retry";
-import { AbortedError, isGrayDeployError } from "../contract/errors.js";
+import { AbortedError, isGrayDeployError, toGrayDeployError } from "../contract/errors.js";
 import type { Clock } from "../ports/index.js";
 
 export interface RetryPolicy {
@@ -51,8 +51,39 @@ export const RETRY = {
     factor: 2,
     maxDelayMs: 15_000,
   }),
+  /**
+   * Tidying up after a promotion (gray to zero, stable's pin released): traffic already is on the
+   * promoted fleet and every call is idempotent, so a transient AWS error is tried again as a return
+   * to stable is — at least 5 times AND for one lock lease — instead of turning a promoted release into
+   * a rollback (a 30% fault run saw ResumeProcesses fail its SDK's five attempts).
+   */
+  cleanup: (leaseMs: number): RetryPolicy => ({
+    attempts: 5,
+    forAtLeastMs: leaseMs,
+    firstDelayMs: 1000,
+    factor: 2,
+    maxDelayMs: 15_000,
+    retryable: (e: unknown) => toGrayDeployError(e).retryable,
+  }),
   /** A smoke check through the load balancer that could not connect: three tries, 500 ms then 1 s apart. */
   smokeCheck: { attempts: 3, firstDelayMs: 500, factor: 2, maxDelayMs: 1000 },
+  /**
+   * A synthetic transaction that got no answer: once more after 500 ms when repeating it is safe
+   * (an idempotent method, or an Idempotency-Key header); a charge without a key is never sent twice.
+   */
+  synthetic: (repeatable: boolean): RetryPolicy => ({
+    attempts: repeatable ? 2 : 1,
+    firstDelayMs: 500,
+    factor: 2,
+    maxDelayMs: 1000,
+  }),
+  /** A lifecycle hook that gave no answer (connection error, timeout): `retries` more, 1 s, 2 s, 4 s… apart. */
+  hookCall: (retries: number): RetryPolicy => ({
+    attempts: retries + 1,
+    firstDelayMs: 1000,
+    factor: 2,
+    maxDelayMs: 8000,
+  }),
   /** Another process wrote the rollout between our read and our write: read again, write again, 5 times. */
   takeover: { attempts: 5, firstDelayMs: 0, factor: 1, maxDelayMs: 0 },
   /** Polling the world until a condition holds or a deadline passes (waitUntil). */

@@ -7,6 +7,7 @@
 import { type GrayDeployError, toGrayDeployError } from "../contract/errors.js";
 import type { Outcome } from "../contract/outcome.js";
 import { addWarning, endStep, type Phase, type RollbackCause } from "../core/state.js";
+import type { Hooks } from "./hooks.js";
 import { outcomeFromState } from "./outcome.js";
 import { LostRollout, type RunState } from "./run-state.js";
 import type { Traffic } from "./traffic.js";
@@ -15,6 +16,8 @@ export class Rollback {
   constructor(
     private readonly r: RunState,
     private readonly traffic: Traffic,
+    /** on-rollback hooks: told once traffic is back on stable (or the rollback failed); notify only. */
+    private readonly hooks?: Hooks,
   ) {}
 
   async run(cause: RollbackCause, reason: string, error: GrayDeployError | null): Promise<Outcome> {
@@ -72,7 +75,9 @@ export class Rollback {
         addWarning(this.r.state, `could not record the end of the rollout: ${toGrayDeployError(e).message}`),
       );
     });
-    return outcomeFromState(this.r.state, { error });
+    const outcome = outcomeFromState(this.r.state, { error });
+    await this.hooks?.notify("on-rollback", reason, outcome.outcome);
+    return outcome;
   }
 
   /**
@@ -90,6 +95,8 @@ export class Rollback {
     if (this.r.state.phase !== "rollback-failed") this.r.go("rollback-failed", { outcomeReason: reason });
     await this.r.save(null).catch(() => {});
     this.r.log("error", reason);
-    return outcomeFromState(this.r.state, { outcome: "rollback-failed", reason, error });
+    const outcome = outcomeFromState(this.r.state, { outcome: "rollback-failed", reason, error });
+    await this.hooks?.notify("on-rollback", reason, outcome.outcome);
+    return outcome;
   }
 }

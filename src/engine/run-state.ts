@@ -29,6 +29,11 @@ export interface EngineContext {
    * hook) to pause the rollout and return, leaving `promote` to continue it later.
    */
   readonly approver?: (gate: string, state: RolloutState) => Promise<{ by: string; reason?: string } | null>;
+  /**
+   * The value of a secret a check names (a synthetic transaction's secret header), by environment
+   * variable name: the CLI's environment, the Dagger module's Secrets. Never logged or stored.
+   */
+  readonly secret?: (name: string) => string | undefined;
 }
 
 /** Raised inside a run when another process took the rollout over; the run ends without touching it. */

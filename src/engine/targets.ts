@@ -10,7 +10,7 @@ import type { RolloutState } from "../core/state.js";
 import type { Pool } from "../core/types.js";
 import type { GateSourceSpec } from "../gates/source.js";
 import type { GateSpec, VersionIdentity } from "../gates/types.js";
-import type { Clock, GateReader, Ports } from "../ports/index.js";
+import type { Clock, GateReader, HookCaller, Ports } from "../ports/index.js";
 
 export interface TargetRuntime {
   readonly ports: Ports;
@@ -20,6 +20,8 @@ export interface TargetRuntime {
   readonly identities: Readonly<Record<Pool, VersionIdentity>>;
   /** The rollout stored for the scope when the target opened, when the target read it (AWS does). */
   readonly found?: RolloutState | null;
+  /** Callers of the hook kinds this target serves itself (`lambda` on AWS), by kind. */
+  readonly hookCallers?: Readonly<Record<string, HookCaller>>;
   /** Starts what runs only while a rollout runs (the local load generator). */
   begin?(): Promise<void>;
   /** Stops and releases everything the target started; idempotent, safe after errors. */
@@ -48,6 +50,11 @@ export interface TargetDeps {
    * environment). Absent: the standard AWS chain, plus --role-arn.
    */
   readonly credentials?: AwsCredentialsProvider;
+  /**
+   * Secrets by the environment variable names checks declare (an HTTP hook's signing key, a synthetic
+   * transaction's header): the CLI's environment, the Dagger module's Secrets. Never logged.
+   */
+  readonly secret?: (name: string) => string | undefined;
 }
 
 export interface TargetDefinition<O> extends TargetOptionInfo {
@@ -61,6 +68,8 @@ export interface TargetDefinition<O> extends TargetOptionInfo {
   readonly bootstrap?: (o: O, deps: TargetDeps) => Promise<{ readonly message: string }>;
   /** The gate source whose gates this target's own metric source answers (cloudwatch on AWS). */
   readonly ownGateSource?: string;
+  /** Kinds of lifecycle hook this target calls itself besides HTTP (`lambda` on AWS). */
+  readonly hookKinds?: readonly string[];
   /** The least time a promotion (rolling update of stable) is given, however short the plan. */
   readonly minPromotionTimeoutMs: number;
   /** The scope a rollout locks: one rollout at a time per scope. */

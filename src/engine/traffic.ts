@@ -14,6 +14,9 @@ import type { RunState } from "./run-state.js";
 export const SAME = (a: Weights, b: Weights) => a.stable === b.stable && a.gray === b.gray;
 export const STABLE_ONLY: Weights = { stable: 100, gray: 0 };
 
+/** The chosen-customers rule read back different from what was written. */
+class PilotMismatch extends Error {}
+
 /** Weights read back different from those written. */
 class Mismatch extends Error {
   constructor(readonly read: Weights) {
@@ -54,6 +57,45 @@ export class Traffic {
   }
 
   /**
+   * Switches the chosen-customers rule (to gray: `true`) and reads it back, as a weight write is
+   * (RETRY.verifiedWrite). A router without one: nothing to switch.
+   */
+  async writePilot(enabled: boolean, signal: AbortSignal | undefined): Promise<void> {
+    const router = this.r.ports.router;
+    if (router.setPilot === undefined || router.getPilot === undefined) {
+      if (enabled)
+        throw new VerificationError("this target has no chosen-customers rule to switch", {
+          retryable: false,
+        });
+      return;
+    }
+    try {
+      await retry(
+        { ...RETRY.verifiedWrite, retryable: (e) => e instanceof PilotMismatch },
+        async () => {
+          this.r.writes++;
+          await router.setPilot!(enabled, signal);
+          if ((await router.getPilot!(signal)) !== enabled) throw new PilotMismatch();
+        },
+        { clock: this.r.ctx.clock, signal },
+      );
+    } catch (e) {
+      if (!(e instanceof PilotMismatch)) throw e;
+      throw new VerificationError(
+        `the chosen-customers rule read back ${enabled ? "off" : "on"} after switching it ${enabled ? "on" : "off"}`,
+      );
+    }
+    this.r.setState({ ...this.r.state, pilot: enabled });
+    this.r.event({ type: "pilot", at: this.r.now(), enabled });
+    this.r.log(
+      "info",
+      enabled
+        ? "chosen-customers step: the pilot rule sends its requests to gray; the weights stay stable 100% / gray 0% (verified)"
+        : "chosen-customers rule back to stable (verified)",
+    );
+  }
+
+  /**
    * Returns null when stable has 100% (verified), else the last error. Tries as RETRY.restoreStable
    * says (at least 5 times AND for at least one lock lease), renewing the lease meanwhile: the person
    * paged after giving up meets the same failing API, so giving up early only leaves gray serving.
@@ -63,7 +105,11 @@ export class Traffic {
       try {
         await retry(
           RETRY.restoreStable(this.r.state.plan.lockLeaseMs),
-          () => this.write(STABLE_ONLY, "off", undefined),
+          async () => {
+            // The chosen-customers rule first: it sends its requests to gray whatever the weights say.
+            if (this.r.state.plan.pilot !== undefined) await this.writePilot(false, undefined);
+            await this.write(STABLE_ONLY, "off", undefined);
+          },
           {
             clock: this.r.ctx.clock,
             onFailure: (f) =>
@@ -95,6 +141,39 @@ export class Traffic {
     return lastError;
   }
 
+  /**
+   * A resumed run makes the chosen-customers rule match the stored state, like the weights: on when
+   * stored off (the process died between switching it and saving) is switched back off; off when
+   * stored on means someone moved those customers back to stable while no process ran the rollout —
+   * switching it on again would give gray traffic without a verdict, so the run rolls back (returned
+   * reason). Null: go on.
+   */
+  async reconcilePilot(): Promise<string | null> {
+    const s = this.r.state;
+    const getPilot = this.r.ports.router.getPilot;
+    if (s.plan.pilot === undefined || getPilot === undefined) return null;
+    const actual = await getPilot.call(this.r.ports.router, this.r.ctx.signal);
+    const stored = s.pilot === true;
+    if (actual === stored) return null;
+    if (stored) {
+      return "the chosen-customers rule forwards to stable although the rollout last verified it on gray: it was switched while no process ran the rollout, and resuming would send those customers to gray without a verdict";
+    }
+    this.r.log(
+      "warn",
+      "the chosen-customers rule forwards to gray but the rollout last verified it off: switching it back",
+    );
+    await this.writePilot(false, this.r.ctx.signal);
+    return null;
+  }
+
+  /**
+   * This run lost the rollout with a weight write that no save followed: the write may have landed
+   * AFTER the new owner took over (it was slow, or retried by the SDK) — e.g. after an `abort` from
+   * another process had verified stable 100% and scaled gray to zero, putting customers back on an
+   * empty gray. When the new owner is rolling back or has ended, stable 100% is what it wants, so
+   * this run puts it back (one verified write, stickiness off as in a rollback). Otherwise (a resumed
+   * run drives the rollout) it only warns: writing the owner's weights could fight its next step.
+   */
   async undoLateWrite(stored: StoredRollout | null): Promise<void> {
     if (this.r.writes <= this.r.savedWrites) return;
     const s = stored?.state;
@@ -112,6 +191,14 @@ export class Traffic {
       return;
     }
     try {
+      const router = this.r.ports.router;
+      if (this.r.state.plan.pilot !== undefined && (await router.getPilot?.(undefined)) === true) {
+        this.r.log(
+          "warn",
+          "the chosen-customers rule still sends to gray after another process took the rollout over: switching it back to stable",
+        );
+        await router.setPilot?.(false, undefined);
+      }
       const actual = await this.r.ports.router.getWeights(undefined);
       if (SAME(actual, STABLE_ONLY)) return;
       this.r.log(

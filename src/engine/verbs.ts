@@ -9,9 +9,11 @@ import type { TargetName } from "../contract/options/def.js";
 import type { Outcome } from "../contract/outcome.js";
 import { formatDuration, formatRate } from "../contract/units.js";
 import { pauseGate } from "../core/decide.js";
+import { describeHook } from "../core/hooks.js";
 import { describeSignal, grayCapacity, type Policy } from "../core/policy.js";
 import { isTerminal, newRollout, type RolloutState } from "../core/state.js";
 import { describeGate } from "../gates/spec.js";
+import { describeSynthetic } from "../gates/synthetic-judge.js";
 import type { Ports, ReleaseSpec, StoredRollout } from "../ports/index.js";
 import { type EngineContext, RolloutRun } from "./engine.js";
 import { fanOut } from "./events.js";
@@ -340,6 +342,11 @@ export interface PlanReport {
   readonly thresholds: Readonly<Record<string, string | number>>;
   /** The gates judged at every step besides the built-in ones: CloudWatch alarms, business-metric gates. */
   readonly gates: readonly string[];
+  /**
+   * Every check and hook the rollout would run, in order: synthetic transactions (before traffic and
+   * during steps), the chosen-customers step, lifecycle hooks by stage, observe-only gates.
+   */
+  readonly checks: readonly string[];
   readonly changes: readonly string[];
   readonly estimatedDuration: string;
   readonly blockers: readonly string[];
@@ -385,9 +392,10 @@ export async function plan(
     bake: formatDuration(p.bakeMs),
     approval: p.approvals.includes(`step:${w}`),
   }));
+  const forwardSteps = p.steps.length + (p.pilot ? 1 : 0);
   const keepMs = p.keepPreviousMs ?? 0;
   const total =
-    p.steps.length * p.bakeMs + keepMs + p.returnSteps.length * p.returnBakeMs + routerFacts.drainDelayMs;
+    forwardSteps * p.bakeMs + keepMs + p.returnSteps.length * p.returnBakeMs + routerFacts.drainDelayMs;
   // Two decimals: a 30-minute window on 4 instances is 2 instance-hours.
   const keep =
     keepMs > 0
@@ -421,9 +429,15 @@ export async function plan(
       ...p.alarms.map((a) => `alarm ${a}: the step fails while it is in ALARM`),
       ...(p.gates ?? []).map(describeGate),
     ],
+    checks: planChecks(p),
     changes: [
       `create (or reuse) the release version of ${release.image}`,
       `pin stable at ${stable} instance(s) while the rollout runs`,
+      ...(p.pilot
+        ? [
+            `chosen customers (${p.pilot.match ?? "the pilot rule's condition"}) to gray, weights unchanged, bake ≥ ${formatDuration(p.bakeMs)}`,
+          ]
+        : []),
       ...steps.map(
         (s) =>
           `gray ${s.grayCapacity} instance(s), weights stable ${100 - s.weight} / gray ${s.weight}, bake ≥ ${s.bake}${s.approval ? " after approval" : ""}`,
@@ -453,6 +467,25 @@ export async function plan(
     blockers,
     ...(keep === null ? {} : { keepPrevious: keep }),
   };
+}
+
+/** What `plan` lists under checks (src/core/hooks.ts, src/gates/synthetic.ts say what each does). */
+export function planChecks(p: Policy): string[] {
+  const synthetic = p.synthetic ?? [];
+  const every = formatDuration(p.syntheticIntervalMs ?? p.intervalMs);
+  return [
+    ...synthetic.map(
+      (s) =>
+        `${describeSynthetic(s)}: once before the first customer (a failure rolls back), then every ${every} during each step (${s.failAfter} failed in a row fail it)`,
+    ),
+    ...(p.pilot
+      ? [
+          `chosen-customers step first: ${p.pilot.match ?? "the load balancer's pilot rule"} → gray; a rollback switches it back first`,
+        ]
+      : []),
+    ...(p.hooks ?? []).map(describeHook),
+    ...(p.observe ?? []).map((g) => `${g}: observe only (judged and reported, never holds or fails a step)`),
+  ];
 }
 
 function log(ctx: VerbContext, level: "info" | "warn" | "error", message: string): void {

@@ -60,7 +60,7 @@ export const DEFAULT_MAX_ERRORS = 3;
 export const DEFAULT_TEST_MARGIN = 0.005;
 
 /** Turns what a front end or a config file holds into a list of raw declarations. */
-function declarations(raw: unknown, issues: GateIssue[]): unknown[] {
+export function declarations(raw: unknown, issues: GateIssue[], what = "gate"): unknown[] {
   const fromJson = (text: string, where: string): unknown[] => {
     try {
       const v: unknown = JSON.parse(text);
@@ -68,7 +68,7 @@ function declarations(raw: unknown, issues: GateIssue[]): unknown[] {
     } catch (e) {
       issues.push({
         path: where,
-        message: `is not valid JSON (${e instanceof Error ? e.message : String(e)}): pass a gate object or a list of them`,
+        message: `is not valid JSON (${e instanceof Error ? e.message : String(e)}): pass a ${what} object or a list of them`,
       });
       return [];
     }
@@ -79,7 +79,7 @@ function declarations(raw: unknown, issues: GateIssue[]): unknown[] {
     return raw.flatMap((item, i) => (typeof item === "string" ? fromJson(item, `[${i}]`) : [item]));
   }
   if (raw !== null && typeof raw === "object") return [raw];
-  issues.push({ path: "", message: "expected a list of gate declarations (objects), or their JSON" });
+  issues.push({ path: "", message: `expected a list of ${what} declarations (objects), or their JSON` });
   return [];
 }
 

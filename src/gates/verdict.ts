@@ -23,13 +23,33 @@ export type GateName =
   /** The load balancer's metrics guarding a service signal (gates/guard.ts). */
   | "signal-guard"
   /** A business-metric gate a team declared (src/gates): `custom:<its name>`. */
-  | `custom:${string}`;
+  | `custom:${string}`
+  /** A synthetic transaction a team declared (src/gates/synthetic.ts): `synthetic:<its name>`. */
+  | `synthetic:${string}`;
 
 export interface GateResult {
   readonly gate: GateName;
   readonly verdict: Verdict;
   readonly reason: string;
   readonly values: Readonly<Record<string, number | string | null>>;
+  /**
+   * Observe-only (--observe-gates): judged and reported like any gate, never counted — it neither
+   * holds nor fails a step (Argo Rollouts' dryRun metrics).
+   */
+  readonly observe?: true;
+}
+
+/** The gates that count towards a decision (observe-only ones do not). */
+export const counted = (gates: readonly GateResult[]): GateResult[] =>
+  gates.filter((g) => g.observe !== true);
+
+/** Marks the named gates observe-only. */
+export function observeOnly(
+  gates: readonly GateResult[],
+  names: readonly string[] | undefined,
+): GateResult[] {
+  if (!names || names.length === 0) return [...gates];
+  return gates.map((g) => (names.includes(g.gate) ? { ...g, observe: true as const } : g));
 }
 
 const RANK: Record<Verdict, number> = { pass: 0, inconclusive: 1, fail: 2 };

@@ -5,6 +5,7 @@
  * rollout. The rollout store is not part of it (see src/local/memory-store.ts).
  */
 import { AbortedError } from "../contract/errors.js";
+import { pilotCondition } from "../core/options/checks.js";
 import { serviceSignalOf } from "../core/policy.js";
 import { systemClock } from "../engine/clock.js";
 import type { Clock } from "../ports/index.js";
@@ -13,9 +14,9 @@ import { LocalFleet } from "./fleet.js";
 import { LoadGenerator } from "./load.js";
 import { TrafficMetrics } from "./metrics.js";
 import type { LocalTargetOptions } from "./options.js";
-import { type HealthCheckOptions, StaticWeightSource, WeightedProxy } from "./proxy.js";
+import { type HealthCheckOptions, type ProxyStats, StaticWeightSource, WeightedProxy } from "./proxy.js";
 import { LoadRamp } from "./ramp.js";
-import { LocalTrafficRouter } from "./router.js";
+import { LocalTrafficRouter, PILOT_ROUTE, pilotRoute } from "./router.js";
 import { LocalServiceMetrics } from "./service-metrics.js";
 
 /** The version label the local stable pool runs before any release. */
@@ -51,6 +52,8 @@ export interface LocalEnvironment {
   /** What the processes publish about themselves (--signal service); null otherwise. */
   readonly serviceMetrics: LocalServiceMetrics | null;
   readonly load: LoadGenerator;
+  /** The chosen customers' share of the load (requests carrying the pilot header or cookie); null without one. */
+  readonly pilotLoad: LoadGenerator | null;
   /** The proxy itself, for its cumulative counters (`stats()`) and target states. */
   readonly proxy: WeightedProxy;
   readonly proxyUrl: string;
@@ -95,7 +98,12 @@ export async function createLocalEnvironment(
             120_000,
           ),
         });
-  const source = new StaticWeightSource({ weights: { stable: 100, gray: 0 }, stickinessSeconds });
+  const pilot = pilotCondition(options);
+  const source = new StaticWeightSource({
+    weights: { stable: 100, gray: 0 },
+    stickinessSeconds,
+    ...(pilot === null ? {} : { routes: [pilotRoute([pilot], false)] }),
+  });
   const proxy = new WeightedProxy({
     weights: source,
     sink: metrics,
@@ -112,6 +120,7 @@ export async function createLocalEnvironment(
     grayLatencyMs: options.grayLatencyMs,
     grayCrash: options.grayCrash,
     baselineErrorRate: options.baselineErrorRate,
+    grayPaymentFault: options.grayPaymentFault,
     instanceWarmupMs: options.instanceWarmup,
     capacityRps: options.instanceCapacity,
     refreshMinHealthy: options.refreshMinHealthy,
@@ -131,6 +140,7 @@ export async function createLocalEnvironment(
         }),
   });
   let load: LoadGenerator | null = null;
+  let pilotLoad: LoadGenerator | null = null;
   let ramp: LoadRamp | null = null;
   let autoscaler: LocalAutoscaler | null = null;
 
@@ -142,6 +152,8 @@ export async function createLocalEnvironment(
         () => ramp?.stop(),
         () => autoscaler?.stop(),
         () => load?.close(),
+        () => pilotLoad?.close(),
+        () => log(servedSummary(proxy.stats())),
         () => fleet.dispose(),
         () => proxy.close(),
         () => metrics.close(),
@@ -161,13 +173,20 @@ export async function createLocalEnvironment(
     const proxyUrl = await proxy.start();
     log(`local proxy listening on ${proxyUrl}; starting ${options.instances} stable instances`);
     await fleet.start(signal);
-    load = new LoadGenerator({ url: proxyUrl, rps: options.rps });
+    // With a chosen-customers rule, part of the customers carry its header or cookie.
+    const pilotRps = pilot === null ? 0 : Math.max(1, Math.round(options.rps * options.pilotShare));
+    load = new LoadGenerator({ url: proxyUrl, rps: Math.max(1, options.rps - pilotRps) });
+    if (pilot !== null) {
+      const value = pilot.header.toLowerCase() === "cookie" ? options.pilotCookie! : pilot.values[0]!;
+      pilotLoad = new LoadGenerator({ url: proxyUrl, rps: pilotRps, headers: { [pilot.header]: value } });
+    }
     const generator = load;
     const router = new LocalTrafficRouter({
       proxy,
       source,
       stickinessSeconds,
       grayVersion: () => fleet.grayVersion,
+      ...(pilot === null ? {} : { pilot: [pilot] }),
     });
     const perInstance = (await fleet.sizes()).perInstanceRps;
     if (perInstance !== null) {
@@ -175,20 +194,45 @@ export async function createLocalEnvironment(
       autoscaler.start();
     }
     if (options.rpsRamp !== undefined) {
+      // The customers without the chosen-customers header climb; those with it keep their share.
       ramp = new LoadRamp(generator, {
-        from: options.rps,
-        to: options.rpsRamp,
+        from: Math.max(1, options.rps - pilotRps),
+        to: Math.max(1, options.rpsRamp - pilotRps),
         overMs: options.steps.length * options.bake,
         clock,
       });
     }
     const begin = () => {
       generator.start();
+      pilotLoad?.start();
       ramp?.start();
     };
-    return { router, fleet, metrics, serviceMetrics, load, proxy, proxyUrl, autoscaler, begin, dispose };
+    return {
+      router,
+      fleet,
+      metrics,
+      serviceMetrics,
+      load,
+      pilotLoad,
+      proxy,
+      proxyUrl,
+      autoscaler,
+      begin,
+      dispose,
+    };
   } catch (e) {
     await dispose();
     throw e;
   }
+}
+
+/**
+ * The proxy's account of who reached gray, logged when the environment stops: customers (by weight,
+ * stickiness or the chosen-customers rule) apart from the header route that only smoke checks and
+ * synthetic transactions use.
+ */
+export function servedSummary(stats: ProxyStats): string {
+  const gray = (route: string) => stats.routes[route]?.gray ?? 0;
+  const customers = gray("weighted") + gray("sticky") + gray(PILOT_ROUTE);
+  return `local proxy: gray served ${customers} customer request(s) (by weight ${gray("weighted")}, sticky ${gray("sticky")}, chosen customers ${gray(PILOT_ROUTE)}) and ${gray("header")} smoke/synthetic request(s) through the header route`;
 }

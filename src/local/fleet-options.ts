@@ -16,6 +16,8 @@ export interface LocalFleetOptions {
   readonly grayLatencyMs?: number;
   readonly grayCrash?: boolean;
   readonly baselineErrorRate?: number;
+  /** The release declines every payment (--gray-payment-fault). */
+  readonly grayPaymentFault?: boolean;
   /** Requests/s one instance serves before it queues (the service's CAPACITY_RPS); absent: unbounded. */
   readonly capacityRps?: number;
   /** Instance refresh: how long a new stable instance serves before the next replacement. Default 0. */

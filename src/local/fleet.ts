@@ -126,7 +126,7 @@ export class LocalFleet implements Fleet {
     const faults = this.faultsOf(release.image);
     const facts = [
       `stable pool: ${this.#pools.stable.length} local processes of ${this.#stableVersion}, ${health.healthy} healthy, ${health.unhealthy} unhealthy`,
-      `release ${release.image}: error rate ${pct(faults.errorRate)}, added latency ${faults.latencyMs} ms, crash at start: ${faults.crash ? "yes" : "no"}`,
+      `release ${release.image}: error rate ${pct(faults.errorRate)}, added latency ${faults.latencyMs} ms, crash at start: ${faults.crash ? "yes" : "no"}${faults.paymentFault ? ", declines every payment (--gray-payment-fault)" : ""}`,
       `baseline error rate of every version: ${pct(faults.baselineErrorRate)}`,
     ];
     if (release.image === this.#stableVersion) facts.push(`stable already runs ${release.image}`);
@@ -319,6 +319,7 @@ export class LocalFleet implements Fleet {
       latencyMs: release ? (this.#o.grayLatencyMs ?? 0) : 0,
       crash: release ? (this.#o.grayCrash ?? false) : false,
       baselineErrorRate: this.#o.baselineErrorRate ?? 0,
+      ...(release && this.#o.grayPaymentFault ? { paymentFault: true } : {}),
     };
   }
 

@@ -25,6 +25,8 @@ export interface InstanceFaults {
   readonly declineRate?: number;
   /** Fraction of valid payments declined in every version (the issuers' normal declines). */
   readonly baselineDeclineRate?: number;
+  /** Every payment declined, sandbox ones included, while health and reads stay fine: a broken release. */
+  readonly paymentFault?: boolean;
 }
 
 export const NO_FAULTS: InstanceFaults = Object.freeze({
@@ -107,6 +109,7 @@ export class ServiceInstance {
       CRASH: f.crash ? "1" : "0",
       DECLINE_RATE: String(f.declineRate ?? 0),
       BASELINE_DECLINE_RATE: String(f.baselineDeclineRate ?? 0),
+      PAYMENT_FAULT: f.paymentFault ? "1" : "0",
       EXIT_WITH_PARENT: "1",
       CAPACITY_RPS: String(spec.capacityRps ?? 0),
     };

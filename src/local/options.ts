@@ -1,5 +1,6 @@
 /** The local environment: load and fault injection of the embedded target (src/local). */
 import { optionGroup, type Values } from "../contract/options/def.js";
+import type { CheckOptions } from "../core/options/checks.js";
 import type { PlanOptions } from "../core/options/plan.js";
 import type { SignalOptions } from "../core/options/signal.js";
 import type { ReleaseOptions } from "../engine/options/release.js";
@@ -64,8 +65,40 @@ export const localOptions = optionGroup({
       description:
         "Share of requests that fail in both versions (the service's own baseline, not the release's fault).",
     },
+    grayPaymentFault: {
+      kind: "boolean",
+      default: false,
+      description:
+        "Fault injection: the new version declines every payment (HTTP 200, status declined) while its health checks and GETs stay fine: only a synthetic charge or a business gate sees it.",
+    },
+    pilotShare: {
+      kind: "rate",
+      default: "10%",
+      description:
+        "With --pilot-header or --pilot-cookie: the share of the generated load sent by chosen customers (carrying the header or cookie).",
+    },
   },
 });
+
+/**
+ * The local target's default synthetic transaction: one PIX charge in the sample gateway's sandbox
+ * (not counted in its business metrics), which a release with --gray-payment-fault declines.
+ */
+export const LOCAL_SYNTHETIC = JSON.stringify([
+  {
+    name: "pix-charge",
+    method: "POST",
+    path: "/v1/payments",
+    body: {
+      amount: 100,
+      currency: "BRL",
+      method: "pix",
+      sandbox: true,
+      description: "gray-deploy {rolloutId}",
+    },
+    expect: { status: 201, json: ['$.status == "approved"'] },
+  },
+]);
 
 export type LocalOptions = Values<typeof localOptions.defs>;
 
@@ -73,4 +106,5 @@ export type LocalOptions = Values<typeof localOptions.defs>;
 export type LocalTargetOptions = LocalOptions &
   PlanOptions &
   Partial<SignalOptions> &
-  Pick<ReleaseOptions, "image">;
+  Pick<ReleaseOptions, "image"> &
+  Partial<Pick<CheckOptions, "pilotHeader" | "pilotCookie">>;

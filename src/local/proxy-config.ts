@@ -12,6 +12,39 @@ export interface ForwardConfig {
   readonly weights: Weights;
   /** Target-group stickiness duration; null when stickiness is off. */
   readonly stickinessSeconds: number | null;
+  /**
+   * Listener rules evaluated before the weighted split, lowest priority first, as an ALB evaluates
+   * them (the smoke rule, the chosen-customers rule): the first whose every condition matches
+   * forwards by its own weights. Absent: none.
+   */
+  readonly routes?: readonly HeaderRoute[];
+}
+
+/** An http-header condition: any of `values` (case-insensitive, `*` and `?` wildcards) matches. */
+export interface HeaderCondition {
+  readonly header: string;
+  readonly values: readonly string[];
+}
+
+/** A listener rule of http-header conditions (ANDed) with a forward action. */
+export interface HeaderRoute {
+  /** Names the route in counters and logs: `pilot`, `smoke`, a rule ARN. */
+  readonly id: string;
+  readonly priority: number;
+  readonly conditions: readonly HeaderCondition[];
+  readonly weights: Weights;
+}
+
+/** One answered request, for an access log (`ProxyOptions.log`). */
+export interface AccessLogEntry {
+  readonly at: number;
+  /** null: the load balancer answered itself. */
+  readonly pool: Pool | null;
+  /** How the pool was chosen: `weighted`, `sticky`, `header` (the force header) or a route's id. */
+  readonly route: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
 }
 
 /**
@@ -57,6 +90,9 @@ function freezeConfig(c: ForwardConfig): ForwardConfig {
   return Object.freeze({
     weights: Object.freeze({ stable: c.weights.stable, gray: c.weights.gray }),
     stickinessSeconds: s,
+    ...(c.routes && c.routes.length > 0
+      ? { routes: Object.freeze([...c.routes].sort((a, b) => a.priority - b.priority)) }
+      : {}),
   });
 }
 
@@ -133,6 +169,8 @@ export interface ProxyOptions {
   readonly random?: () => number;
   /** Epoch milliseconds, for the pools' first requests. Default: the system clock. */
   readonly now?: () => number;
+  /** Told about every answered request (an access log); keep it cheap: it runs on the request path. */
+  readonly log?: (entry: AccessLogEntry) => void;
 }
 
 export interface PoolCounters {
@@ -149,6 +187,50 @@ export interface ProxyStats {
   readonly gray: PoolCounters;
   /** Answers the load balancer made itself (no healthy target or no weight). */
   readonly lbErrors: number;
+  /** Requests sent to each pool, by how the pool was chosen (see AccessLogEntry.route). */
+  readonly routes: Readonly<Record<string, Readonly<Record<Pool, number>>>>;
+}
+
+export function accessEntry(
+  at: number,
+  pool: Pool | null,
+  route: string,
+  req: { readonly method?: string | undefined; readonly url?: string | undefined },
+  status: number,
+): AccessLogEntry {
+  return { at, pool, route, method: req.method ?? "GET", path: req.url ?? "/", status };
+}
+
+/** Whether a header value matches an ALB condition value: case-insensitive, `*` any run, `?` one character. */
+export function albMatch(pattern: string, value: string): boolean {
+  let re = PATTERNS.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".")}$`,
+      "is",
+    );
+    if (PATTERNS.size < 256) PATTERNS.set(pattern, re);
+  }
+  return re.test(value);
+}
+const PATTERNS = new Map<string, RegExp>();
+
+/** The first route whose every condition matches the request's headers (all values of each header). */
+export function matchRoute(
+  routes: readonly HeaderRoute[],
+  headers: NodeJS.Dict<string[]>,
+): HeaderRoute | null {
+  for (const r of routes) {
+    const ok = r.conditions.every((c) => {
+      const values = headers[c.header.toLowerCase()] ?? [];
+      return values.some((v) => c.values.some((p) => albMatch(p, v)));
+    });
+    if (ok) return r;
+  }
+  return null;
 }
 
 /** The header that forces a pool (smoke tests) and names the serving pool in answers. */

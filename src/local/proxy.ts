@@ -19,7 +19,9 @@
  * - Deregistration drains: a removed target gets no new request; in-flight ones finish (up to
  *   `drainTimeoutMs`, the deregistration delay) before `setTargets` resolves.
  * Plus a header route for smoke tests: `x-gray-deploy-pool: gray` (or `stable`) forces the pool.
- * Every answer carries `x-gray-deploy-pool` naming the pool that served it.
+ * - Listener rules before the weighted one (`routes`: smoke, chosen customers), by priority, with
+ *   ALB's http-header matching (matchRoute); the first that matches forwards by its own weights.
+ * Every answer carries `x-gray-deploy-pool`; `stats().routes` and the access log (`log`) say why.
  *
  * Pluggable on both sides, so the AWS tests reuse it: weights come from a `WeightSource` (local: a
  * value the router sets; AWS: a poller of DescribeRules), measurements go to a `MetricSink` (local:
@@ -37,11 +39,13 @@ import { ErrorCode, GrayDeployError, InvalidInputError } from "../contract/error
 import type { FleetHealth, Pool, PoolHealth, Weights } from "../core/types.js";
 import { systemClock } from "../engine/clock.js";
 import {
+  accessEntry,
   Counters,
   DEFAULT_HEALTH,
   type ForwardConfig,
   type HealthCheckOptions,
   type MetricSink,
+  matchRoute,
   POOL_HEADER,
   type PoolCounters,
   type ProxyOptions,
@@ -70,6 +74,9 @@ const POOLS: readonly Pool[] = ["stable", "gray"];
 interface Exchange {
   readonly proxy: WeightedProxy;
   readonly res: ServerResponse;
+  readonly req: IncomingMessage;
+  /** How the pool was chosen (AccessLogEntry.route). */
+  readonly route: string;
   readonly pool: Pool;
   readonly target: Target;
   readonly start: number;
@@ -91,6 +98,7 @@ export class WeightedProxy {
   readonly #rr: Record<Pool, number> = { stable: 0, gray: 0 };
   readonly #counters: Record<Pool, Counters> = { stable: new Counters(), gray: new Counters() };
   #lbErrors = 0;
+  readonly #routes = new Map<string, Record<Pool, number>>();
   #config: ForwardConfig | null = null;
   #cookies: Record<Pool, string> | null = null;
   #server: Server | null = null;
@@ -215,7 +223,8 @@ export class WeightedProxy {
   /** Cumulative counters since start. */
   stats(): ProxyStats {
     const c = (p: Pool): PoolCounters => ({ ...this.#counters[p] });
-    return { stable: c("stable"), gray: c("gray"), lbErrors: this.#lbErrors };
+    const routes = Object.fromEntries([...this.#routes].map(([id, n]) => [id, { ...n }]));
+    return { stable: c("stable"), gray: c("gray"), lbErrors: this.#lbErrors, routes };
   }
 
   /** Stops accepting, closes client connections and upstream pools. Idempotent. */
@@ -347,29 +356,42 @@ export class WeightedProxy {
 
     let pool: Pool | null = null;
     let cookie: string | null = null;
+    let route = "weighted";
     const forced = req.headers[POOL_HEADER];
+    const matched = config.routes ? matchRoute(config.routes, req.headersDistinct) : null;
     if (forced === "gray" || forced === "stable") {
       // A header route is its own rule on an ALB: no stickiness there.
       pool = forced;
+      route = "header";
+    } else if (matched !== null) {
+      // A listener rule before the weighted one (smoke, chosen customers): its own forward weights.
+      pool = this.#pick(matched.weights);
+      route = matched.id;
     } else {
       if (cookies !== null) {
         const pinned = readStickyCookie(req.headers.cookie);
         // A pinned pool without a healthy target loses the pin (the ALB re-balances the client).
-        if (pinned !== null && this.#rotation[pinned].length > 0) pool = pinned;
+        if (pinned !== null && this.#rotation[pinned].length > 0) {
+          pool = pinned;
+          route = "sticky";
+        }
       }
       pool ??= this.#pick(config.weights);
       if (pool !== null && cookies !== null) cookie = cookies[pool];
     }
 
     if (pool === null) {
-      this.#answerSelf(res, start, "no pool has weight in the forward action");
+      this.#answerSelf(req, res, start, "no pool has weight in the forward action", route);
       return;
     }
     const rotation = this.#rotation[pool];
     if (rotation.length === 0) {
-      this.#answerSelf(res, start, `no healthy target in the ${pool} pool`);
+      this.#answerSelf(req, res, start, `no healthy target in the ${pool} pool`, route);
       return;
     }
+    const counted = this.#routes.get(route) ?? { stable: 0, gray: 0 };
+    counted[pool]++;
+    this.#routes.set(route, counted);
     const target = rotation[this.#rr[pool]++ % rotation.length]!;
     if (this.#rr[pool] > 1e9) this.#rr[pool] = 0;
     target.requests++;
@@ -381,7 +403,7 @@ export class WeightedProxy {
     const hasBody =
       h["transfer-encoding"] !== undefined ||
       (h["content-length"] !== undefined && h["content-length"] !== "0");
-    const exchange: Exchange = { proxy: this, res, pool, target, start, cookie, status: 0 };
+    const exchange: Exchange = { proxy: this, res, req, route, pool, target, start, cookie, status: 0 };
     target.traffic.stream(
       {
         path: req.url ?? "/",
@@ -396,11 +418,16 @@ export class WeightedProxy {
     );
   }
 
-  #answerSelf(res: ServerResponse, start: number, why: string): void {
+  #answerSelf(req: IncomingMessage, res: ServerResponse, start: number, why: string, route: string): void {
     this.#lbErrors++;
     res.writeHead(503, LB_HEADERS);
     res.end(`503 Service Unavailable: ${why}\n`);
     this.#sink?.request(null, 503, performance.now() - start, false);
+    this.#opts.log?.(accessEntry(this.#now(), null, route, req, 503));
+  }
+
+  #log(ex: Exchange, status: number): void {
+    this.#opts.log?.(accessEntry(this.#now(), ex.pool, ex.route, ex.req, status));
   }
 
   /** @internal called once per exchange when it ends. */
@@ -411,6 +438,7 @@ export class WeightedProxy {
     if (err === null) {
       if (ex.status >= 500) c.errors++;
       this.#sink?.request(ex.pool, ex.status, latency, false);
+      this.#log(ex, ex.status);
       return;
     }
     if (ex.status === 0) {
@@ -427,6 +455,7 @@ export class WeightedProxy {
         );
       }
       this.#sink?.request(ex.pool, status, latency, true);
+      this.#log(ex, status);
       return;
     }
     if (isUpstreamError(err)) {
@@ -434,10 +463,12 @@ export class WeightedProxy {
       c.errors++;
       c.connectionErrors++;
       this.#sink?.request(ex.pool, ex.status, latency, true);
+      this.#log(ex, ex.status);
       return;
     }
     // The client went away mid-answer (ALB's 460): not the target's fault.
     this.#sink?.request(ex.pool, 460, latency, false);
+    this.#log(ex, 460);
   }
 }
 

@@ -4,10 +4,37 @@
  * request; `getWeights` reads back what the proxy applies.
  */
 import { request } from "undici";
-import { AbortedError, InvalidInputError, PreflightError, VerificationError } from "../contract/errors.js";
+import {
+  AbortedError,
+  InvalidInputError,
+  PreflightError,
+  ProviderError,
+  VerificationError,
+} from "../contract/errors.js";
 import type { FleetHealth, Weights } from "../core/types.js";
-import type { RouterPreflight, SetWeightsOptions, TrafficRouter } from "../ports/index.js";
-import { describeError, POOL_HEADER, type StaticWeightSource, type WeightedProxy } from "./proxy.js";
+import type {
+  GrayAnswer,
+  GrayRequest,
+  RouterPreflight,
+  SetWeightsOptions,
+  TrafficRouter,
+} from "../ports/index.js";
+import {
+  describeError,
+  type HeaderCondition,
+  POOL_HEADER,
+  type StaticWeightSource,
+  type WeightedProxy,
+} from "./proxy.js";
+
+/** The id of the chosen-customers route in the proxy's forward config (and its counters). */
+export const PILOT_ROUTE = "pilot";
+/** Where the chosen-customers rule sits: before the weighted split, after the smoke header. */
+const PILOT_PRIORITY = 10;
+const TO_GRAY: Weights = { stable: 0, gray: 1 };
+const TO_STABLE: Weights = { stable: 1, gray: 0 };
+/** The most of an answer's body kept for judging (a synthetic transaction's answer is small). */
+const MAX_BODY = 65_536;
 
 export interface LocalRouterOptions {
   readonly proxy: WeightedProxy;
@@ -25,13 +52,37 @@ export interface LocalRouterOptions {
   readonly drainDelayMs?: number;
   /** The version gray is expected to answer with (the smoke test checks it), when known. */
   readonly grayVersion?: () => string | null;
+  /** The chosen-customers rule's conditions (--pilot-header/--pilot-cookie); absent: no such rule. */
+  readonly pilot?: readonly HeaderCondition[];
+}
+
+/** The chosen-customers route, forwarding to stable (off) or gray (on). */
+export function pilotRoute(conditions: readonly HeaderCondition[], enabled: boolean) {
+  return { id: PILOT_ROUTE, priority: PILOT_PRIORITY, conditions, weights: enabled ? TO_GRAY : TO_STABLE };
 }
 
 export class LocalTrafficRouter implements TrafficRouter {
   readonly #o: LocalRouterOptions;
 
+  readonly setPilot?: (enabled: boolean, signal?: AbortSignal) => Promise<void>;
+  readonly getPilot?: (signal?: AbortSignal) => Promise<boolean>;
+
   constructor(options: LocalRouterOptions) {
     this.#o = options;
+    const conditions = options.pilot;
+    if (conditions !== undefined) {
+      this.setPilot = async (enabled, signal) => {
+        aborted(signal);
+        const c = this.#o.source.get();
+        const others = (c.routes ?? []).filter((r) => r.id !== PILOT_ROUTE);
+        this.#o.source.set({ ...c, routes: [...others, pilotRoute(conditions, enabled)] });
+      };
+      this.getPilot = async (signal) => {
+        aborted(signal);
+        const route = this.#o.proxy.forwardConfig().routes?.find((r) => r.id === PILOT_ROUTE);
+        return route !== undefined && route.weights.gray > 0;
+      };
+    }
   }
 
   async preflight(signal?: AbortSignal): Promise<RouterPreflight> {
@@ -55,6 +106,11 @@ export class LocalTrafficRouter implements TrafficRouter {
         `stable pool: ${health.stable.healthy} healthy, ${health.stable.unhealthy} unhealthy; gray pool: ${health.gray.healthy} healthy`,
         `health check GET ${hc.path} every ${hc.intervalMs} ms, healthy after ${hc.healthyThreshold}, unhealthy after ${hc.unhealthyThreshold}`,
         `stickiness: ${this.#o.stickinessSeconds === null ? "off" : `${this.#o.stickinessSeconds}s`}; smoke route: header ${POOL_HEADER}: gray`,
+        ...(this.#o.pilot === undefined
+          ? []
+          : [
+              `chosen-customers rule: requests with ${this.#o.pilot.map((c) => `${c.header}: ${c.values.join(" or ")}`).join(" and ")} go to ${config.routes?.find((r) => r.id === PILOT_ROUTE)?.weights.gray ? "GRAY" : "stable"} until the first step switches them to gray`,
+            ]),
       ],
     };
   }
@@ -83,6 +139,7 @@ export class LocalTrafficRouter implements TrafficRouter {
       ]);
     }
     this.#o.source.set({
+      ...this.#o.source.get(),
       weights: { stable, gray },
       stickinessSeconds: options.stickiness === "off" ? null : this.#o.stickinessSeconds,
     });
@@ -91,6 +148,12 @@ export class LocalTrafficRouter implements TrafficRouter {
   async targetHealth(signal?: AbortSignal): Promise<FleetHealth> {
     aborted(signal);
     return this.#o.proxy.health();
+  }
+
+  /** A synthetic transaction through the gray header route (x-gray-deploy-pool: gray). */
+  async grayRequest(r: GrayRequest, signal?: AbortSignal): Promise<GrayAnswer> {
+    aborted(signal);
+    return sendToGray(this.#o.proxy.url, r, { [POOL_HEADER]: "gray" }, signal);
   }
 
   /**
@@ -142,6 +205,39 @@ export class LocalTrafficRouter implements TrafficRouter {
       checked.push(`${what} → 200 from gray (${String(version)})`);
     }
     return checked;
+  }
+}
+
+/**
+ * Sends a synthetic request to gray through the proxy's header route: what the load balancer answers,
+ * whatever the status. No answer (refused, reset, timed out): a retryable ProviderError, naming
+ * neither the headers nor the body (they may hold secrets).
+ */
+export async function sendToGray(
+  base: string,
+  r: GrayRequest,
+  header: Readonly<Record<string, string>>,
+  signal?: AbortSignal,
+): Promise<GrayAnswer> {
+  try {
+    const res = await request(`${base}${r.path}`, {
+      method: r.method as "GET",
+      headers: { ...r.headers, ...header },
+      body: r.body,
+      headersTimeout: r.timeoutMs,
+      bodyTimeout: r.timeoutMs,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    const text = await res.body.text();
+    const pool = res.headers[POOL_HEADER];
+    return {
+      status: res.statusCode,
+      body: text.slice(0, MAX_BODY),
+      pool: typeof pool === "string" ? pool : null,
+    };
+  } catch (e) {
+    if (signal?.aborted) throw new AbortedError("synthetic transaction aborted", { cause: signal.reason });
+    throw new ProviderError(`${r.method} ${r.path}: ${describeError(e)}`, { retryable: true });
   }
 }
 

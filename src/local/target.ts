@@ -5,7 +5,7 @@
  */
 import type { TargetDefinition, TargetDeps, TargetRuntime } from "../engine/targets.js";
 import type { LocalEnvironment } from "./environment.js";
-import { type LocalTargetOptions, localOptions } from "./options.js";
+import { LOCAL_SYNTHETIC, type LocalTargetOptions, localOptions } from "./options.js";
 
 export type { LocalTargetOptions };
 
@@ -68,6 +68,8 @@ export const localTarget = {
     healthyTimeout: "30s",
     instanceWarmup: "0s",
     lockLease: "30s",
+    syntheticInterval: "2s",
+    synthetic: LOCAL_SYNTHETIC,
     followLoadDelay: "2s",
   },
   storedRollouts: false,

@@ -9,6 +9,7 @@
  *   with `retryable` set for transient provider failures.
  * - No SDK type crosses a port.
  */
+import type { HookAnswer, HookContext, HookSpec } from "../core/hooks.js";
 import type { RolloutState } from "../core/state.js";
 import type {
   AlarmState,
@@ -56,6 +57,46 @@ export interface TrafficRouter {
    * (a header route to gray). Resolves with what was checked; throws when a check fails.
    */
   smokeTest?(signal?: AbortSignal): Promise<readonly string[]>;
+  /**
+   * Sends one request straight to gray through the same header route, as a synthetic transaction.
+   * Resolves with the answer whatever its status; throws (retryable) only when no answer came.
+   */
+  grayRequest?(request: GrayRequest, signal?: AbortSignal): Promise<GrayAnswer>;
+  /**
+   * The chosen-customers rule (evaluated before the weighted split): `true` forwards the requests it
+   * matches to gray, `false` to stable. Idempotent; read back with `getPilot`.
+   */
+  setPilot?(enabled: boolean, signal?: AbortSignal): Promise<void>;
+  /** Whether the chosen-customers rule forwards to gray now. */
+  getPilot?(signal?: AbortSignal): Promise<boolean>;
+}
+
+/** A synthetic request, ready to send (placeholders filled, secret headers resolved). */
+export interface GrayRequest {
+  readonly method: string;
+  readonly path: string;
+  /** Never logged: may hold secret values. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | null;
+  readonly timeoutMs: number;
+}
+
+export interface GrayAnswer {
+  readonly status: number;
+  /** The body, up to 64 KiB. */
+  readonly body: string;
+  /** The pool that answered, when the load balancer says (the local proxy does); null otherwise. */
+  readonly pool: string | null;
+}
+
+/**
+ * Calls lifecycle hooks of one kind (HTTP, Lambda): one call, the answer's meaning (src/core/hooks.ts).
+ * Throws a retryable error when no answer came (connection refused, timeout): the engine retries.
+ */
+export interface HookCaller {
+  call(hook: HookSpec, context: HookContext, signal?: AbortSignal): Promise<HookAnswer>;
+  /** Checks, before anything changes, that the hooks can be called (a Lambda function exists); facts. */
+  preflight?(hooks: readonly HookSpec[], signal?: AbortSignal): Promise<string[]>;
 }
 
 /** What is being released. */
@@ -262,6 +303,8 @@ export interface Ports {
   readonly fleet: Fleet;
   readonly metrics: MetricSource;
   readonly store: RolloutStore;
+  /** Lifecycle hooks of every kind the run declares (the application layer composes them). */
+  readonly hooks?: HookCaller;
   /**
    * The load balancer's own metrics, when `metrics` reads the service's (a service signal): read over
    * the load balancer's periods and lateness to guard it (gates/guard.ts).

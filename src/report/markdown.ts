@@ -6,6 +6,7 @@
  */
 import type { OutcomeDecision, OutcomeKind, OutcomeStep } from "../contract/outcome.js";
 import { formatDuration, formatRate } from "../contract/units.js";
+import { checksSections } from "./checks-md.js";
 import type { Report, ReportObservation, ReportStats } from "./model.js";
 import { wayBackFacts } from "./way-back.js";
 
@@ -216,10 +217,18 @@ export function renderMarkdown(r: Report): string {
         o.steps.map((s, i) => {
           const obs = lastObservationOf(s, r.observations);
           const weights =
-            s.kind === "forward" ? `${100 - s.weight}% / ${s.weight}%` : `${s.weight}% / ${100 - s.weight}%`;
+            s.kind === "pilot"
+              ? "100% / 0% + chosen customers"
+              : s.kind === "forward"
+                ? `${100 - s.weight}% / ${s.weight}%`
+                : `${s.weight}% / ${100 - s.weight}%`;
           return [
             String(i + 1),
-            s.kind === "forward" ? `gray ${s.weight}%` : `back to stable ${s.weight}%`,
+            s.kind === "pilot"
+              ? "chosen customers"
+              : s.kind === "forward"
+                ? `gray ${s.weight}%`
+                : `back to stable ${s.weight}%`,
             weights,
             s.durationMs === null ? "running" : took(s.durationMs),
             VERDICT[s.verdict] ?? s.verdict,
@@ -264,12 +273,18 @@ export function renderMarkdown(r: Report): string {
       lines.push(
         ...table(
           ["Gate", "Verdict", "Detail"],
-          ranked.map((g) => [code(g.gate), VERDICT[g.verdict] ?? g.verdict, cell(g.reason)]),
+          ranked.map((g) => [
+            code(g.gate),
+            `${VERDICT[g.verdict] ?? g.verdict}${g.observe ? " (observe only)" : ""}`,
+            cell(g.reason),
+          ]),
         ),
         "",
       );
     }
   }
+
+  lines.push(...checksSections(r, { cell, table }));
 
   if (o.decisions.length > 0) {
     lines.push("<details><summary>All decisions</summary>", "");

@@ -54,6 +54,35 @@ export interface ReportObservation {
   readonly gates: Readonly<Partial<Record<GateName, Verdict>>>;
   /** Why each gate that did not pass did not pass. */
   readonly notes: readonly string[];
+  /** Observe-only gates of this observation (their verdicts are in `gates`, never in `verdict`). */
+  readonly observed?: readonly string[];
+}
+
+/** One lifecycle hook call (src/core/hooks.ts HookCall), as the report and the timeline show it. */
+export interface ReportHookCall {
+  readonly at: string;
+  readonly hook: string;
+  readonly kind: string;
+  readonly stage: string;
+  readonly instance: string;
+  readonly ask: number;
+  readonly ms: number;
+  readonly result: "pass" | "not-yet" | "fail" | "skipped";
+  readonly detail: string;
+  readonly gating: boolean;
+}
+
+/** One synthetic transaction run against gray. */
+export interface ReportSyntheticRun {
+  readonly at: string;
+  readonly name: string;
+  readonly n: number;
+  readonly when: "pre-traffic" | "step";
+  readonly ok: boolean;
+  readonly status: number | null;
+  readonly ms: number;
+  readonly detail: string;
+  readonly unsent?: true;
 }
 
 export interface ReportPhase {
@@ -96,6 +125,12 @@ export interface Report {
   readonly decisions: readonly OutcomeDecision[];
   /** Every verified weight write this process made. */
   readonly weightChanges: readonly { readonly at: string; readonly stable: number; readonly gray: number }[];
+  /** Every lifecycle hook call this process made (and every override). */
+  readonly hooks: readonly ReportHookCall[];
+  /** Every synthetic transaction this process ran against gray. */
+  readonly synthetic: readonly ReportSyntheticRun[];
+  /** Every switch of the chosen-customers rule this process made (verified). */
+  readonly pilotChanges: readonly { readonly at: string; readonly enabled: boolean }[];
   readonly log: readonly ReportLogLine[];
   readonly coverage: {
     /** First and last engine event this process saw (null when it saw none, e.g. `status`). */
@@ -147,8 +182,10 @@ function windowOf(w: WindowStats | null): ReportWindow | null {
 function observationOf(e: Extract<EngineEvent, { type: "observation" }>): ReportObservation {
   const gates: Partial<Record<GateName, Verdict>> = {};
   const notes: string[] = [];
+  const observed: string[] = [];
   for (const g of e.analysis?.gates ?? []) {
     gates[g.gate] = g.verdict;
+    if (g.observe) observed.push(g.gate);
     if (g.verdict !== "pass") notes.push(`${g.gate}: ${g.reason}`);
   }
   return {
@@ -163,6 +200,7 @@ function observationOf(e: Extract<EngineEvent, { type: "observation" }>): Report
     verdict: e.analysis?.verdict ?? null,
     gates,
     notes,
+    ...(observed.length > 0 ? { observed } : {}),
   };
 }
 
@@ -214,8 +252,14 @@ export function buildReport(
   const observations: ReportObservation[] = [];
   const weightChanges: { at: string; stable: number; gray: number }[] = [];
   const log: ReportLogLine[] = [];
+  const hooks: ReportHookCall[] = [];
+  const synthetic: ReportSyntheticRun[] = [];
+  const pilotChanges: { at: string; enabled: boolean }[] = [];
   for (const e of events) {
-    if (e.type === "observation") observations.push(observationOf(e));
+    if (e.type === "hook") hooks.push({ ...e.call, at: iso(e.call.at) });
+    else if (e.type === "synthetic") synthetic.push({ ...e.run, at: iso(e.run.at) });
+    else if (e.type === "pilot") pilotChanges.push({ at: iso(e.at), enabled: e.enabled });
+    else if (e.type === "observation") observations.push(observationOf(e));
     else if (e.type === "weights" && e.verified)
       weightChanges.push({ at: iso(e.at), stable: e.weights.stable, gray: e.weights.gray });
     else if (e.type === "log") log.push({ at: iso(e.at), level: e.level, message: e.message });
@@ -253,6 +297,9 @@ export function buildReport(
     observations,
     decisions: outcome.decisions,
     weightChanges,
+    hooks,
+    synthetic,
+    pilotChanges,
     log,
     coverage: {
       firstEventAt: first === null ? null : iso(first),

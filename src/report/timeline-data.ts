@@ -93,7 +93,8 @@ export function timelineData(r: Report) {
   const weightPoints: { t: number; stable: number; gray: number; rank: number }[] = [];
   for (const ob of r.observations) weightPoints.push({ t: Date.parse(ob.at), ...ob.weights, rank: 0 });
   for (const s of o.steps) {
-    const gray = s.kind === "forward" ? s.weight : 100 - s.weight;
+    // The chosen-customers step leaves the weighted split at stable 100 / gray 0.
+    const gray = s.kind === "forward" ? s.weight : s.kind === "pilot" ? 0 : 100 - s.weight;
     weightPoints.push({ t: Date.parse(s.startedAt), stable: 100 - gray, gray, rank: 1 });
   }
   for (const w of r.weightChanges)

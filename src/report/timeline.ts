@@ -34,6 +34,7 @@ import {
   timeStep,
   WIDTH,
 } from "./timeline-data.js";
+import { hookLegend, hookMarkers } from "./timeline-hooks.js";
 import { decisionLegend, decisionMarkers } from "./timeline-legend.js";
 
 export { SERIES, type SeriesName, shortImage, timelineData, timeStep } from "./timeline-data.js";
@@ -378,15 +379,25 @@ export function renderTimeline(r: Report): string {
       lx -= 26 + label.length * 6.2;
       items.push(...swatch(lx, y, color, label, dash));
     }
+    // The title never runs into the legend: a bold 12px character is about 7.4px wide at most.
+    const room = Math.floor((lx - 12 - LEFT) / 7.4);
     return el(
       "g",
       { class: "panel", "data-panel": p.key },
-      el("text", { x: LEFT, y, "font-weight": "bold", fill: COLOR.ink }, text(title)),
+      el("text", { x: LEFT, y, "font-weight": "bold", fill: COLOR.ink }, text(truncate(title, room))),
       ...items,
     );
   };
-  const hiddenNote =
-    latHidden.length > 0 ? ` (limits off scale: ${latHidden.map((l) => l.label).join(", ")})` : "";
+  // Limits far above the data are named inside the panel, not in its title (which met the legend).
+  if (latHidden.length > 0) {
+    parts.push(
+      el(
+        "text",
+        { x: LEFT + 6, y: panels[2]!.top + 12, fill: COLOR.axis, "font-size": 10, class: "off-scale" },
+        text(`limits off scale: ${latHidden.map((l) => l.label).join(", ")}`),
+      ),
+    );
+  }
   const windowNote = plan ? ` over the trailing ${formatDuration(plan.rollbackWindowMs)}` : "";
   parts.push(
     header(panels[0]!, "Traffic weight (%)", [
@@ -397,7 +408,7 @@ export function renderTimeline(r: Report): string {
       [COLOR.stable, "stable"],
       [COLOR.gray, "gray (new)"],
     ]),
-    header(panels[2]!, `Latency${windowNote}${hiddenNote}`, [
+    header(panels[2]!, `Latency${windowNote}`, [
       [COLOR.stable, "stable p95"],
       [COLOR.stable, "stable p99", "5 3"],
       [COLOR.gray, "gray p95"],
@@ -426,6 +437,7 @@ export function renderTimeline(r: Report): string {
   }
 
   parts.push(...decisionMarkers(d, x, plotTop, plotBottom));
+  parts.push(...hookMarkers(r, x, panels[0]!.top + panels[0]!.height));
 
   // Where the rollout ended (an operator's abort is not a decision of the engine, so mark the end).
   if (o.endedAt !== null) {
@@ -457,7 +469,10 @@ export function renderTimeline(r: Report): string {
     );
   }
 
-  const { legendLines, bandItems, height } = decisionLegend(d, plotBottom);
+  const legend = decisionLegend(d, plotBottom);
+  const { legendLines, bandItems } = legend;
+  const hooks = hookLegend(r, d.origin, legend.height);
+  const height = hooks.height;
 
   const description =
     `Rollout ${o.rolloutId ?? "(none)"}: ${o.outcome}. ${o.reason}. ` +
@@ -471,5 +486,6 @@ export function renderTimeline(r: Report): string {
     ...parts,
     ...legendLines,
     ...bandItems,
+    ...hooks.items,
   );
 }

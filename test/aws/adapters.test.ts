@@ -17,6 +17,7 @@ import {
 } from "@aws-sdk/client-cloudwatch";
 import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
 import {
+  CreateRuleCommand,
   DescribeListenersCommand,
   DescribeRulesCommand,
   ModifyListenerCommand,
@@ -25,6 +26,7 @@ import { describe, expect, it } from "vitest";
 import { createAwsApi } from "../../src/aws/connection.js";
 import { AwsFleet } from "../../src/aws/fleet.js";
 import { AwsMetricSource } from "../../src/aws/metrics.js";
+import { AwsPilotRule } from "../../src/aws/pilot.js";
 import { AwsTrafficRouter } from "../../src/aws/router.js";
 import { TimeoutError } from "../../src/contract/errors.js";
 import { FaultProxy, op } from "../safety/support/fault-proxy.js";
@@ -528,6 +530,77 @@ describe("CloudWatch metrics (scripted data for what traffic cannot make)", () =
       // A point after the window's end is not counted in it.
       await put(w, "gray", end, { RequestCount: 1000 });
       expect((await source(w, c.api).read(windows))[0]!.gray).toMatchObject({ requests: 100, errors: 7 });
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
+describe("the chosen-customers rule (aws/pilot.ts)", () => {
+  it("preflights the Terraform-shaped rule, switches it to gray and back with ModifyRule, and reads each switch back", async () => {
+    const w = await buildWorld(emu(), aws());
+    // As pilot.tf creates it: before the weighted rule, an http-header condition, off (stable 100 / gray 0).
+    const created = await w.aws.elb.send(
+      new CreateRuleCommand({
+        ListenerArn: w.fx.listenerArn,
+        Priority: 7,
+        Conditions: [
+          { Field: "http-header", HttpHeaderConfig: { HttpHeaderName: "X-Tenant", Values: ["acme"] } },
+        ],
+        Actions: [
+          {
+            Type: "forward",
+            ForwardConfig: {
+              TargetGroups: [
+                { TargetGroupArn: w.fx.stable.targetGroupArn, Weight: 100 },
+                { TargetGroupArn: w.fx.gray.targetGroupArn, Weight: 0 },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    const ruleArn = created.Rules![0]!.RuleArn!;
+    const c = connect(w);
+    try {
+      const targets = {
+        stableTargetGroupArn: w.fx.stable.targetGroupArn,
+        grayTargetGroupArn: w.fx.gray.targetGroupArn,
+      };
+      const pilot = new AwsPilotRule({
+        api: c.api,
+        ruleArn,
+        targets,
+        expect: { header: "X-Tenant", values: ["acme"] },
+      });
+      await expect(pilot.preflight(50)).resolves.toMatch(/requests with X-Tenant: acme go to stable/);
+      await expect(
+        new AwsPilotRule({
+          api: c.api,
+          ruleArn,
+          targets,
+          expect: { header: "X-Tenant", values: ["other"] },
+        }).preflight(50),
+      ).rejects.toThrow(/does not match X-Tenant: other/);
+      await expect(pilot.preflight(5)).rejects.toThrow(/evaluated after the weighted rule/);
+      const weightsOf = async () => {
+        const out = await w.aws.elb.send(new DescribeRulesCommand({ RuleArns: [ruleArn] }));
+        return out.Rules![0]!.Actions![0]!.ForwardConfig!.TargetGroups!.map((g) => g.Weight);
+      };
+      const before = c.calls.snapshot();
+      await pilot.set(true);
+      expect(await pilot.get()).toBe(true);
+      expect(await weightsOf()).toEqual([0, 100]);
+      await pilot.set(true); // already on: no write
+      await pilot.set(false);
+      expect(await pilot.get()).toBe(false);
+      expect(await weightsOf()).toEqual([100, 0]);
+      // Two switches, one write each; the conditions were never written.
+      expect(c.calls.since(before).operations["elasticloadbalancing:ModifyRule"]).toBe(2);
+      const rule = (await w.aws.elb.send(new DescribeRulesCommand({ RuleArns: [ruleArn] }))).Rules![0]!;
+      expect(rule.Conditions?.[0]?.HttpHeaderConfig?.Values).toEqual(["acme"]);
+      // The weighted rule was not touched.
+      expect(await forward(w)).toMatchObject({ stable: 100, gray: 0 });
     } finally {
       c.destroy();
     }

@@ -421,6 +421,141 @@ const ENTRIES: readonly Entry[] = [
     message: /the state table gatewaypix-missing does not exist in this region/,
     names: () => ["gray-deploy bootstrap --target aws --state-table gatewaypix-missing"],
   },
+  // ── payment-grade checks (synthetic transactions, hooks, chosen customers, observe-only) ───
+  {
+    name: "a synthetic transaction with a credential written inline",
+    options: () => ({
+      smokeHeader: "X-Gray-Smoke: s3cr3t-smoke",
+      synthetic: JSON.stringify([
+        {
+          name: "pix-charge",
+          method: "POST",
+          path: "/v1/payments",
+          headers: { Authorization: "Bearer sk_test_4f9a1c" },
+          expect: { status: 201 },
+        },
+      ]),
+    }),
+    code: "INVALID_INPUT",
+    field: "synthetic[0].headers.Authorization",
+    message: /carries a credential: never write it in the declaration; declare it under secretHeaders/,
+  },
+  {
+    name: "a synthetic expectation that is not one",
+    options: () => ({
+      smokeHeader: "X-Gray-Smoke: s3cr3t-smoke",
+      synthetic: JSON.stringify([
+        {
+          name: "pix-charge",
+          method: "POST",
+          path: "/v1/payments",
+          expect: { status: 201, json: ["$.status ~= 1"] },
+        },
+      ]),
+    }),
+    code: "INVALID_INPUT",
+    field: "synthetic[0].expect.json[0]",
+    message: /"\$\.status ~= 1" is not an expectation: write '\$\.field == "value"'/,
+  },
+  {
+    name: "synthetic transactions on AWS without the smoke header",
+    options: () => ({
+      synthetic: JSON.stringify([
+        { name: "balance", method: "GET", path: "/v1/balance", expect: { status: 200 } },
+      ]),
+    }),
+    code: "INVALID_INPUT",
+    field: "synthetic",
+    message: /needs --smoke-header/,
+  },
+  {
+    name: "a hook at a stage that does not exist",
+    options: () => ({
+      hooks: JSON.stringify([
+        { name: "risk", stage: "during-step", url: "https://risk.example/h", secretEnv: "RISK_HOOK_SECRET" },
+      ]),
+    }),
+    code: "INVALID_INPUT",
+    field: "hooks[0].stage",
+    message:
+      /"during-step" is not one of pre-traffic, before-step, before-promotion, after-promotion, on-rollback/,
+  },
+  {
+    name: "a hook with both a url and a Lambda function",
+    options: () => ({
+      hooks: JSON.stringify([
+        {
+          name: "risk",
+          stage: "before-step",
+          url: "https://risk.example/h",
+          lambda: "gray-hook-risk",
+          secretEnv: "RISK_HOOK_SECRET",
+        },
+      ]),
+    }),
+    code: "INVALID_INPUT",
+    field: "hooks[0].lambda",
+    message: /give exactly one of url \(an HTTP hook\) or lambda/,
+  },
+  {
+    name: "a hook whose secretEnv is the key itself",
+    options: () => ({
+      hooks: JSON.stringify([
+        { name: "risk", stage: "before-step", url: "https://risk.example/h", secretEnv: "whsec_9a8b7c6d5e" },
+      ]),
+    }),
+    code: "INVALID_INPUT",
+    field: "hooks[0].secretEnv",
+    message: /^(?!.*whsec_9a8b7c6d5e).*must be an environment variable NAME .*never the key itself/,
+  },
+  {
+    name: "a hook whose signing key is not set",
+    options: () => ({
+      hooks: JSON.stringify([
+        { name: "risk", stage: "before-step", url: "https://risk.example/h", secretEnv: "RISK_HOOK_SECRET" },
+      ]),
+    }),
+    code: "INVALID_INPUT",
+    field: "hooks[0].secretEnv",
+    message: /names the secret \$RISK_HOOK_SECRET, which is not set: export RISK_HOOK_SECRET/,
+  },
+  {
+    name: "a Lambda hook whose function does not exist",
+    options: () => ({
+      hooks: JSON.stringify([{ name: "fraud", stage: "before-promotion", lambda: "gray-hook-missing" }]),
+    }),
+    code: "PREFLIGHT_FAILED",
+    field: "hooks[0].lambda",
+    message: /the Lambda function gray-hook-missing of hook fraud does not exist/,
+  },
+  {
+    name: "an observe-only gate that cannot be observed",
+    options: () => ({ observeGates: "error-rate" }),
+    code: "INVALID_INPUT",
+    field: "observeGates",
+    message: /"error-rate" is not a gate that can be observed/,
+  },
+  {
+    name: "chosen customers on AWS without the pilot rule",
+    options: () => ({ pilotHeader: "X-Tenant: acme" }),
+    code: "INVALID_INPUT",
+    field: "pilotRuleArn",
+    message: /is required for the chosen-customers step on AWS: pass the Terraform module's pilot rule/,
+  },
+  {
+    name: "the weighted rule given as the pilot rule",
+    options: (w) => ({ pilotHeader: "X-Tenant: acme", pilotRuleArn: w.fx.ruleArn }),
+    code: "INVALID_INPUT",
+    field: "pilotRuleArn",
+    message: /is the weighted rule \(--rule-arn\)/,
+  },
+  {
+    name: "a malformed chosen-customers header",
+    options: () => ({ pilotHeader: "X-Tenant" }),
+    code: "INVALID_INPUT",
+    field: "pilotHeader",
+    message: /--pilot-header: "X-Tenant" is not valid: expected Header-Name: value/,
+  },
   // ── the service signal (issue 15) ────────────────────────────────────────────────────────
   {
     name: "--signal service at a period CloudWatch does not serve",
@@ -535,7 +670,9 @@ describe("the bad-input catalogue", () => {
     // Named: the flag (or the file's key) and the fix, in what a person reads.
     const text = `${error?.message ?? ""} ${error?.fix ?? ""}`;
     if (e.field !== "" && e.field !== "credentials" && e.code === "INVALID_INPUT") {
-      expect(text).toContain(`--${kebab(e.field)}`);
+      // A field inside a declaration (hooks[0].secretEnv) is named after its option: --hooks[0].secretEnv.
+      const option = e.field.split(/[.[]/)[0]!;
+      expect(text).toContain(`--${kebab(option)}${e.field.slice(option.length)}`);
     }
     for (const word of e.names?.(w, bad) ?? []) expect(text).toContain(word);
     expect(error?.fix ?? "", "a fix").not.toBe("");

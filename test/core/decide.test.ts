@@ -32,7 +32,11 @@ function stateAt(opts: {
   raw?: RawOptions;
   patch?: Partial<RolloutState>;
 }): { s: RolloutState; now: number } {
-  const plan = policyOf(resolveOptions({ target: "local", ...opts.raw }, { verb: "deploy-gray" }));
+  // Without the local target's default synthetic charge: these tables are about the other gates
+  // (test/core/checks.test.ts covers the checks).
+  const plan = policyOf(
+    resolveOptions({ target: "local", synthetic: "[]", ...opts.raw }, { verb: "deploy-gray" }),
+  );
   const base = newRollout({
     id: "r1",
     scope: "local",

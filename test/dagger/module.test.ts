@@ -370,4 +370,29 @@ describe("plan --target local", () => {
     expect(report.steps.map((s) => s.weight)).toEqual([10, 50, 100]);
     expect(report.blockers).toEqual([]);
   }, 60_000);
+
+  it("reads the secrets the checks name from --check-secrets (NAME=value lines): refused without them, planned with them", async () => {
+    const { services } = testServices();
+    const hooks = JSON.stringify([
+      {
+        name: "risk-approval",
+        stage: "before-step",
+        url: "https://risk.example/h",
+        secretEnv: "RISK_HOOK_SECRET",
+      },
+    ]);
+    const refused = await failure(invoke(gray, moduleWith(services), "plan", { target: "local", hooks }));
+    expect(refused.kind).toBe("refused");
+    expect(refused.outcome.error?.field).toBe("hooks[0].secretEnv");
+    expect(refused.message).toMatch(/RISK_HOOK_SECRET=… line in --check-secrets/);
+    const json = await invoke<Promise<string>>(gray, moduleWith(services), "plan", {
+      target: "local",
+      hooks,
+      checkSecrets: secret("# signing keys\nRISK_HOOK_SECRET=hk-5f0c9e2a71\n"),
+    });
+    expect(json).not.toContain("hk-5f0c9e2a71");
+    const report = JSON.parse(json) as { checks: string[] };
+    expect(report.checks.some((c) => c.includes("risk-approval"))).toBe(true);
+    expect(report.checks.some((c) => c.startsWith("synthetic:pix-charge"))).toBe(true);
+  }, 60_000);
 });

@@ -41,6 +41,8 @@ const CONSTRUCTOR_NOT_OPTIONS = [
   "awsSecretAccessKey",
   "awsSessionToken",
   "webIdentityToken",
+  // The secrets --synthetic and --hooks name, NAME=value lines in one Secret (src/dagger/check-secrets.ts).
+  "checkSecrets",
 ];
 
 const camel = (verb: Verb) => verb.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -71,6 +71,8 @@ const LOCAL: Arg[] = [
   ["grayLatencyMs", INT, OPTIONAL],
   ["grayCrash", BOOL, OPTIONAL],
   ["baselineErrorRate", STR, OPTIONAL],
+  ["grayPaymentFault", BOOL, OPTIONAL],
+  ["pilotShare", STR, OPTIONAL],
 ];
 
 /** Where the rollout lives on AWS and what it moves. */
@@ -84,6 +86,7 @@ const AWS_RESOURCES: Arg[] = [
   ["launchTemplate", STR, OPTIONAL],
   ["ami", STR, OPTIONAL],
   ["stateTable", STR, OPTIONAL],
+  ["pilotRuleArn", STR, OPTIONAL],
   ["alarms", LIST, OPTIONAL],
   ["smokeHeader", SECRET, OPTIONAL], // sensitive: a Secret
   ["smokeUrl", STR, OPTIONAL],
@@ -119,6 +122,14 @@ const PLAN: Arg[] = [
   ["refreshMinHealthy", INT, OPTIONAL],
   ["maxPause", STR, OPTIONAL],
   ["lockLease", STR, OPTIONAL], // 2m on aws, 30s on local
+  // Payment-grade checks (issue 16): JSON texts, a list, and the secrets they name in one Secret.
+  ["synthetic", STR, OPTIONAL],
+  ["syntheticInterval", STR, OPTIONAL],
+  ["hooks", STR, OPTIONAL],
+  ["observeGates", LIST, OPTIONAL],
+  ["pilotHeader", STR, OPTIONAL],
+  ["pilotCookie", STR, OPTIONAL],
+  ["checkSecrets", SECRET, OPTIONAL],
   ["rollbackErrorRate", STR, OPTIONAL],
   ["rollbackP99", STR, OPTIONAL],
   ["rollbackUnhealthy", INT, OPTIONAL],

@@ -73,4 +73,7 @@ export const EXAMPLE_VARS: Readonly<Record<string, string>> = {
   instance_role_arn: "arn:aws:iam::123456789012:role/service-roles/gatewayonline-instance-production",
   state_table_arn: "arn:aws:dynamodb:sa-east-1:123456789012:table/gray-deploy-state-production",
   ecr_repository_arn: "arn:aws:ecr:sa-east-1:123456789012:repository/tecpag/gatewayonline",
+  pilot_rule_arn:
+    "arn:aws:elasticloadbalancing:sa-east-1:123456789012:listener-rule/app/tecpag-public-alb-prod-0001/0123456789abcdef/fedcba9876543210/99887766aabbccdd",
+  hook_function_name_prefix: "gray-hook-",
 };

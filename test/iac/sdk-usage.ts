@@ -144,8 +144,17 @@ export function classify(pkg: string, identifier: string): Classified {
     }
     return { kind: "action", action: `${prefix}:${mapped}` };
   }
-  return { kind: "action", action: `${prefix}:${operation}` };
+  const action = `${prefix}:${operation}`;
+  return { kind: "action", action: ACTION_OF_OPERATION[action] ?? action };
 }
+
+/**
+ * API operations whose IAM action has another name (Service Authorization Reference): Lambda's
+ * Invoke is authorised as lambda:InvokeFunction.
+ */
+export const ACTION_OF_OPERATION: Readonly<Record<string, string>> = {
+  "lambda:Invoke": "lambda:InvokeFunction",
+};
 
 /** Scans one source file. `strict`: every `new XxxCommand(` must resolve to an SDK import. */
 export function scanSource(file: string, text: string, strict: boolean): ScanResult {

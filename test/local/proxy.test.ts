@@ -111,6 +111,38 @@ describe("weighted proxy", () => {
     expect(countBy(forced, (a) => a.pool)).toEqual({ gray: 40 });
     expect(forced.every((a) => a.version === "v2" && a.status === 200)).toBe(true);
   });
+
+  it("routes only the chosen customers' requests (header or cookie) to gray while the weights keep stable 100%", async () => {
+    const pilot = {
+      id: "pilot",
+      priority: 5,
+      conditions: [{ header: "X-Tenant", values: ["acme"] }],
+      weights: { stable: 0, gray: 100 },
+    };
+    const cookie = {
+      ...pilot,
+      id: "pilot-cookie",
+      conditions: [{ header: "Cookie", values: ["*pilot=internal*"] }],
+    };
+    const { proxy, source, url } = await proxyWith({ stable: 100, gray: 0 });
+    const config = { weights: { stable: 100, gray: 0 }, stickinessSeconds: null, routes: [pilot, cookie] };
+    source.set(config);
+    const [chosen, byCookie, others, nearMiss] = await Promise.all([
+      send(url, 200, { headers: { "x-tenant": "ACME" } }),
+      send(url, 100, { headers: { cookie: "session=1; pilot=internal" } }),
+      send(url, 400),
+      send(url, 200, { headers: { "x-tenant": "acme-2" } }),
+    ]);
+    expect(countBy(chosen, (a) => a.pool)).toEqual({ gray: 200 });
+    expect(countBy(byCookie, (a) => a.pool)).toEqual({ gray: 100 });
+    expect(countBy(others, (a) => a.pool)).toEqual({ stable: 400 });
+    expect(countBy(nearMiss, (a) => a.pool)).toEqual({ stable: 200 });
+    expect(proxy.stats().routes).toMatchObject({
+      pilot: { stable: 0, gray: 200 },
+      "pilot-cookie": { stable: 0, gray: 100 },
+      weighted: { stable: 600, gray: 0 },
+    });
+  });
 });
 
 describe("proxy health checks and failures", () => {

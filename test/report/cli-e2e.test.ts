@@ -187,6 +187,9 @@ describe("CLI --report-dir and --notify-webhook (local target, real traffic)", {
       "local",
       "--gray-error-rate",
       "50%",
+      // The error-rate gates judge it, not the default synthetic charge (which fails half the time).
+      "--synthetic",
+      "[]",
       "--report-dir",
       dir,
       "--notify-webhook",

@@ -61,6 +61,8 @@ describe("report.json", () => {
     expect(r.timings.phases.map((p: { phase: string }) => p.phase)).toEqual([
       "preparing",
       "scaling",
+      // The local target's default synthetic charge runs in smoke, before the first customer.
+      "smoke",
       "shifting",
       "rolling-back",
       "rolled-back",

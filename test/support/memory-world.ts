@@ -19,6 +19,8 @@ import type {
   AlarmState,
   Fleet,
   FleetPreflight,
+  GrayAnswer,
+  GrayRequest,
   MetricSource,
   OwnerInfo,
   Ports,
@@ -60,6 +62,13 @@ export interface Scenario {
   /** Time for new instances to become healthy. */
   bootMs?: number;
   /**
+   * How gray answers a synthetic transaction at time t (undefined: an approved payment, 201). Null:
+   * no answer (a connection error).
+   */
+  synthetic?: (version: string, t: number, request: GrayRequest) => GrayAnswer | null | undefined;
+  /** The target has a chosen-customers rule (setPilot/getPilot). */
+  pilotRule?: boolean;
+  /**
    * The fleets report and change their sizes (Fleet.sizes/resize, issue 17): `perInstanceRps` is what
    * stable's scaling policy sizes one instance for (null: none), `grayMax` gray's MaxSize.
    */
@@ -83,6 +92,10 @@ export class MemoryWorld implements Ports {
   readonly t0: number;
   /** Every verified change of weights, with its time. */
   readonly weightLog: { at: number; weights: Weights }[] = [];
+  /** Every synthetic request gray received, with its time (headers included: tests check secrets). */
+  readonly grayRequests: { at: number; request: GrayRequest }[] = [];
+  /** Every switch of the chosen-customers rule, with its time. */
+  readonly pilotLog: { at: number; enabled: boolean }[] = [];
   readonly calls: string[] = [];
 
   constructor(
@@ -111,8 +124,43 @@ export class MemoryWorld implements Ports {
 class MemoryRouter implements TrafficRouter {
   weights: Weights;
   stickiness: "configured" | "off" = "configured";
+  pilot = false;
+  setPilot?: (enabled: boolean, signal?: AbortSignal) => Promise<void>;
+  getPilot?: (signal?: AbortSignal) => Promise<boolean>;
   constructor(private readonly w: MemoryWorld) {
     this.weights = w.scenario.initialWeights ?? { stable: 100, gray: 0 };
+    if (w.scenario.pilotRule) {
+      this.setPilot = async (enabled, signal) => {
+        honour(signal);
+        this.w.calls.push(`router.setPilot ${enabled}`);
+        this.pilot = enabled;
+        this.w.pilotLog.push({ at: this.w.clock.now(), enabled });
+      };
+      this.getPilot = async (signal) => {
+        honour(signal);
+        return this.pilot;
+      };
+    }
+  }
+  async grayRequest(request: GrayRequest, signal?: AbortSignal): Promise<GrayAnswer> {
+    honour(signal);
+    this.w.grayRequests.push({ at: this.w.clock.now(), request });
+    const f = this.w.fleet;
+    if (f.grayCapacity === 0)
+      throw new ProviderError("connection refused: gray has no instance", { retryable: true });
+    const answer = this.w.scenario.synthetic?.(
+      f.grayVersion ?? "none",
+      this.w.clock.now() - this.w.t0,
+      request,
+    );
+    if (answer === null) throw new ProviderError("socket hang up", { retryable: true });
+    return (
+      answer ?? {
+        status: 201,
+        body: JSON.stringify({ id: "pay_memory1", status: "approved", sandbox: true }),
+        pool: "gray",
+      }
+    );
   }
   async preflight(): Promise<RouterPreflight> {
     this.w.calls.push("router.preflight");

@@ -12,12 +12,15 @@ locals {
     account_id          = local.account_id
     listener_arn        = var.listener_arn
     rule_arn            = aws_lb_listener_rule.weighted.arn
+    pilot_rule_arn      = try(aws_lb_listener_rule.pilot[0].arn, "none")
     stable_asg_name     = var.stable_asg_name
     gray_asg_name       = aws_autoscaling_group.gray.name
     launch_template_arn = local.launch_template_arn
     instance_role_arn   = local.instance_role_arn
     state_table_arn     = local.state_table_arn
     ecr_repository_arn  = coalesce(var.ecr_repository_arn, "none")
+    # Lambda hooks (InvokeHookFunctions): functions named with this prefix.
+    hook_function_name_prefix = coalesce(var.hook_function_name_prefix, "none")
   }
 
   policy_document = jsondecode(templatefile("${path.module}/policy/pipeline-policy.json.tftpl", local.policy_template_vars))
@@ -27,10 +30,14 @@ locals {
     var.allow_listener_default_action ? [] : ["ShiftWeightsOnListenerDefaultAction"],
     local.instance_role_arn == "none" ? ["PassInstanceRole"] : [],
     var.ecr_repository_arn == null ? ["ReadReleaseImage", "EcrAuthentication", "EcrPublish"] : [],
+    var.enable_pilot_rule ? [] : ["SwitchPilotRule"],
+    var.hook_function_name_prefix == null ? ["InvokeHookFunctions"] : [],
   )
 
-  # The guard only rolls back: it never publishes or resolves an image, nor creates a release version.
+  # The guard only rolls back (switching the chosen-customers rule off first): it never publishes or
+  # resolves an image, creates a release version or calls a team's hooks.
   guard_disabled_sids = concat(local.pipeline_disabled_sids, [
+    "InvokeHookFunctions",
     "CreateReleaseVersions",
     "ReadReleaseImage",
     "EcrAuthentication",

@@ -105,3 +105,8 @@ output "guard_function_arn" {
   description = "ARN of the guard Lambda function, or null when enable_guard is false."
   value       = try(aws_lambda_function.guard[0].arn, null)
 }
+
+output "pilot_rule_arn" {
+  description = "ARN of the chosen-customers listener rule (--pilot-rule-arn), or null when enable_pilot_rule is false."
+  value       = try(aws_lb_listener_rule.pilot[0].arn, null)
+}

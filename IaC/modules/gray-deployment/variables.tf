@@ -476,3 +476,53 @@ variable "guard_log_retention_days" {
     error_message = "guard_log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, …)."
   }
 }
+
+variable "enable_pilot_rule" {
+  description = "Create the chosen-customers listener rule (gray-deploy --pilot-rule-arn): requests whose pilot_header_name matches one of pilot_header_values go to gray in a first step, before any percentage step. Created forwarding to stable (off)."
+  type        = bool
+  default     = false
+}
+
+variable "pilot_rule_priority" {
+  description = "Priority of the chosen-customers rule; must be lower (evaluated earlier) than rule_priority. Required when enable_pilot_rule is true."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.pilot_rule_priority == null ? true : (var.pilot_rule_priority >= 1 && var.pilot_rule_priority <= 50000 && floor(var.pilot_rule_priority) == var.pilot_rule_priority)
+    error_message = "pilot_rule_priority must be a whole number from 1 to 50000."
+  }
+}
+
+variable "pilot_header_name" {
+  description = "HTTP header that selects the chosen customers (e.g. X-Tenant). For a cookie, use Cookie with values like \"*pilot=internal*\"."
+  type        = string
+  default     = "X-Gray-Pilot"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,40}$", var.pilot_header_name))
+    error_message = "pilot_header_name must be a valid HTTP header name of at most 40 characters."
+  }
+}
+
+variable "pilot_header_values" {
+  description = "Values of pilot_header_name that select the chosen customers (ALB matching: case-insensitive, * and ? wildcards), at most 5."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.pilot_header_values) <= 5 && alltrue([for v in var.pilot_header_values : length(v) >= 1 && length(v) <= 128])
+    error_message = "pilot_header_values holds at most 5 values (an ALB rule's limit) of 1 to 128 characters each."
+  }
+}
+
+variable "hook_function_name_prefix" {
+  description = "gray-deploy's Lambda lifecycle hooks: the pipeline may invoke (lambda:InvokeFunction) the functions of this account and region whose names start with this prefix, e.g. \"gray-hook-\". Null: no Lambda hooks (the statement is dropped)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.hook_function_name_prefix == null ? true : can(regex("^[A-Za-z0-9_-]{3,60}$", var.hook_function_name_prefix))
+    error_message = "hook_function_name_prefix must be 3 to 60 letters, digits, - or _ (a Lambda function name's characters), long enough not to match every function."
+  }
+}

@@ -10,7 +10,15 @@ from ._patching import APPLIED
 
 
 def install() -> list[str]:
-    from . import autoscaling, cloudwatch, control, instance_refresh, launch_templates, target_health
+    from . import (
+        autoscaling,
+        cloudwatch,
+        control,
+        instance_refresh,
+        lambda_invoke,
+        launch_templates,
+        target_health,
+    )
 
     if APPLIED:
         return APPLIED
@@ -19,5 +27,6 @@ def install() -> list[str]:
     target_health.install()
     instance_refresh.install()
     cloudwatch.install()
+    lambda_invoke.install()
     control.install()
     return APPLIED

@@ -76,6 +76,9 @@ export function policyVars(w: World): Record<string, string> {
     instance_role_arn: "none",
     state_table_arn: `arn:aws:dynamodb:${region}:${ACCOUNT_ID}:table/${STATE_TABLE}`,
     ecr_repository_arn: `arn:aws:ecr:${region}:${ACCOUNT_ID}:repository/gatewaypix`,
+    // No chosen-customers rule and no Lambda hooks: iam.tf passes "none" and drops their statements.
+    pilot_rule_arn: "none",
+    hook_function_name_prefix: "none",
   };
 }
 
@@ -84,8 +87,14 @@ export async function disabledSids(): Promise<{ pipeline: string[]; guard: strin
   const mod = await loadTerraformDir(MODULE_DIR);
   const pipelineExpr = raw(mod.locals.pipeline_disabled_sids);
   const guardExpr = raw(mod.locals.guard_disabled_sids);
-  // This configuration: the module's rule (no ModifyListener), no instance role, an ECR repository.
-  const pipeline = ["ShiftWeightsOnListenerDefaultAction", "PassInstanceRole"];
+  // This configuration: the module's rule (no ModifyListener), no instance role, an ECR repository,
+  // no chosen-customers rule, no Lambda hooks.
+  const pipeline = [
+    "ShiftWeightsOnListenerDefaultAction",
+    "PassInstanceRole",
+    "SwitchPilotRule",
+    "InvokeHookFunctions",
+  ];
   for (const sid of pipeline) {
     if (!pipelineExpr.includes(`"${sid}"`))
       throw new Error(`iam.tf no longer drops ${sid}: update this test`);

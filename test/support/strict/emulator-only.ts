@@ -38,6 +38,7 @@ function smallestPeriod(input: Record<string, unknown>): number {
 export const SUB_MINUTE_METRIC_TESTS: readonly string[] = [
   "test/aws/rollout-promote.test.ts",
   "test/aws/rollout-rollback.test.ts",
+  "test/aws/rollout-synthetic.test.ts",
   "test/aws/rollout-promotion-failed.test.ts",
   "test/aws/follow-load.test.ts",
   "test/business-e2e/cloudwatch.test.ts",
