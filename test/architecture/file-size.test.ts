@@ -28,5 +28,4 @@ describe("the size of src/ files", () => {
       .filter((f) => f.lines > LIMIT);
     expect(over).toEqual([]);
   });
-
 });
