@@ -27,6 +27,7 @@ import type {
 import type { BusinessQuery, VersionIdentity } from "../gates/types.js";
 import type { MetricSource } from "../ports/index.js";
 import type { AwsApi } from "./api.js";
+import { getMetricDataPages } from "./cloudwatch/pages.js";
 import { planGateQueries, summariseGates } from "./cloudwatch/queries.js";
 
 export interface AwsMetricsOptions {
@@ -209,23 +210,11 @@ export class AwsMetricSource implements MetricSource {
       ? planGateQueries(business.gates, windows, this.#o.periodMs, this.#identities(business))
       : null;
     const queries = custom ? [...plan.queries, ...custom.queries] : plan.queries;
-    const results: MetricDataResult[] = [];
-    let token: string | undefined;
-    // One call; CloudWatch pages only beyond 100,800 datapoints, which these windows never reach.
-    do {
-      const out = await this.#o.api.cloudWatch.getMetricData(
-        {
-          MetricDataQueries: queries,
-          StartTime: plan.startTime,
-          EndTime: plan.endTime,
-          ScanBy: "TimestampAscending",
-          ...(token === undefined ? {} : { NextToken: token }),
-        },
-        signal,
-      );
-      results.push(...(out.MetricDataResults ?? []));
-      token = out.NextToken;
-    } while (token !== undefined && token !== "");
+    const results = await getMetricDataPages(
+      this.#o.api,
+      { queries, start: plan.startTime, end: plan.endTime },
+      signal,
+    );
     const stats = summarise(windows, results, this.#o.periodMs);
     if (custom === null) return stats;
     const readings = summariseGates(custom, windows, results, plan.exact);

@@ -10,12 +10,13 @@
  * so a wrong `{asg}` or a missing dimension is obvious. Metrics that are there but at one-minute
  * resolution (StorageResolution 60) are a warning in the facts: they work, no faster than the ALB's.
  */
-import type { MetricDataQuery, MetricDataResult } from "@aws-sdk/client-cloudwatch";
+import type { MetricDataQuery } from "@aws-sdk/client-cloudwatch";
 import { PreflightError } from "../../contract/errors.js";
 import { formatDuration } from "../../contract/units.js";
 import type { ServiceMetrics } from "../../core/policy.js";
 import type { VersionIdentity } from "../../gates/types.js";
 import type { AwsApi } from "../api.js";
+import { getMetricDataPages } from "../cloudwatch/pages.js";
 import { serviceDimensions } from "./queries.js";
 
 /** How far back stable's metrics are looked for. */
@@ -69,22 +70,11 @@ export async function preflightServiceMetrics(p: ServicePreflightInput): Promise
   ];
   const fine = p.periodMs < 60_000 ? p.periodMs / 1000 : null;
   if (fine !== null) queries.push(stat("hires", m.requests, "SampleCount", fine));
-  const results: MetricDataResult[] = [];
-  let token: string | undefined;
-  do {
-    const out = await p.api.cloudWatch.getMetricData(
-      {
-        MetricDataQueries: queries,
-        StartTime: new Date(start),
-        EndTime: new Date(end),
-        ScanBy: "TimestampAscending",
-        ...(token === undefined ? {} : { NextToken: token }),
-      },
-      p.signal,
-    );
-    results.push(...(out.MetricDataResults ?? []));
-    token = out.NextToken;
-  } while (token !== undefined && token !== "");
+  const results = await getMetricDataPages(
+    p.api,
+    { queries, start: new Date(start), end: new Date(end) },
+    p.signal,
+  );
   const values = (id: string) => results.filter((r) => r.Id === id).flatMap((r) => r.Values ?? []);
   const times = (id: string) =>
     results.filter((r) => r.Id === id).flatMap((r) => (r.Timestamps ?? []).map((t) => new Date(t).getTime()));

@@ -4,13 +4,14 @@
  * riding in the same call as they do beside the ALB metrics (cloudwatch/queries.ts), and the
  * preflight that refuses a rollout whose service metrics cannot be found for stable (preflight.ts).
  */
-import type { MetricDataQuery, MetricDataResult } from "@aws-sdk/client-cloudwatch";
+import type { MetricDataQuery } from "@aws-sdk/client-cloudwatch";
 import { ProviderError } from "../../contract/errors.js";
 import type { ServiceMetrics } from "../../core/policy.js";
 import type { Pool, TimeWindow, WindowStats } from "../../core/types.js";
 import type { BusinessQuery, VersionIdentity } from "../../gates/types.js";
 import type { AlarmState, Clock, MetricSource } from "../../ports/index.js";
 import type { AwsApi } from "../api.js";
+import { getMetricDataPages } from "../cloudwatch/pages.js";
 import { planGateQueries, summariseGates } from "../cloudwatch/queries.js";
 import { preflightServiceMetrics } from "./preflight.js";
 import { planServiceQueries, summariseService } from "./queries.js";
@@ -53,22 +54,11 @@ export class ServiceMetricSource implements MetricSource {
       ? planGateQueries(query.gates, windows, o.periodMs, identities)
       : null;
     const queries: MetricDataQuery[] = custom ? [...plan.queries, ...custom.queries] : plan.queries;
-    const results: MetricDataResult[] = [];
-    let token: string | undefined;
-    do {
-      const out = await o.api.cloudWatch.getMetricData(
-        {
-          MetricDataQueries: queries,
-          StartTime: plan.startTime,
-          EndTime: plan.endTime,
-          ScanBy: "TimestampAscending",
-          ...(token === undefined ? {} : { NextToken: token }),
-        },
-        signal,
-      );
-      results.push(...(out.MetricDataResults ?? []));
-      token = out.NextToken;
-    } while (token !== undefined && token !== "");
+    const results = await getMetricDataPages(
+      o.api,
+      { queries, start: plan.startTime, end: plan.endTime },
+      signal,
+    );
     const stats = summariseService(windows, results, plan, o.metrics.latencyUnit);
     if (custom === null) return stats;
     // Business gates ask for one bucket per window; the service's windows need not start on the
