@@ -65,6 +65,19 @@ export const RETRY = {
     maxDelayMs: 15_000,
     retryable: (e: unknown) => toGrayDeployError(e).retryable,
   }),
+  /**
+   * Recording the rollout's state (a conditional DynamoDB write) that failed with a retryable error:
+   * 5 attempts, 500 ms, 1 s, 2 s, 4 s apart. The SDK already tried each call five times; a 30% fault
+   * run still saw all five fail (0.3⁵ per call, hundreds of calls per rollout) and the engine rolled a
+   * healthy release back only because it could not write down that it was healthy.
+   */
+  stateSave: {
+    attempts: 5,
+    firstDelayMs: 500,
+    factor: 2,
+    maxDelayMs: 4000,
+    retryable: (e: unknown) => toGrayDeployError(e).retryable,
+  },
   /** A smoke check through the load balancer that could not connect: three tries, 500 ms then 1 s apart. */
   smokeCheck: { attempts: 3, firstDelayMs: 500, factor: 2, maxDelayMs: 1000 },
   /**

@@ -26,7 +26,8 @@ export class Rollback {
       this.r.go("rolling-back", { rollbackCause: cause, rollbackReason: reason });
     }
     this.r.log("warn", `rolling back: ${reason}`);
-    await this.r.save().catch((e) => {
+    // One attempt: recording the rollback must not delay the return to stable.
+    await this.r.save(undefined, { patient: false }).catch((e) => {
       if (e instanceof LostRollout) throw e;
       this.r.log("warn", `could not record the rollback before starting it: ${toGrayDeployError(e).message}`);
     });

@@ -4,7 +4,7 @@
  * conditional write that tells this run it lost the rollout (LostRollout), serialised with the lease
  * heartbeats of long operations.
  */
-import { AbortedError, StateError } from "../contract/errors.js";
+import { AbortedError, StateError, toGrayDeployError } from "../contract/errors.js";
 import type { Decision } from "../core/decide.js";
 import {
   type DecisionRecord,
@@ -15,6 +15,7 @@ import {
 } from "../core/state.js";
 import type { Clock, OwnerInfo, Ports, StoredRollout } from "../ports/index.js";
 import { type EngineEvent, type EventListener, fanOut } from "./events.js";
+import { RETRY, retry } from "./retry.js";
 
 /** What a run is given by its caller. */
 export interface EngineContext {
@@ -80,28 +81,54 @@ export class RunState {
     this.#emit(e);
   }
 
-  /** Conditional save, serialised with heartbeats. Throws LostRollout when another process wrote. */
-  async save(owner: OwnerInfo | null = this.ctx.owner): Promise<void> {
+  /**
+   * Conditional save, serialised with heartbeats. Throws LostRollout when another process wrote.
+   *
+   * A save that fails with a retryable error (throttling, a 5xx, a dropped connection, after the
+   * SDK's own attempts) is tried again by RETRY.stateSave, unless `patient` is false (a rollback's
+   * first record must not delay the return to stable). A failed attempt may still have been applied
+   * (its answer was lost), so a later attempt that finds the revision moved reads the item back: when
+   * it holds exactly this state, written by this owner at the next revision, the save happened.
+   */
+  async save(owner: OwnerInfo | null = this.ctx.owner, { patient = true } = {}): Promise<void> {
     const run = async () => {
       const writes = this.writes;
-      try {
-        const stored = await this.ports.store.save(
-          this.#state,
-          this.#revision,
-          owner,
-          this.#state.plan.lockLeaseMs,
-          this.now(),
-        );
-        this.#revision = stored.revision;
-        // Nobody had taken the rollout over when this save landed: every write before it was ours.
-        this.savedWrites = Math.max(this.savedWrites, writes);
-      } catch (e) {
-        if (e instanceof StateError) {
-          const stored = await this.ports.store.load(this.#state.scope).catch(() => null);
+      const state = this.#state;
+      const expected = this.#revision;
+      const json = JSON.stringify(state);
+      const attempt = async (n: number): Promise<StoredRollout> => {
+        try {
+          return await this.ports.store.save(state, expected, owner, state.plan.lockLeaseMs, this.now());
+        } catch (e) {
+          if (!(e instanceof StateError)) throw e;
+          const stored = await this.ports.store.load(state.scope).catch(() => null);
+          if (
+            n > 1 &&
+            stored !== null &&
+            stored.revision === expected + 1 &&
+            (stored.owner?.id ?? null) === (owner?.id ?? null) &&
+            JSON.stringify(stored.state) === json
+          ) {
+            return stored;
+          }
           throw new LostRollout(stored);
         }
-        throw e;
-      }
+      };
+      const stored = patient
+        ? await retry(RETRY.stateSave, attempt, {
+            clock: this.ctx.clock,
+            onFailure: (f) => {
+              if (f.nextDelayMs !== null)
+                this.log(
+                  "warn",
+                  `recording the rollout's state failed (attempt ${f.attempt}): ${toGrayDeployError(f.error).message}; trying again in ${f.nextDelayMs} ms`,
+                );
+            },
+          })
+        : await attempt(1);
+      this.#revision = stored.revision;
+      // Nobody had taken the rollout over when this save landed: every write before it was ours.
+      this.savedWrites = Math.max(this.savedWrites, writes);
     };
     const next = this.#saving.then(run, run);
     this.#saving = next.catch(() => {});
