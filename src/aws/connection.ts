@@ -57,8 +57,10 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { fromTemporaryCredentials, fromTokenFile } from "@aws-sdk/credential-providers";
+import { toGrayDeployError } from "../contract/errors.js";
 import { AWS_USER_AGENT } from "../contract/identity.js";
 import { systemClock } from "../engine/clock.js";
+import { RETRY, retry } from "../engine/retry.js";
 import type { AwsApi, Call } from "./api.js";
 import { mapAwsError } from "./errors.js";
 
@@ -196,6 +198,14 @@ interface SdkClient {
   };
 }
 
+/**
+ * The calls sent again after the SDK's attempts ran out (RETRY.awsRead): reads only, which change
+ * nothing. Writes are not: a write repeated late could land after another process took the rollout
+ * over; the engine retries its own writes where it knows they are idempotent (verified weight writes,
+ * preparing the release, sizing gray). CloudWatch reads are not either (see RETRY.awsRead).
+ */
+const REPEATABLE = /^(elasticloadbalancing|autoscaling|ec2|dynamodb|ecr):(Describe|Get|List)/;
+
 const RETRYABLE_ATTEMPT =
   /Throttl|TooManyRequests|RequestLimitExceeded|SlowDown|ECONN|ETIMEDOUT|EPIPE|socket|Timeout/i;
 
@@ -273,10 +283,15 @@ export function createAwsApi(o: AwsConnectionOptions): AwsConnection {
   const ecrByRegion = new Map<string, ECRClient>();
   const lambdaByRegion = new Map<string, LambdaClient>();
 
-  // One wrapper per command: maps errors to the contract's errors and passes the AbortSignal on.
-  const call =
-    <I, O>(client: unknown, operation: string, Command: new (...args: never[]) => unknown): Call<I, O> =>
-    async (input, signal) => {
+  // One wrapper per command: maps errors to the contract's errors and passes the AbortSignal on. A
+  // read (REPEATABLE) whose SDK attempts all failed retryably is sent again (RETRY.awsRead).
+  const clock = systemClock();
+  const call = <I, O>(
+    client: unknown,
+    operation: string,
+    Command: new (...args: never[]) => unknown,
+  ): Call<I, O> => {
+    const once: Call<I, O> = async (input, signal) => {
       try {
         const command = new (Command as new (input: I) => unknown)(input);
         return (await (client as SdkClient).send(
@@ -287,6 +302,19 @@ export function createAwsApi(o: AwsConnectionOptions): AwsConnection {
         throw mapAwsError(e, operation, signal);
       }
     };
+    if (!REPEATABLE.test(operation)) return once;
+    return (input, signal) =>
+      retry(RETRY.awsRead, () => once(input, signal), {
+        clock,
+        signal,
+        onFailure: (f) => {
+          if (f.nextDelayMs !== null)
+            o.log?.(
+              `AWS ${operation}: out of SDK attempts (${toGrayDeployError(f.error).message}); sent again in ${f.nextDelayMs} ms (a read is safe to repeat)`,
+            );
+        },
+      });
+  };
 
   const api: AwsApi = {
     elb: {

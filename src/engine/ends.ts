@@ -13,7 +13,7 @@ import { formatDuration } from "../contract/units.js";
 import type { ReleaseSpec } from "../ports/index.js";
 import type { Hooks } from "./hooks.js";
 import { outcomeFromState } from "./outcome.js";
-import { RETRY, retry } from "./retry.js";
+import { type AttemptFailure, RETRY, retry } from "./retry.js";
 import type { RunState } from "./run-state.js";
 import { SAME, STABLE_ONLY, type Traffic } from "./traffic.js";
 
@@ -80,7 +80,13 @@ export async function prepareRelease(run: RunState): Promise<void> {
           stableCapacity: run.state.stableCapacity,
         }
       : null;
-  const prepared = await run.ports.fleet.prepare(releaseSpec(run), known, run.ctx.signal);
+  // Find-or-create the release's version and pin stable: idempotent, so a transient AWS error is
+  // met by doing it again (RETRY.idempotentStep), not by failing the rollout.
+  const prepared = await retry(
+    RETRY.idempotentStep,
+    () => run.ports.fleet.prepare(releaseSpec(run), known, run.ctx.signal),
+    { clock: run.ctx.clock, signal: run.ctx.signal, onFailure: warnAgain(run, "preparing the release") },
+  );
   run.log(
     "info",
     `release version ${prepared.version} (stable on ${prepared.previousVersion}, capacity ${prepared.stableCapacity})`,
@@ -94,4 +100,15 @@ export async function prepareRelease(run: RunState): Promise<void> {
     stableCapacity: prepared.stableCapacity,
   });
   await run.save();
+}
+
+/** Logs a failed attempt of an idempotent step that is about to be done again. */
+export function warnAgain(run: RunState, what: string) {
+  return (f: AttemptFailure): void => {
+    if (f.nextDelayMs !== null)
+      run.log(
+        "warn",
+        `${what} failed (attempt ${f.attempt}): ${toGrayDeployError(f.error).message}; doing it again in ${formatDuration(f.nextDelayMs)}`,
+      );
+  };
 }

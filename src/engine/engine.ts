@@ -23,12 +23,13 @@ import { grayCapacity } from "../core/policy.js";
 import { endStep, isTerminal, type PauseInfo, type RolloutState, transition } from "../core/state.js";
 import type { Weights } from "../core/types.js";
 import type { Ports, StoredRollout } from "../ports/index.js";
-import { Finish, prepareRelease } from "./ends.js";
+import { Finish, prepareRelease, warnAgain } from "./ends.js";
 import { Follower } from "./follow.js";
 import { Hooks } from "./hooks.js";
 import { Observer } from "./observe.js";
 import { outcomeFromState } from "./outcome.js";
 import { Restore } from "./restore.js";
+import { RETRY, retry } from "./retry.js";
 import { Rollback } from "./rollback.js";
 import { type EngineContext, LostRollout, RunState } from "./run-state.js";
 import { Rejected, Synthetic } from "./synthetic.js";
@@ -368,12 +369,22 @@ export class RolloutRun {
     if (version === null) throw new StateError("gray cannot be scaled before the release is prepared");
     this.r.log("info", `scaling gray to ${capacity} instance(s) on ${version}`);
     try {
+      // Sizing gray to N is idempotent: a transient AWS error is met by doing it again.
       await this.r.withHeartbeat(() =>
-        this.r.ports.fleet.scaleGray(
-          version,
-          capacity,
-          this.r.state.plan.healthyTimeoutMs,
-          this.r.ctx.signal,
+        retry(
+          RETRY.idempotentStep,
+          () =>
+            this.r.ports.fleet.scaleGray(
+              version,
+              capacity,
+              this.r.state.plan.healthyTimeoutMs,
+              this.r.ctx.signal,
+            ),
+          {
+            clock: this.r.ctx.clock,
+            signal: this.r.ctx.signal,
+            onFailure: warnAgain(this.r, `scaling gray to ${capacity}`),
+          },
         ),
       );
     } catch (e) {

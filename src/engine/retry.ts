@@ -78,6 +78,34 @@ export const RETRY = {
     maxDelayMs: 4000,
     retryable: (e: unknown) => toGrayDeployError(e).retryable,
   },
+  /**
+   * An AWS read (Describe/Get/List) whose SDK attempts all failed with a retryable error: sent again
+   * twice, about 1 s and 3 s later (three rounds of the SDK's five attempts). A read changes nothing,
+   * so repeating it is always safe; without it a 30% fault run failed a preflight or a health poll
+   * once in a few hundred calls (0.3⁵ per call). Reads of metrics are not repeated: a failed read is
+   * an observation the gates already handle, and repeating it would only delay their verdict.
+   */
+  awsRead: {
+    attempts: 3,
+    firstDelayMs: 1000,
+    factor: 3,
+    maxDelayMs: 3000,
+    jitter: 0.5,
+    retryable: (e: unknown) => !(e instanceof AbortedError) && toGrayDeployError(e).retryable,
+  },
+  /**
+   * A step of the rollout that is idempotent by design (preparing the release: find-or-create its
+   * launch template version and pin stable; sizing gray to N and waiting for it) that failed with a
+   * retryable AWS error after the SDK's attempts: done again, 2 s then 4 s later, before the error
+   * turns a healthy release into a rollback.
+   */
+  idempotentStep: {
+    attempts: 3,
+    firstDelayMs: 2000,
+    factor: 2,
+    maxDelayMs: 4000,
+    retryable: (e: unknown) => !(e instanceof AbortedError) && toGrayDeployError(e).retryable,
+  },
   /** A smoke check through the load balancer that could not connect: three tries, 500 ms then 1 s apart. */
   smokeCheck: { attempts: 3, firstDelayMs: 500, factor: 2, maxDelayMs: 1000 },
   /**

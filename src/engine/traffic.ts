@@ -3,7 +3,13 @@
  * a rollback's return to stable keeps trying for a lock lease (RETRY.restoreStable), and a write that
  * landed after another process took the rollout over is undone when that process wants stable.
  */
-import { type GrayDeployError, toGrayDeployError, VerificationError } from "../contract/errors.js";
+import {
+  AbortedError,
+  type GrayDeployError,
+  isGrayDeployError,
+  toGrayDeployError,
+  VerificationError,
+} from "../contract/errors.js";
 import { formatDuration } from "../contract/units.js";
 import { addWarning, isTerminal } from "../core/state.js";
 import type { Weights } from "../core/types.js";
@@ -13,6 +19,13 @@ import type { RunState } from "./run-state.js";
 
 export const SAME = (a: Weights, b: Weights) => a.stable === b.stable && a.gray === b.gray;
 export const STABLE_ONLY: Weights = { stable: 100, gray: 0 };
+
+/**
+ * A write or its read-back that failed with a retryable error after the SDK's own attempts
+ * (throttling, a 5xx): writing the same weights again is idempotent, so it is tried again as a
+ * mismatch is, in this run's own flow (never late behind another process's back).
+ */
+const awsTransient = (e: unknown) => !(e instanceof AbortedError) && isGrayDeployError(e) && e.retryable;
 
 /** The chosen-customers rule read back different from what was written. */
 class PilotMismatch extends Error {}
@@ -34,10 +47,15 @@ export class Traffic {
     // No default: a rollback must pass `undefined` on purpose, so the signal that asked for the
     // rollback cannot cancel it.
     signal: AbortSignal | undefined,
+    // restoreStable's own policy already retries transient errors, for a lock lease.
+    transient: "retry" | "throw" = "retry",
   ): Promise<void> {
     try {
       await retry(
-        { ...RETRY.verifiedWrite, retryable: (e) => e instanceof Mismatch },
+        {
+          ...RETRY.verifiedWrite,
+          retryable: (e) => e instanceof Mismatch || (transient === "retry" && awsTransient(e)),
+        },
         async () => {
           this.r.writes++;
           await this.r.ports.router.setWeights(weights, { stickiness }, signal);
@@ -60,7 +78,11 @@ export class Traffic {
    * Switches the chosen-customers rule (to gray: `true`) and reads it back, as a weight write is
    * (RETRY.verifiedWrite). A router without one: nothing to switch.
    */
-  async writePilot(enabled: boolean, signal: AbortSignal | undefined): Promise<void> {
+  async writePilot(
+    enabled: boolean,
+    signal: AbortSignal | undefined,
+    transient: "retry" | "throw" = "retry",
+  ): Promise<void> {
     const router = this.r.ports.router;
     if (router.setPilot === undefined || router.getPilot === undefined) {
       if (enabled)
@@ -71,7 +93,10 @@ export class Traffic {
     }
     try {
       await retry(
-        { ...RETRY.verifiedWrite, retryable: (e) => e instanceof PilotMismatch },
+        {
+          ...RETRY.verifiedWrite,
+          retryable: (e) => e instanceof PilotMismatch || (transient === "retry" && awsTransient(e)),
+        },
         async () => {
           this.r.writes++;
           await router.setPilot!(enabled, signal);
@@ -107,8 +132,8 @@ export class Traffic {
           RETRY.restoreStable(this.r.state.plan.lockLeaseMs),
           async () => {
             // The chosen-customers rule first: it sends its requests to gray whatever the weights say.
-            if (this.r.state.plan.pilot !== undefined) await this.writePilot(false, undefined);
-            await this.write(STABLE_ONLY, "off", undefined);
+            if (this.r.state.plan.pilot !== undefined) await this.writePilot(false, undefined, "throw");
+            await this.write(STABLE_ONLY, "off", undefined, "throw");
           },
           {
             clock: this.r.ctx.clock,

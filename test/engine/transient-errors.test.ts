@@ -1,8 +1,12 @@
 /**
- * Recording the rollout's state when the store fails for a moment: a save that fails with a retryable
- * error is tried again (RETRY.stateSave), and a save whose answer was lost after it was applied is
- * recognised as this run's own write — a healthy release is not rolled back because DynamoDB throttled
- * or dropped a connection, and another process's takeover is still told apart.
+ * Transient AWS errors that outlived the SDK's own attempts, in virtual time:
+ * - recording the rollout's state: a save that fails with a retryable error is tried again
+ *   (RETRY.stateSave), and a save whose answer was lost after it was applied is recognised as this
+ *   run's own write; another process's takeover is still told apart;
+ * - the idempotent steps (preparing the release, sizing gray: RETRY.idempotentStep) and verified
+ *   weight writes (RETRY.verifiedWrite) are done again;
+ * so a healthy release is not rolled back because AWS throttled or dropped a connection, and an error
+ * that retrying cannot fix is not retried.
  */
 import { describe, expect, it } from "vitest";
 import { deployRequest } from "../../src/app/requests.js";
@@ -99,5 +103,78 @@ describe("recording the rollout's state through a failing store", () => {
     const stored = await world.store.load("local");
     expect(stored?.owner?.id).toBe("someone-else");
     expect(stored?.state.phase).not.toBe("promoted");
+  });
+});
+
+describe("idempotent steps and weight writes through transient AWS errors", () => {
+  function world(fail: { prepare?: number; scaleGray?: number; setWeights?: number; denied?: boolean }) {
+    const clock = new VirtualClock();
+    const w = new MemoryWorld(clock, {});
+    const left = { ...fail };
+    const err = () =>
+      fail.denied
+        ? new ProviderError("AutoScaling UpdateAutoScalingGroup: AccessDenied", { retryable: false })
+        : new ProviderError("Throttling: Rate exceeded (after 5 attempts)", { retryable: true });
+    const wrap = <K extends "prepare" | "scaleGray">(target: typeof w.fleet, name: K) => {
+      const real = (target[name] as (...a: unknown[]) => Promise<unknown>).bind(target);
+      (target as unknown as Record<string, unknown>)[name] = async (...a: unknown[]) => {
+        if ((left[name] ?? 0) > 0) {
+          left[name]!--;
+          throw err();
+        }
+        return real(...a);
+      };
+    };
+    wrap(w.fleet, "prepare");
+    wrap(w.fleet, "scaleGray");
+    const realSet = w.router.setWeights.bind(w.router);
+    w.router.setWeights = async (...a) => {
+      if ((left.setWeights ?? 0) > 0) {
+        left.setWeights!--;
+        throw err();
+      }
+      return realSet(...a);
+    };
+    const options = resolveOptions(
+      { target: "local", image: "registry.example/gateway:2.0.0" },
+      { verb: "deploy-gray" },
+    );
+    const events: EngineEvent[] = [];
+    const ctx: VerbContext = {
+      clock,
+      owner: OWNER,
+      newId: () => "rollout-1",
+      onEvent: (e) => events.push(e),
+    };
+    const warnings = () => events.flatMap((e) => (e.type === "log" && e.level === "warn" ? [e.message] : []));
+    return { w, options, ctx, left, warnings };
+  }
+
+  it("preparing the release and sizing gray fail twice each, a forward write twice: promoted, each named", async () => {
+    const { w, options, ctx, left, warnings } = world({ prepare: 2, scaleGray: 2, setWeights: 2 });
+    const outcome = await deployGray(deployRequest(options), w, ctx);
+    expect(left).toEqual({ prepare: 0, scaleGray: 0, setWeights: 0 });
+    expect(outcome.outcome).toBe("promoted");
+    expect(w.router.weights).toEqual({ stable: 100, gray: 0 });
+    expect(warnings().filter((m) => m.startsWith("preparing the release failed"))).toHaveLength(2);
+    expect(warnings().filter((m) => m.startsWith("scaling gray to 1 failed"))).toHaveLength(2);
+  });
+
+  it("a step that keeps failing gives up after three attempts: nothing half-applied, traffic on stable", async () => {
+    const { w, options, ctx, left } = world({ scaleGray: 3 });
+    const outcome = await deployGray(deployRequest(options), w, ctx);
+    expect(left.scaleGray).toBe(0);
+    expect(outcome.outcome).toBe("failed");
+    expect(outcome.reason).toMatch(/Rate exceeded.*traffic is back on stable/);
+    expect(w.router.weights).toEqual({ stable: 100, gray: 0 });
+  });
+
+  it("an error that retrying cannot fix is not retried", async () => {
+    const { w, options, ctx, left, warnings } = world({ prepare: 3, denied: true });
+    const outcome = await deployGray(deployRequest(options), w, ctx);
+    expect(left.prepare).toBe(2);
+    expect(outcome.outcome).toBe("failed");
+    expect(outcome.reason).toMatch(/AccessDenied/);
+    expect(warnings().filter((m) => m.startsWith("preparing the release failed"))).toEqual([]);
   });
 });
