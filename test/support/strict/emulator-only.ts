@@ -52,6 +52,8 @@ export const SUB_MINUTE_METRIC_TESTS: readonly string[] = [
   "test/safety/faults.test.ts",
   "test/security/least-privilege.test.ts",
   "test/security/secrets.test.ts",
+  // The way back's benchmark (issue 17): the same sub-minute rollouts, measured.
+  "bench/way-back/run.ts",
 ];
 
 export const EMULATOR_ONLY: readonly EmulatorOnly[] = [

@@ -28,7 +28,8 @@ async function currentTestFile(): Promise<string | undefined> {
 
 /** A started strict proxy in front of `target` (the emulator's own endpoint). */
 export async function startStrictProxy(target: string, testFile?: string): Promise<StrictProxy> {
-  const file = testFile ?? (await currentTestFile());
+  // A benchmark script (no vitest worker) is named by its own path, as a test file is.
+  const file = testFile ?? (await currentTestFile()) ?? process.argv[1];
   const proxy = new StrictProxy({ target, exemptions: exemptionsFor(file), label: file ?? process.argv[1] });
   await proxy.start();
   return proxy;
