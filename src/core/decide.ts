@@ -25,6 +25,7 @@ import {
 } from "./checks.js";
 import type { Decision } from "./decision.js";
 import { decideKeeping, keepDecision } from "./keep.js";
+import { parityHold } from "./parity.js";
 import { type HistoryPlan, historyCuts, type Stratum, strataFromSuffixes } from "./sequential.js";
 import {
   forwardWeights,
@@ -151,7 +152,8 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
   // Return steps re-check instances of a release that already passed: they are judged over the
   // rollback window (their bake is sized for it), not the longer promotion window.
   const observation = subject === "stable" ? { ...obs, promotion: obs.rollback } : obs;
-  const analysis = analyse({
+  // Gray short of per-instance parity by its MaxSize: its relative latency holds the step (parity.ts).
+  const judged = analyse({
     subject,
     observation,
     baseline: s.baseline?.pool === other ? s.baseline.stats : null,
@@ -162,6 +164,7 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
     guarded: s.plan.signal !== undefined,
     thresholds: s.plan.thresholds,
   });
+  const analysis = parityHold(judged, subject === "gray" ? s.follow?.parity : null);
   const declared = s.plan.gates ?? [];
   if (declared.length === 0) return withChecks(s, obs, analysis, subject === "gray");
   // Business-metric gates (src/gates), judged like the built-in ones and listed after them.

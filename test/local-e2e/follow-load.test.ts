@@ -108,6 +108,13 @@ describe("a peak during 50% and 100% on the local target", { timeout: 120_000 },
     expect(grew.length, why).toBeGreaterThan(0);
     // Gray went beyond the 2 instances a fixed 100% step would have had.
     expect(Math.max(...grew.map((d) => d.capacity!.to)), why).toBeGreaterThanOrEqual(4);
+    // At 50% it was sized so that a gray instance carries no more than a stable one (per-instance
+    // parity with stable, which is held at the whole load's size), never short of it.
+    expect(
+      grew.some((d) => /per-instance parity .* at gray's 50%/.test(d.reason)),
+      why,
+    ).toBe(true);
+    expect(why).not.toMatch(/cannot reach per-instance parity/);
     expect(
       outcome.decisions.some((d) => d.kind === "scale" && d.capacity?.pool === "stable"),
       why,
