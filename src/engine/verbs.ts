@@ -454,7 +454,7 @@ export async function plan(
       "gray to 0 after draining; stable's settings restored",
       ...((p.grayCapacity ?? "fixed") === "follow"
         ? [
-            `while gray carries traffic, both fleets follow the load (a change held for ${formatDuration(p.followDelayMs ?? 0)}; shrinking ${formatDuration((p.followDelayMs ?? 0) * 3)}): gray by the capacity rule on stable's desired capacity, stable held at the size of the whole load when its scaling policy tracks requests per instance`,
+            `while gray carries traffic, both fleets follow the load (a change held for ${formatDuration(p.followDelayMs ?? 0)}; shrinking ${formatDuration((p.followDelayMs ?? 0) * 3)}): gray sized so that a gray instance carries no more requests than a stable one (at 100%: the whole load by stable's per-instance target; within gray's MaxSize, short of it the relative latency gate holds the step), stable held at the size of the whole load when its scaling policy tracks requests per instance`,
           ]
         : []),
       ...(req.storedRollouts
