@@ -159,7 +159,7 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
     baseline: s.baseline?.pool === other ? s.baseline.stats : null,
     lbErrorBaselineRate: s.lbErrorBaselineRate,
     history: subject === "gray" ? historyStrata(s, obs) : null,
-    comparison: subject === "gray" ? currentStepWindow(s, obs) : null,
+    comparison: subject === "gray" ? currentStepWindow(s, obs) : (obs.returnStep ?? null),
     referenceWeight: s.weights[other],
     guarded: s.plan.signal !== undefined,
     thresholds: s.plan.thresholds,
