@@ -129,14 +129,18 @@ describe("a peak during 50% and 100% on the local target", { timeout: 120_000 },
 
   it("with --gray-capacity fixed (before issue 17), gray's queues grow and the good release is not promoted", async () => {
     const { outcome, worstWaitMs, load } = await peak({ grayCapacity: "fixed" });
+    const why = `${outcome.outcome}: ${outcome.reason} (customers: ${JSON.stringify(load.latency)})`;
     // The release has no fault: 2 gray instances given 240 requests/s queue, customers wait seconds,
     // and the 100% step fails its latency criteria — it pauses (inconclusive) or rolls back.
-    expect(["paused", "rolled-back"], outcome.reason).toContain(outcome.outcome);
-    expect(outcome.steps.at(-1)).toMatchObject({ weight: 100 });
+    expect(["paused", "rolled-back"], why).toContain(outcome.outcome);
+    expect(outcome.steps.at(-1), why).toMatchObject({ weight: 100 });
     expect(outcome.reason).toMatch(/p95|p99|latency|error/);
     expect(outcome.decisions.filter((d) => d.kind === "scale")).toEqual([]);
     // Queued at the instances (up to the proxy's 64 connections × 10 ms each) and behind them.
-    expect(worstWaitMs).toBeGreaterThan(300);
-    expect(load.latency!.p99Ms).toBeGreaterThan(1500);
+    expect(worstWaitMs, why).toBeGreaterThan(300);
+    // Customers waited over a second at the worst. (Not the p99 of the whole run: how many requests the
+    // overload reaches depends on how soon it is caught — once, on a busy machine (load average 12),
+    // this case ended after 16 s instead of ~30 s and the run's p99 was 676 ms.)
+    expect(load.latency!.maxMs, why).toBeGreaterThan(1000);
   });
 });
