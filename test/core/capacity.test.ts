@@ -3,8 +3,7 @@
  * (src/core/keep.ts): tables of state + observation + now → sizes, with the reasons.
  */
 import { describe, expect, it } from "vitest";
-import { policyOf } from "../../src/app/requests.js";
-import { type RawOptions, resolveOptions } from "../../src/app/schema.js";
+import type { RawOptions } from "../../src/app/schema.js";
 import type { Analysis } from "../../src/core/analysis.js";
 import {
   type CapacityInput,
@@ -15,24 +14,12 @@ import {
   stepCapacity,
 } from "../../src/core/capacity.js";
 import { decideKeeping, keepDecision } from "../../src/core/keep.js";
-import { newRollout, type RolloutState } from "../../src/core/state.js";
+import type { RolloutState } from "../../src/core/state.js";
 import type { FleetSizes, WindowStats } from "../../src/core/types.js";
-
-const T0 = 1_000_000_000;
+import { rolloutState, T0 } from "./rollout-state.js";
 
 function state(raw: RawOptions = {}, patch: Partial<RolloutState> = {}): RolloutState {
-  const plan = policyOf(resolveOptions({ target: "local", ...raw }, { verb: "deploy-gray" }));
-  return {
-    ...newRollout({
-      id: "r1",
-      scope: "local",
-      target: "local",
-      image: "img:2",
-      commit: null,
-      startedBy: "t",
-      plan,
-      now: T0,
-    }),
+  return rolloutState(raw, {
     phase: "shifting",
     stableCapacity: 4,
     // Per-instance parity at 50%: as many gray instances as stable's 4.
@@ -41,7 +28,7 @@ function state(raw: RawOptions = {}, patch: Partial<RolloutState> = {}): Rollout
     stepIndex: 2,
     stepStartedAt: T0,
     ...patch,
-  };
+  });
 }
 
 /** `rps` requests/s through both pools over a two-second window. */

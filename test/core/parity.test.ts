@@ -5,40 +5,29 @@
  * gray's MaxSize keeps it short of parity.
  */
 import { describe, expect, it } from "vitest";
-import { policyOf } from "../../src/app/requests.js";
-import { type RawOptions, resolveOptions } from "../../src/app/schema.js";
+import type { RawOptions } from "../../src/app/schema.js";
 import type { Analysis, Observation } from "../../src/core/analysis.js";
 import { decideCapacity, loadSize, stepCapacity } from "../../src/core/capacity.js";
 import { analyseStep, decide, observationWindows } from "../../src/core/decide.js";
 import { describeShortfall, parityCapacity, parityHold, perInstanceRatio } from "../../src/core/parity.js";
-import { newRollout, type RolloutState } from "../../src/core/state.js";
+import type { RolloutState } from "../../src/core/state.js";
 import type { FleetSizes, ParityShortfall, VersionStats } from "../../src/core/types.js";
+import { rolloutState, T0 } from "./rollout-state.js";
 
-const T0 = 1_000_000_000;
-
+/** Gray at 50% of a rollout whose stable began at 4 (the local target's plan, no synthetic charge). */
 function state(raw: RawOptions = {}, patch: Partial<RolloutState> = {}): RolloutState {
-  const plan = policyOf(
-    resolveOptions({ target: "local", synthetic: "[]", ...raw }, { verb: "deploy-gray" }),
+  return rolloutState(
+    { synthetic: "[]", ...raw },
+    {
+      phase: "shifting",
+      stableCapacity: 4,
+      grayCapacity: 4,
+      weights: { stable: 50, gray: 50 },
+      stepIndex: 2,
+      stepStartedAt: T0,
+      ...patch,
+    },
   );
-  return {
-    ...newRollout({
-      id: "r1",
-      scope: "local",
-      target: "local",
-      image: "img:2",
-      commit: null,
-      startedBy: "t",
-      plan,
-      now: T0,
-    }),
-    phase: "shifting",
-    stableCapacity: 4,
-    grayCapacity: 4,
-    weights: { stable: 50, gray: 50 },
-    stepIndex: 2,
-    stepStartedAt: T0,
-    ...patch,
-  };
 }
 
 describe("per-instance parity (core/parity.ts)", () => {

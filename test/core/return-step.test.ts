@@ -6,14 +6,12 @@
  * requests/s ramp paused there: stable p99 153 ms against gray's 34 ms "over the same window").
  */
 import { describe, expect, it } from "vitest";
-import { policyOf } from "../../src/app/requests.js";
-import { resolveOptions } from "../../src/app/schema.js";
 import { type Observation, returnStepWindow } from "../../src/core/analysis.js";
 import { analyseStep, decide, observationWindows } from "../../src/core/decide.js";
-import { newRollout, type RolloutState } from "../../src/core/state.js";
+import type { RolloutState } from "../../src/core/state.js";
 import type { VersionStats, WindowStats } from "../../src/core/types.js";
+import { rolloutState, T0 } from "./rollout-state.js";
 
-const T0 = 1_000_000_000;
 const stats = (n: number, p95: number, p99: number): VersionStats => ({
   requests: n,
   errors: 0,
@@ -24,26 +22,18 @@ const stats = (n: number, p95: number, p99: number): VersionStats => ({
 
 /** The last return step (stable 100%), entered 4.5 s ago; gray's baseline from the 50% return step. */
 function returning(): { s: RolloutState; now: number } {
-  const plan = policyOf(resolveOptions({ target: "local", synthetic: "[]" }, { verb: "deploy-gray" }));
   const now = T0 + 60_000;
-  const s: RolloutState = {
-    ...newRollout({
-      id: "r1",
-      scope: "local",
-      target: "local",
-      image: "img:2",
-      commit: null,
-      startedBy: "t",
-      plan,
-      now: T0,
-    }),
-    phase: "returning",
-    stableRefreshed: true,
-    stepIndex: 1,
-    weights: { stable: 100, gray: 0 },
-    stepStartedAt: now - 4500,
-    baseline: { pool: "gray", stats: stats(4000, 59, 96), at: now - 5000 },
-  };
+  const s = rolloutState(
+    { synthetic: "[]" },
+    {
+      phase: "returning",
+      stableRefreshed: true,
+      stepIndex: 1,
+      weights: { stable: 100, gray: 0 },
+      stepStartedAt: now - 4500,
+      baseline: { pool: "gray", stats: stats(4000, 59, 96), at: now - 5000 },
+    },
+  );
   return { s, now };
 }
 
