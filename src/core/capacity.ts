@@ -296,16 +296,32 @@ export function settle(
 }
 
 /**
- * Gray's size for a forward step the rollout enters: what the step needs on stable's starting
- * capacity, or, when gray follows the load, per-instance parity with stable's current desired
- * capacity (at 100%: stable's desired capacity, which is held at the whole load's size), within
- * gray's MaxSize.
+ * Gray's size for a forward step at gray's `weight` with stable at `stableDesired`: with
+ * `--gray-capacity follow`, per-instance parity (at 100%: stable's size, which is held at the whole
+ * load's), never below the capacity rule on stable's starting capacity; with `fixed`, that rule alone.
+ * (`plan` prints it on stable's size now; the engine uses it when it enters a step.)
+ */
+export function plannedStepCapacity(
+  plan: RolloutState["plan"],
+  start: number,
+  stableDesired: number,
+  weight: number,
+): number {
+  const floor = grayCapacity(start, weight, plan.minGrayCapacity);
+  if ((plan.grayCapacity ?? "fixed") !== "follow") return floor;
+  return Math.max(floor, parityCapacity(stableDesired, weight), plan.minGrayCapacity);
+}
+
+/**
+ * Gray's size for a forward step the rollout enters: `plannedStepCapacity` on stable's current
+ * desired capacity, within gray's MaxSize (never below what the step needs on stable's start).
  */
 export function stepCapacity(s: RolloutState, weight: number, sizes: FleetSizes | null): number {
   const start = s.stableCapacity ?? 1;
-  const minGray = s.plan.minGrayCapacity;
-  const floor = grayCapacity(start, weight, minGray);
+  const floor = grayCapacity(start, weight, s.plan.minGrayCapacity);
   if ((s.plan.grayCapacity ?? "fixed") !== "follow" || sizes === null) return floor;
-  const followed = Math.max(parityCapacity(sizes.stable.desired, weight), minGray);
-  return Math.max(floor, Math.min(followed, sizes.gray.max));
+  return Math.max(
+    floor,
+    Math.min(plannedStepCapacity(s.plan, start, sizes.stable.desired, weight), sizes.gray.max),
+  );
 }

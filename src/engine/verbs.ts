@@ -8,9 +8,10 @@ import { isRefusal, LockedError, PreflightError, StateError, toGrayDeployError }
 import type { TargetName } from "../contract/options/def.js";
 import type { Outcome } from "../contract/outcome.js";
 import { formatDuration, formatRate } from "../contract/units.js";
+import { plannedStepCapacity } from "../core/capacity.js";
 import { pauseGate } from "../core/decide.js";
 import { describeHook } from "../core/hooks.js";
-import { describeSignal, grayCapacity, type Policy } from "../core/policy.js";
+import { describeSignal, type Policy } from "../core/policy.js";
 import { isTerminal, newRollout, type RolloutState } from "../core/state.js";
 import { describeGate } from "../gates/spec.js";
 import { describeSynthetic } from "../gates/synthetic-judge.js";
@@ -388,7 +389,7 @@ export async function plan(
   const stable = fleetFacts.stableCapacity;
   const steps = p.steps.map((w) => ({
     weight: w,
-    grayCapacity: grayCapacity(stable, w, p.minGrayCapacity),
+    grayCapacity: plannedStepCapacity(p, stable, stable, w),
     bake: formatDuration(p.bakeMs),
     approval: p.approvals.includes(`step:${w}`),
   }));

@@ -10,6 +10,7 @@ import {
   decideCapacity,
   follows,
   loadSize,
+  plannedStepCapacity,
   settle,
   stepCapacity,
 } from "../../src/core/capacity.js";
@@ -257,6 +258,11 @@ describe("gray follows the load (core/capacity.ts)", () => {
     expect(stepCapacity(s, 5, roomy)).toBe(1);
     expect(stepCapacity(state({ grayCapacity: "fixed" }), 100, sizes)).toBe(4);
     expect(stepCapacity(state({ grayCapacity: "fixed" }), 50, roomy)).toBe(2);
+    // What `plan` prints for stable's 4 now: per-instance parity with follow, the capacity rule fixed.
+    const planned = (raw: RawOptions) =>
+      [5, 25, 50, 100].map((w) => plannedStepCapacity(state(raw).plan, 4, 4, w));
+    expect(planned({})).toEqual([1, 2, 4, 4]);
+    expect(planned({ grayCapacity: "fixed" })).toEqual([1, 1, 2, 4]);
   });
 
   it("settle: a difference in one direction that held long enough", () => {
