@@ -216,7 +216,7 @@ export class GrayDeploy {
     rpsRamp?: number,
     /** Requests per second one local instance serves; above it requests queue and latency rises, as on a saturated machine. Stable's local autoscaling tracks 60% of it per instance, as a target-tracking policy on requests per instance would. Unit: requests/s. Local target only. Default 200. */
     instanceCapacity?: number,
-    /** How gray is sized while it carries traffic: `follow` re-applies the capacity rule to stable's current desired capacity at every evaluation (stable itself is held at the size of the whole load when its scaling policy tracks requests per instance), changing a size only when the difference persists; `fixed` sizes gray once per step from stable's starting capacity. One of: follow, fixed. Default follow. */
+    /** How gray is sized while it carries traffic: `follow` re-sizes gray at every evaluation so that a gray instance carries no more requests than a stable one (ceil(stable's current desired capacity × w ÷ (100 − w)) at gray's weight w, the whole load by stable's per-instance target at 100%, within gray's MaxSize), while stable is held at the size of the whole load when its scaling policy tracks requests per instance, changing a size only when the difference persists; `fixed` sizes gray once per step from stable's starting capacity. One of: follow, fixed. Default follow. */
     grayCapacity?: string,
     /** With --gray-capacity follow: how long a change of the load must persist before a fleet grows to follow it; shrinking waits three times as long. Default 1m on aws, 2s on local. */
     followLoadDelay?: string,

@@ -36,6 +36,7 @@ import type {
   FleetSizes,
   GuardReading,
   Pool,
+  TimeWindow,
   VersionStats,
   WindowStats,
 } from "./types.js";
@@ -74,6 +75,29 @@ export interface Observation {
   readonly recent?: WindowStats | null;
   /** While the fleets follow the load: the groups' sizes (null: unreadable this time). */
   readonly sizes?: FleetSizes | null;
+  /**
+   * On the way back, when the return step began inside the rollback window: both pools over the
+   * step's own part of it (`returnStepWindow`), for the relative gates; absent otherwise.
+   */
+  readonly returnStep?: WindowStats | null;
+}
+
+/**
+ * The part of the rollback window inside the current return step (its first complete metric period
+ * on), or null when the step began before the rollback window (or is not a return step). The relative
+ * gates compare the pools there, as they do on the way up (decide.ts currentStepWindow): over a window
+ * straddling the switch, stable's requests include the doubled load of its new share and gray's are
+ * all from before it, so a shared slowdown right after the switch was blamed on stable.
+ */
+export function returnStepWindow(
+  phase: string,
+  stepStartedAt: number | null,
+  rollback: TimeWindow,
+  periodMs: number,
+): TimeWindow | null {
+  if (phase !== "returning" || stepStartedAt === null || periodMs <= 0) return null;
+  const start = Math.ceil(stepStartedAt / periodMs) * periodMs;
+  return start > rollback.start && start < rollback.end ? { start, end: rollback.end } : null;
 }
 
 export interface AnalysisInput {

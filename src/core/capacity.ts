@@ -11,9 +11,20 @@
  *   target), never below its size when the rollout began (the pin). At 50% stable's own policy sizes
  *   it for half the load, and at 100% for none: a rollback (one write, all traffic back to stable at
  *   once) must find it large enough for all of it.
- * - Gray's desired capacity is the capacity rule (policy.ts grayCapacity) applied to stable's CURRENT
- *   desired capacity — including the change made now — at gray's weight; never below what the
- *   current step needs (the rule on stable's starting capacity), never above gray's MaxSize.
+ * - Gray, on the way up (gray under judgement), is sized for per-instance parity with stable: a gray
+ *   instance carries no more requests than a stable one does at the current weights. At weight
+ *   w < 100 that is ceil(stable's CURRENT desired capacity × w ÷ (100 − w)) — including the change
+ *   made now — and at 100% the whole load by stable's per-instance target (stable's desired capacity
+ *   without one). The capacity rule alone (ceil(stable × w ÷ 100)) gave a gray instance twice a
+ *   stable one's requests at 50% while stable is held for the whole load, and the relative latency
+ *   gate then compared a busier gray with a quieter stable: a good release rolled back by a peak.
+ *   Never below what the current step needs (the capacity rule on stable's starting capacity), never
+ *   above gray's MaxSize. When the MaxSize cannot reach parity the decision says so, the shortfall is
+ *   kept in the follow state, and the relative latency gate cannot fail the step while it lasts: a
+ *   slower gray is then not evidence against the release, so the step holds (inconclusive) and the
+ *   absolute gates alone can roll back (see `parityHold`).
+ * - On the way back (stable under judgement, both pools on the new version) gray follows the capacity
+ *   rule on stable's desired capacity, as before: a busier gray is the reference, not the subject.
  * - Growing waits `followDelayMs` of a persisting difference; shrinking waits three times as long
  *   and sizes for 10% more load than measured (a band: a load on a boundary does not flap).
  * - New gray instances count once healthy: after gray grows, no further change of gray is made
@@ -21,6 +32,7 @@
  */
 import { formatDuration } from "../contract/units.js";
 import { observationWindows } from "./decide.js";
+import { describeShortfall, type ParityShortfall, parityCapacity, perInstanceRatio } from "./parity.js";
 import { grayCapacity } from "./policy.js";
 import type { RolloutState } from "./state.js";
 import type {
@@ -39,6 +51,7 @@ export const NO_FOLLOW: FollowState = {
   grayGrew: null,
   loadSize: null,
   requestRate: null,
+  parity: null,
 };
 
 export interface CapacityInput {
@@ -128,7 +141,7 @@ export function decideCapacity(s: RolloutState, input: CapacityInput, now: numbe
     }
   }
 
-  // ── gray: the capacity rule on stable's current desired capacity ───────────────────────────────
+  // ── gray: per-instance parity with stable on the way up, the capacity rule on the way back ───────
   // Stable's desired capacity as it is being made now (a growth of its minimum raises it), so both
   // fleets follow the same load at the same evaluation rather than one after the other.
   const weight = s.weights.gray;
@@ -136,9 +149,22 @@ export function decideCapacity(s: RolloutState, input: CapacityInput, now: numbe
   const stableNow = Math.max(input.sizes.stable.desired, stableWant);
   const floor = grayCapacity(start, weight, minGray);
   const ceiling = Math.max(input.sizes.gray.max, floor);
-  const ruled = Math.max(grayCapacity(stableNow, weight, minGray), floor);
   const grayNow = s.grayCapacity;
+  const target = grayTarget(s, { stableNow, start, grayNow, grow, shrink, rate, perInstance });
+  const ruled = Math.max(target.size, floor);
   const grayWant = Math.min(ruled, ceiling);
+  // Short of parity by gray's MaxSize while gray is under judgement: said, remembered, and the
+  // relative latency gate holds rather than fails (core/parity.ts).
+  const parity: ParityShortfall | null =
+    target.parity && ruled > ceiling
+      ? {
+          weight,
+          need: ruled,
+          max: ceiling,
+          ratio: perInstanceRatio(stableNow, ceiling, weight, ruled),
+        }
+      : null;
+  if (parity !== null) notes.push(`${describeShortfall(parity)}; the relative latency gate holds the step`);
   let grayPending: PendingResize | null = null;
   let grayGrew = prev.grayGrew;
   const healthy = input.grayHealthy;
@@ -156,18 +182,19 @@ export function decideCapacity(s: RolloutState, input: CapacityInput, now: numbe
     const settled = settle(grayNow, grayWant, prev.pending.gray, now, up, down);
     grayPending = settled.pending;
     if (settled.change) {
-      const why = `the capacity rule on stable's desired capacity ${stableNow}${stableNow !== start ? ` (${start} when the rollout began)` : ""} at gray's ${weight}% gives ${ruled}`;
       const bounds =
-        ruled > ceiling
-          ? `, capped at gray's MaxSize ${ceiling}`
-          : grayWant === floor && grayWant < grayNow
-            ? `, what the ${weight}% step needs at least`
-            : "";
+        parity !== null
+          ? `, capped at gray's MaxSize ${ceiling}: ${describeShortfall(parity)}, so the relative latency gate holds the step instead of failing it`
+          : ruled > ceiling
+            ? `, capped at gray's MaxSize ${ceiling}`
+            : grayWant === floor && grayWant < grayNow
+              ? `, what the ${weight}% step needs at least`
+              : "";
       changes.push({
         pool: "gray",
         from: grayNow,
         to: grayWant,
-        reason: `gray ${grayNow} → ${grayWant}: ${why}${bounds}; ${held(settled.heldMs)}`,
+        reason: `gray ${grayNow} → ${grayWant}: ${target.why} gives ${ruled}${bounds}; ${held(settled.heldMs)}`,
       });
       if (grayWant > grayNow) grayGrew = { to: grayWant, at: now };
     } else if (grayPending !== null) {
@@ -180,6 +207,7 @@ export function decideCapacity(s: RolloutState, input: CapacityInput, now: numbe
     grayGrew,
     loadSize: grow,
     requestRate: rate,
+    parity,
   };
   const load =
     rate === null ? "load unknown" : `load ${fmtRate(rate)}${grow === null ? "" : ` (stable-sized ${grow})`}`;
@@ -188,6 +216,58 @@ export function decideCapacity(s: RolloutState, input: CapacityInput, now: numbe
       ? changes.map((c) => c.reason).join("; ")
       : `capacity: stable desired ${input.sizes.stable.desired} (min ${stableMin}), gray ${grayNow}, ${load}${notes.length > 0 ? `; ${notes.join("; ")}` : ""}`;
   return { follow, changes, note };
+}
+
+/**
+ * Gray's size before its bounds, and the sentence saying how it was found:
+ * - on the way back (stable under judgement): the capacity rule on stable's desired capacity;
+ * - on the way up below 100%: per-instance parity with stable's desired capacity;
+ * - at 100% (and while promoting or keeping): the whole load by stable's per-instance target, growing
+ *   on the measured load and shrinking on 10% more (the band); without a target, stable's desired
+ *   capacity (the capacity rule at 100%).
+ */
+function grayTarget(
+  s: RolloutState,
+  o: {
+    stableNow: number;
+    start: number;
+    grayNow: number;
+    grow: number | null;
+    shrink: number | null;
+    rate: number | null;
+    perInstance: number | null;
+  },
+): { size: number; why: string; parity: boolean } {
+  const weight = s.weights.gray;
+  const minGray = s.plan.minGrayCapacity;
+  const stable = `stable's desired capacity ${o.stableNow}${o.stableNow !== o.start ? ` (${o.start} when the rollout began)` : ""}`;
+  if (s.phase === "returning") {
+    return {
+      size: grayCapacity(o.stableNow, weight, minGray),
+      why: `the capacity rule on ${stable} at gray's ${weight}%`,
+      parity: false,
+    };
+  }
+  if (weight < 100) {
+    return {
+      size: Math.max(parityCapacity(o.stableNow, weight), minGray),
+      why: `per-instance parity (a gray instance carries no more requests than a stable one) with ${stable} at gray's ${weight}%: ⌈${o.stableNow} × ${weight} ÷ ${100 - weight}⌉`,
+      parity: true,
+    };
+  }
+  if (o.grow !== null && o.shrink !== null && o.rate !== null && o.perInstance !== null) {
+    const size = o.grow > o.grayNow ? o.grow : Math.min(o.shrink, o.grayNow);
+    return {
+      size: Math.max(size, minGray),
+      why: `the whole load at 100%, ${fmtRate(o.rate)} at ${fmtRate(o.perInstance)} per instance (stable's scaling policy),`,
+      parity: true,
+    };
+  }
+  return {
+    size: grayCapacity(o.stableNow, 100, minGray),
+    why: `the capacity rule on ${stable} at gray's 100%`,
+    parity: true,
+  };
 }
 
 function held(ms: number): string {
@@ -216,14 +296,32 @@ export function settle(
 }
 
 /**
- * Gray's size for a step the rollout enters: what the step needs on stable's starting capacity, or
- * more when gray follows the load and stable has grown (the capacity rule on its current desired
- * capacity, within gray's MaxSize).
+ * Gray's size for a forward step at gray's `weight` with stable at `stableDesired`: with
+ * `--gray-capacity follow`, per-instance parity (at 100%: stable's size, which is held at the whole
+ * load's), never below the capacity rule on stable's starting capacity; with `fixed`, that rule alone.
+ * (`plan` prints it on stable's size now; the engine uses it when it enters a step.)
+ */
+export function plannedStepCapacity(
+  plan: RolloutState["plan"],
+  start: number,
+  stableDesired: number,
+  weight: number,
+): number {
+  const floor = grayCapacity(start, weight, plan.minGrayCapacity);
+  if ((plan.grayCapacity ?? "fixed") !== "follow") return floor;
+  return Math.max(floor, parityCapacity(stableDesired, weight), plan.minGrayCapacity);
+}
+
+/**
+ * Gray's size for a forward step the rollout enters: `plannedStepCapacity` on stable's current
+ * desired capacity, within gray's MaxSize (never below what the step needs on stable's start).
  */
 export function stepCapacity(s: RolloutState, weight: number, sizes: FleetSizes | null): number {
   const start = s.stableCapacity ?? 1;
   const floor = grayCapacity(start, weight, s.plan.minGrayCapacity);
   if ((s.plan.grayCapacity ?? "fixed") !== "follow" || sizes === null) return floor;
-  const followed = grayCapacity(sizes.stable.desired, weight, s.plan.minGrayCapacity);
-  return Math.max(floor, Math.min(followed, sizes.gray.max));
+  return Math.max(
+    floor,
+    Math.min(plannedStepCapacity(s.plan, start, sizes.stable.desired, weight), sizes.gray.max),
+  );
 }

@@ -25,6 +25,7 @@ import {
 } from "./checks.js";
 import type { Decision } from "./decision.js";
 import { decideKeeping, keepDecision } from "./keep.js";
+import { parityHold } from "./parity.js";
 import { type HistoryPlan, historyCuts, type Stratum, strataFromSuffixes } from "./sequential.js";
 import {
   forwardWeights,
@@ -151,17 +152,19 @@ export function analyseStep(s: RolloutState, obs: Observation): Analysis {
   // Return steps re-check instances of a release that already passed: they are judged over the
   // rollback window (their bake is sized for it), not the longer promotion window.
   const observation = subject === "stable" ? { ...obs, promotion: obs.rollback } : obs;
-  const analysis = analyse({
+  // Gray short of per-instance parity by its MaxSize: its relative latency holds the step (parity.ts).
+  const judged = analyse({
     subject,
     observation,
     baseline: s.baseline?.pool === other ? s.baseline.stats : null,
     lbErrorBaselineRate: s.lbErrorBaselineRate,
     history: subject === "gray" ? historyStrata(s, obs) : null,
-    comparison: subject === "gray" ? currentStepWindow(s, obs) : null,
+    comparison: subject === "gray" ? currentStepWindow(s, obs) : (obs.returnStep ?? null),
     referenceWeight: s.weights[other],
     guarded: s.plan.signal !== undefined,
     thresholds: s.plan.thresholds,
   });
+  const analysis = parityHold(judged, subject === "gray" ? s.follow?.parity : null);
   const declared = s.plan.gates ?? [];
   if (declared.length === 0) return withChecks(s, obs, analysis, subject === "gray");
   // Business-metric gates (src/gates), judged like the built-in ones and listed after them.

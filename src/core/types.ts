@@ -124,6 +124,17 @@ export interface PendingResize {
   readonly since: number;
 }
 
+/** Gray's MaxSize keeps it short of per-instance parity with stable (core/parity.ts). */
+export interface ParityShortfall {
+  /** Gray's weight (percent) when it was found. */
+  readonly weight: number;
+  /** Gray's size for parity, and the MaxSize that caps it. */
+  readonly need: number;
+  readonly max: number;
+  /** A gray instance's requests over a stable one's (at 100%: over stable's per-instance target). */
+  readonly ratio: number;
+}
+
 /** What the core remembers between evaluations (stored with the rollout). */
 export interface FollowState {
   readonly pending: { readonly stable: PendingResize | null; readonly gray: PendingResize | null };
@@ -133,4 +144,6 @@ export interface FollowState {
   readonly loadSize: number | null;
   /** Requests/s of the last evaluation (both pools). */
   readonly requestRate: number | null;
+  /** Gray under judgement but short of per-instance parity by its MaxSize (absent/null: not short). */
+  readonly parity?: ParityShortfall | null;
 }

@@ -11,6 +11,7 @@
 import { toGrayDeployError, VerificationError } from "../contract/errors.js";
 import type { Observation } from "../core/analysis.js";
 import { decideCapacity, follows } from "../core/capacity.js";
+import { describeShortfall } from "../core/parity.js";
 import { grayCapacity } from "../core/policy.js";
 import { type DecisionRecord, recordDecision } from "../core/state.js";
 import type { CapacityChange, FleetSizes } from "../core/types.js";
@@ -53,7 +54,16 @@ export class Follower {
       { sizes: obs.sizes, recent: obs.recent ?? null, grayHealthy: obs.health?.gray.healthy ?? null },
       this.r.now(),
     );
+    const short = this.r.state.follow?.parity ?? null;
     this.r.setState({ ...this.r.state, follow: d.follow });
+    const now = d.follow.parity ?? null;
+    // Gray's MaxSize short of per-instance parity: said once when it starts or changes.
+    if (now !== null && (short === null || short.need !== now.need || short.max !== now.max)) {
+      this.r.log(
+        "warn",
+        `capacity: ${describeShortfall(now)}; the relative latency gate holds the step instead of failing it (raise gray's MaxSize to compare like with like)`,
+      );
+    }
     if (d.changes.length === 0) return;
     // Stable first: gray's size is computed from stable's, including this change.
     const ordered = [...d.changes].sort((a, b) => (a.pool === b.pool ? 0 : a.pool === "stable" ? -1 : 1));

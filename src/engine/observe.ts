@@ -4,7 +4,7 @@
  * measurement error recorded in the observation, never an exception.
  */
 import { AbortedError, toGrayDeployError } from "../contract/errors.js";
-import type { Observation } from "../core/analysis.js";
+import { type Observation, returnStepWindow } from "../core/analysis.js";
 import { follows, recentWindow } from "../core/capacity.js";
 import { analyseStep, guardWindow, historyWindows, observationWindows } from "../core/decide.js";
 import type { BusinessQuery } from "../gates/types.js";
@@ -32,6 +32,14 @@ export class Observer {
     const read = [windows.rollback, windows.promotion];
     const guardedAt = guarded === null ? -1 : read.push(guarded) - 1;
     const recentAt = follow ? read.push(recentWindow(plan, now)) - 1 : -1;
+    // A return step's own part of the rollback window, for the relative gates (one more window).
+    const step = returnStepWindow(
+      this.r.state.phase,
+      this.r.state.stepStartedAt,
+      windows.rollback,
+      plan.metricPeriodMs,
+    );
+    const stepAt = step === null ? -1 : read.push(step) - 1;
     const guard = this.r.ports.guard;
     // History (the sequential test's windows, all ending where the rollback window ends) is a read
     // of its own, so its many window lengths never change how the gates' windows are answered.
@@ -86,6 +94,7 @@ export class Observer {
         ? { recent: m?.[recentAt] ?? null, sizes: sizes.status === "fulfilled" ? sizes.value : null }
         : {}),
       ...(runs.status === "fulfilled" && runs.value !== null ? { synthetic: runs.value } : {}),
+      ...(step === null ? {} : { returnStep: m?.[stepAt] ?? null }),
     };
     const analysis = ["shifting", "returning", "keeping"].includes(this.r.state.phase)
       ? analyseStep(this.r.state, observation)

@@ -8,9 +8,10 @@ import { isRefusal, LockedError, PreflightError, StateError, toGrayDeployError }
 import type { TargetName } from "../contract/options/def.js";
 import type { Outcome } from "../contract/outcome.js";
 import { formatDuration, formatRate } from "../contract/units.js";
+import { plannedStepCapacity } from "../core/capacity.js";
 import { pauseGate } from "../core/decide.js";
 import { describeHook } from "../core/hooks.js";
-import { describeSignal, grayCapacity, type Policy } from "../core/policy.js";
+import { describeSignal, type Policy } from "../core/policy.js";
 import { isTerminal, newRollout, type RolloutState } from "../core/state.js";
 import { describeGate } from "../gates/spec.js";
 import { describeSynthetic } from "../gates/synthetic-judge.js";
@@ -388,7 +389,7 @@ export async function plan(
   const stable = fleetFacts.stableCapacity;
   const steps = p.steps.map((w) => ({
     weight: w,
-    grayCapacity: grayCapacity(stable, w, p.minGrayCapacity),
+    grayCapacity: plannedStepCapacity(p, stable, stable, w),
     bake: formatDuration(p.bakeMs),
     approval: p.approvals.includes(`step:${w}`),
   }));
@@ -454,7 +455,7 @@ export async function plan(
       "gray to 0 after draining; stable's settings restored",
       ...((p.grayCapacity ?? "fixed") === "follow"
         ? [
-            `while gray carries traffic, both fleets follow the load (a change held for ${formatDuration(p.followDelayMs ?? 0)}; shrinking ${formatDuration((p.followDelayMs ?? 0) * 3)}): gray by the capacity rule on stable's desired capacity, stable held at the size of the whole load when its scaling policy tracks requests per instance`,
+            `while gray carries traffic, both fleets follow the load (a change held for ${formatDuration(p.followDelayMs ?? 0)}; shrinking ${formatDuration((p.followDelayMs ?? 0) * 3)}): gray sized so that a gray instance carries no more requests than a stable one (at 100%: the whole load by stable's per-instance target; within gray's MaxSize, short of it the relative latency gate holds the step), stable held at the size of the whole load when its scaling policy tracks requests per instance`,
           ]
         : []),
       ...(req.storedRollouts

@@ -108,6 +108,13 @@ describe("a peak during 50% and 100% on the local target", { timeout: 120_000 },
     expect(grew.length, why).toBeGreaterThan(0);
     // Gray went beyond the 2 instances a fixed 100% step would have had.
     expect(Math.max(...grew.map((d) => d.capacity!.to)), why).toBeGreaterThanOrEqual(4);
+    // At 50% it was sized so that a gray instance carries no more than a stable one (per-instance
+    // parity with stable, which is held at the whole load's size), never short of it.
+    expect(
+      grew.some((d) => /per-instance parity .* at gray's 50%/.test(d.reason)),
+      why,
+    ).toBe(true);
+    expect(why).not.toMatch(/cannot reach per-instance parity/);
     expect(
       outcome.decisions.some((d) => d.kind === "scale" && d.capacity?.pool === "stable"),
       why,
@@ -122,14 +129,18 @@ describe("a peak during 50% and 100% on the local target", { timeout: 120_000 },
 
   it("with --gray-capacity fixed (before issue 17), gray's queues grow and the good release is not promoted", async () => {
     const { outcome, worstWaitMs, load } = await peak({ grayCapacity: "fixed" });
+    const why = `${outcome.outcome}: ${outcome.reason} (customers: ${JSON.stringify(load.latency)})`;
     // The release has no fault: 2 gray instances given 240 requests/s queue, customers wait seconds,
     // and the 100% step fails its latency criteria — it pauses (inconclusive) or rolls back.
-    expect(["paused", "rolled-back"], outcome.reason).toContain(outcome.outcome);
-    expect(outcome.steps.at(-1)).toMatchObject({ weight: 100 });
+    expect(["paused", "rolled-back"], why).toContain(outcome.outcome);
+    expect(outcome.steps.at(-1), why).toMatchObject({ weight: 100 });
     expect(outcome.reason).toMatch(/p95|p99|latency|error/);
     expect(outcome.decisions.filter((d) => d.kind === "scale")).toEqual([]);
     // Queued at the instances (up to the proxy's 64 connections × 10 ms each) and behind them.
-    expect(worstWaitMs).toBeGreaterThan(300);
-    expect(load.latency!.p99Ms).toBeGreaterThan(1500);
+    expect(worstWaitMs, why).toBeGreaterThan(300);
+    // Customers waited over a second at the worst. (Not the p99 of the whole run: how many requests the
+    // overload reaches depends on how soon it is caught — once, on a busy machine (load average 12),
+    // this case ended after 16 s instead of ~30 s and the run's p99 was 676 ms.)
+    expect(load.latency!.maxMs, why).toBeGreaterThan(1000);
   });
 });

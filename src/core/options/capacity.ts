@@ -12,7 +12,7 @@ export const capacityOptions = optionGroup({
       choices: ["follow", "fixed"],
       default: "follow",
       description:
-        "How gray is sized while it carries traffic: `follow` re-applies the capacity rule to stable's current desired capacity at every evaluation (stable itself is held at the size of the whole load when its scaling policy tracks requests per instance), changing a size only when the difference persists; `fixed` sizes gray once per step from stable's starting capacity.",
+        "How gray is sized while it carries traffic: `follow` re-sizes gray at every evaluation so that a gray instance carries no more requests than a stable one (ceil(stable's current desired capacity × w ÷ (100 − w)) at gray's weight w, the whole load by stable's per-instance target at 100%, within gray's MaxSize), while stable is held at the size of the whole load when its scaling policy tracks requests per instance, changing a size only when the difference persists; `fixed` sizes gray once per step from stable's starting capacity.",
     },
     followLoadDelay: {
       kind: "duration",
