@@ -5,7 +5,7 @@
 import { extname } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { InvalidInputError } from "../contract/errors.js";
-import { type FrontEnd, type RawOptions, SCHEMA, type TargetName, type Verb } from "./schema.js";
+import type { RawOptions } from "./schema.js";
 
 /** Parses a config file's text; the format follows the name's extension (`.json`, else YAML). */
 export function parseConfigText(name: string, text: string): RawOptions {
@@ -36,16 +36,6 @@ export function parseConfigText(name: string, text: string): RawOptions {
   return data as RawOptions;
 }
 
-/**
- * One config file serves every verb, target and front end: keys another verb, target or front end
- * needs (the target group ARNs for `status`, `reportDir` for Dagger) are left out instead of refused.
- * Unknown keys stay in, so resolving still rejects them with a suggestion; flags are never filtered.
- */
-export function configFor(
-  config: RawOptions,
-  verb: Verb,
-  target: TargetName,
-  frontEnd: FrontEnd = "cli",
-): RawOptions {
-  return SCHEMA.applicableConfig(config, verb, target, frontEnd);
-}
+// One config file serves every verb, target and front end: configFor (resolve.ts, which needs no
+// YAML parser) leaves out the keys that do not apply.
+export { configFor } from "./resolve.js";

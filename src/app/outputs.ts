@@ -9,7 +9,7 @@ import type { Policy } from "../core/policy.js";
 import type { EventListener } from "../engine/events.js";
 import { createWebhookNotifier } from "../notify/webhook.js";
 import type { Clock } from "../ports/index.js";
-import { ReportCollector, renderReport, writeReport } from "../report/index.js";
+import { ReportCollector } from "../report/collector.js";
 import type { Options, Verb } from "./schema.js";
 
 export interface RunOutputs {
@@ -56,6 +56,7 @@ export function openRunOutputs(
     async close(outcome, plan) {
       if (collector !== null && o.reportDir !== undefined) {
         try {
+          const { renderReport, writeReport } = await import("../report/index.js");
           const rendered = renderReport(outcome, collector.events, {
             plan,
             generatedAt: deps.clock.now(),

@@ -3,8 +3,15 @@
  * file's keys that apply to this verb, target and front end, under the given flags or arguments,
  * through the one schema.
  */
-import { configFor } from "./config.js";
-import { type FrontEnd, type Options, type RawOptions, resolveOptions, SCHEMA, type Verb } from "./schema.js";
+import {
+  type FrontEnd,
+  type Options,
+  type RawOptions,
+  resolveOptions,
+  SCHEMA,
+  type TargetName,
+  type Verb,
+} from "./schema.js";
 
 export interface CallInput {
   readonly verb: Verb;
@@ -15,6 +22,21 @@ export interface CallInput {
   readonly config?: RawOptions;
   /** Environment variables for the options' `env` fallbacks (the CLI's; Dagger passes none). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * One config file serves every verb, target and front end: keys another verb, target or front end
+ * needs (the target group ARNs for `status`, `reportDir` for Dagger) are left out instead of refused.
+ * Unknown keys stay in, so resolving still rejects them with a suggestion; flags are never filtered.
+ * (Here rather than in config.ts, whose YAML parser a call without a config file does not need.)
+ */
+export function configFor(
+  config: RawOptions,
+  verb: Verb,
+  target: TargetName,
+  frontEnd: FrontEnd = "cli",
+): RawOptions {
+  return SCHEMA.applicableConfig(config, verb, target, frontEnd);
 }
 
 /** Resolves a call; throws InvalidInputError naming every problem. */

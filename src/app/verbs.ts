@@ -4,20 +4,14 @@
  * does the rest the same way for all of them. A new verb is its engine function, one entry here,
  * its name in contract/options/def.ts VERBS (so options can say they apply to it), and its Dagger
  * function.
+ *
+ * The engine is imported when a verb runs, not with this file: `--help` and refused input need only
+ * the summaries (a CLI spawn pays for every module it loads).
  */
 import { InvalidInputError } from "../contract/errors.js";
 import type { Outcome } from "../contract/outcome.js";
-import { rollbackRelease } from "../engine/rollback-release.js";
 import type { TargetDefinition, TargetDeps, TargetRuntime } from "../engine/targets.js";
-import {
-  abort,
-  deployGray,
-  type PlanReport,
-  plan,
-  promote,
-  status,
-  type VerbContext,
-} from "../engine/verbs.js";
+import type { PlanReport, VerbContext } from "../engine/verbs.js";
 import { TARGETS } from "./registry.js";
 import { addressOf, deployRequest, planRequest, targetOf } from "./requests.js";
 import type { Options, Verb } from "./schema.js";
@@ -48,6 +42,7 @@ export const VERB_DEFINITIONS: Readonly<Record<Verb, VerbDefinition>> = {
       "Roll a new version out through weighted gray steps (5 → 25 → 50 → 100 by default), analysing metrics at every step; promote it or roll back on its own.",
     needsStoredRollout: false,
     async run(o, runtime, ctx) {
+      const { deployGray } = await import("../engine/verbs.js");
       const request = deployRequest(o);
       await runtime.begin?.();
       return outcome(await deployGray(request, runtime.ports, ctx));
@@ -57,6 +52,7 @@ export const VERB_DEFINITIONS: Readonly<Record<Verb, VerbDefinition>> = {
     summary: "Dry run: check the environment and print what deploy-gray would change, changing nothing.",
     needsStoredRollout: false,
     async run(o, runtime, ctx) {
+      const { plan } = await import("../engine/verbs.js");
       return { kind: "plan", report: await plan(planRequest(o), runtime.ports, ctx) };
     },
   },
@@ -65,6 +61,7 @@ export const VERB_DEFINITIONS: Readonly<Record<Verb, VerbDefinition>> = {
       "Where the rollout of this load balancer stands: phase, step, weights, last decision and its evidence.",
     needsStoredRollout: true,
     async run(o, runtime, ctx) {
+      const { status } = await import("../engine/verbs.js");
       return outcome(await status(addressOf(o), runtime.ports, ctx.clock.now()));
     },
   },
@@ -73,6 +70,7 @@ export const VERB_DEFINITIONS: Readonly<Record<Verb, VerbDefinition>> = {
       "Continue a paused rollout (pass its manual gate, accept an inconclusive step, or retry a failed promotion); --full skips the remaining steps.",
     needsStoredRollout: true,
     async run(o, runtime, ctx) {
+      const { promote } = await import("../engine/verbs.js");
       return outcome(
         await promote(addressOf(o), runtime.ports, ctx, { by: by(o), reason: o.reason, full: o.full }),
       );
@@ -82,6 +80,7 @@ export const VERB_DEFINITIONS: Readonly<Record<Verb, VerbDefinition>> = {
     summary: "Back to stable 100% now (one verified write), then clean up; the rollout ends as aborted.",
     needsStoredRollout: true,
     async run(o, runtime, ctx) {
+      const { abort } = await import("../engine/verbs.js");
       return outcome(await abort(addressOf(o), runtime.ports, ctx, { by: by(o), reason: o.reason }));
     },
   },
@@ -90,6 +89,7 @@ export const VERB_DEFINITIONS: Readonly<Record<Verb, VerbDefinition>> = {
       "After a promotion, put the previous release back fast: gray up on the previous version, smoke-tested, all traffic to it in one verified write, stable refreshed back onto it, traffic returned (within --rollback-release-window of the promotion; in a keep-previous window, one write).",
     needsStoredRollout: true,
     async run(o, runtime, ctx) {
+      const { rollbackRelease } = await import("../engine/rollback-release.js");
       return outcome(
         await rollbackRelease(addressOf(o), runtime.ports, ctx, { by: by(o), reason: o.reason }),
       );

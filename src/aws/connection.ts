@@ -5,7 +5,17 @@
  * errors), every error mapped to the contract's typed errors (errors.ts), and a counter of calls and
  * attempts per operation (for the API-call budget reports).
  */
-import {
+import type { DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
+import { toGrayDeployError } from "../contract/errors.js";
+import { AWS_USER_AGENT } from "../contract/identity.js";
+import { systemClock } from "../engine/clock.js";
+import { RETRY, retry } from "../engine/retry.js";
+import type { AwsApi, Call } from "./api.js";
+import { mapAwsError } from "./errors.js";
+import sdk from "./sdk.cjs";
+
+// The SDK through require (sdk.cjs says why).
+const {
   AutoScalingClient,
   CancelInstanceRefreshCommand,
   CreateOrUpdateTagsCommand,
@@ -18,33 +28,27 @@ import {
   StartInstanceRefreshCommand,
   SuspendProcessesCommand,
   UpdateAutoScalingGroupCommand,
-} from "@aws-sdk/client-auto-scaling";
-import {
-  CloudWatchClient,
-  DescribeAlarmsCommand,
-  GetMetricDataCommand,
-  ListMetricsCommand,
-} from "@aws-sdk/client-cloudwatch";
-import {
+} = sdk.autoScaling;
+const { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, ListMetricsCommand } = sdk.cloudWatch;
+const {
   CreateTableCommand,
   DescribeContinuousBackupsCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   DynamoDBClient,
-  type DynamoDBClientConfig,
   GetItemCommand,
   UpdateContinuousBackupsCommand,
   UpdateItemCommand,
   UpdateTimeToLiveCommand,
-} from "@aws-sdk/client-dynamodb";
-import {
+} = sdk.dynamoDb;
+const {
   CreateLaunchTemplateVersionCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
-} from "@aws-sdk/client-ec2";
-import { DescribeImagesCommand, ECRClient } from "@aws-sdk/client-ecr";
-import {
+} = sdk.ec2;
+const { DescribeImagesCommand, ECRClient } = sdk.ecr;
+const {
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
   DescribeRulesCommand,
@@ -54,15 +58,9 @@ import {
   ElasticLoadBalancingV2Client,
   ModifyListenerCommand,
   ModifyRuleCommand,
-} from "@aws-sdk/client-elastic-load-balancing-v2";
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { fromTemporaryCredentials, fromTokenFile } from "@aws-sdk/credential-providers";
-import { toGrayDeployError } from "../contract/errors.js";
-import { AWS_USER_AGENT } from "../contract/identity.js";
-import { systemClock } from "../engine/clock.js";
-import { RETRY, retry } from "../engine/retry.js";
-import type { AwsApi, Call } from "./api.js";
-import { mapAwsError } from "./errors.js";
+} = sdk.elb;
+const { InvokeCommand, LambdaClient } = sdk.lambda;
+const { fromTemporaryCredentials, fromTokenFile } = sdk.credentialProviders;
 
 /** Calls per operation since creation: `operations` counts API calls, `attempts` HTTP requests (retries included). */
 export interface CallCounts {
@@ -280,8 +278,8 @@ export function createAwsApi(o: AwsConnectionOptions): AwsConnection {
   const ec2 = make(EC2Client, "EC2Client");
   const cw = make(CloudWatchClient, "CloudWatchClient");
   const ddb = make(DynamoDBClient, "DynamoDBClient");
-  const ecrByRegion = new Map<string, ECRClient>();
-  const lambdaByRegion = new Map<string, LambdaClient>();
+  const ecrByRegion = new Map<string, InstanceType<typeof ECRClient>>();
+  const lambdaByRegion = new Map<string, InstanceType<typeof LambdaClient>>();
 
   // One wrapper per command: maps errors to the contract's errors and passes the AbortSignal on. A
   // read (REPEATABLE) whose SDK attempts all failed retryably is sent again (RETRY.awsRead).

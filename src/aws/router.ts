@@ -14,7 +14,6 @@
  */
 
 import type { Action, Rule } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { request } from "undici";
 import { AbortedError, PreflightError, ProviderError, VerificationError } from "../contract/errors.js";
 import { formatDuration } from "../contract/units.js";
 import type { FleetHealth, PoolHealth, Weights } from "../core/types.js";
@@ -406,6 +405,7 @@ export class AwsTrafficRouter implements TrafficRouter {
   async #grayRequest(smoke: SmokeConfig, r: GrayRequest, signal?: AbortSignal): Promise<GrayAnswer> {
     const base = await this.#base(signal);
     const url = new URL(r.path, base.endsWith("/") ? base : `${base}/`).toString();
+    const { request } = await import("undici");
     try {
       const res = await request(url, {
         method: r.method as "GET",
@@ -436,6 +436,8 @@ export class AwsTrafficRouter implements TrafficRouter {
       });
     }
     const checked: string[] = [];
+    // The HTTP client loads when a smoke check runs: a rollout without one never needs it.
+    const { request } = await import("undici");
     for (const path of smoke.paths) {
       const url = new URL(path, base.endsWith("/") ? base : `${base}/`).toString();
       const what = `GET ${url} with the ${smoke.header.name} header`;

@@ -2,16 +2,17 @@
  * The CLI: parse flags (and --config), resolve them through the contract, open the target's
  * adapters, run the verb, print the Outcome, exit with the contract's code.
  * stdout carries only the result (the Outcome JSON with --json); progress goes to stderr.
+ *
+ * Only parsing and the contract load up front: the engine, reports, notifications and a config file's
+ * parser are imported once a verb is chosen and needs them, so `--help` and input refused by the
+ * parser or the contract start in a fraction of the time (each spawn of the CLI pays for what it
+ * imports; see bench/cli-startup). A target's adapters load when it is opened (src/app/registry.ts).
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { CommanderError } from "commander";
-import { openRunOutputs } from "../app/outputs.js";
-import { progressPrinter } from "../app/progress.js";
-import { targetOf } from "../app/requests.js";
 import { given as givenOnly, resolveCall, whereOfRaw } from "../app/resolve.js";
-import { exitCodeOf, runVerb, whereOf } from "../app/run.js";
 import type { Options, RawOptions, Verb } from "../app/schema.js";
 import { InvalidInputError, toGrayDeployError } from "../contract/errors.js";
 import { ExitCode, type Outcome } from "../contract/outcome.js";
@@ -20,7 +21,6 @@ import { systemClock } from "../engine/clock.js";
 import { type EngineEvent, fanOut } from "../engine/events.js";
 import { refusedOutcome } from "../engine/outcome.js";
 import type { PlanReport } from "../engine/verbs.js";
-import { readConfigFile } from "./config.js";
 import { buildProgram } from "./program.js";
 
 export interface CliIO {
@@ -106,13 +106,17 @@ async function run(verb: Verb, flags: RawOptions, io: CliIO): Promise<number> {
   let options: Options;
   let fromFile: RawOptions = {};
   try {
-    fromFile = typeof given.config === "string" ? await readConfigFile(given.config) : {};
+    if (typeof given.config === "string") {
+      const { readConfigFile } = await import("./config.js");
+      fromFile = await readConfigFile(given.config);
+    }
     options = resolveCall({ verb, frontEnd: "cli", given, config: fromFile, env: io.env });
   } catch (e) {
     const refused = refusedOutcome(toGrayDeployError(e), whereOfRaw(given));
     // Even invalid input gets its report when a directory was asked for: CI shows why nothing ran.
     const dir = given.reportDir ?? fromFile.reportDir;
     if (typeof dir === "string" && dir.trim() !== "" && toGrayDeployError(e).field !== "reportDir") {
+      const { openRunOutputs } = await import("../app/outputs.js");
       await openRunOutputs(verb, { reportDir: dir.trim() }, whereOfRaw(given), outputDeps).close(
         refused,
         null,
@@ -120,6 +124,14 @@ async function run(verb: Verb, flags: RawOptions, io: CliIO): Promise<number> {
     }
     return finish(refused, io, json);
   }
+
+  const [{ openRunOutputs }, { progressPrinter }, { targetOf }, { exitCodeOf, runVerb, whereOf }] =
+    await Promise.all([
+      import("../app/outputs.js"),
+      import("../app/progress.js"),
+      import("../app/requests.js"),
+      import("../app/run.js"),
+    ]);
 
   const controller = new AbortController();
   let interrupts = 0;

@@ -20,7 +20,6 @@
  * without its query (which may carry a token); an answer means what src/core/hooks.ts says.
  */
 import { createHmac } from "node:crypto";
-import { request } from "undici";
 import { AbortedError, ProviderError } from "../contract/errors.js";
 import { type HookAnswer, type HookContext, type HookSpec, hookTarget, httpAnswer } from "../core/hooks.js";
 import type { Clock, HookCaller } from "../ports/index.js";
@@ -57,6 +56,8 @@ export class HttpHookCaller implements HookCaller {
     // An I/O deadline for the whole call (connecting included), like undici's own timeouts.
     const timeout = AbortSignal.timeout(hook.timeoutMs);
     const both = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    // Loaded on the first call: a run without HTTP hooks never needs the HTTP client.
+    const { request } = await import("undici");
     try {
       const res = await request(hook.url, {
         method: "POST",

@@ -12,6 +12,7 @@ import { renderMarkdown } from "./markdown.js";
 import { type BuildReportOptions, buildReport, type Report } from "./model.js";
 import { renderTimeline } from "./timeline.js";
 
+export { ReportCollector } from "./collector.js";
 export { renderMarkdown } from "./markdown.js";
 export type { BuildReportOptions, Report } from "./model.js";
 export { buildReport } from "./model.js";
@@ -80,35 +81,4 @@ export async function writeReport(dir: string, r: RenderedReport): Promise<strin
     written.push(path);
   }
   return written;
-}
-
-/**
- * Collects engine events for a report. Bounded: past `maxEvents`, further observations and info
- * lines are dropped (counted), while phases, decisions, weights, warnings and the outcome are kept.
- */
-export class ReportCollector {
-  private readonly kept: EngineEvent[] = [];
-  private droppedCount = 0;
-
-  constructor(private readonly maxEvents = 20_000) {}
-
-  /** The listener to pass as (or fan out from) the engine's onEvent. */
-  readonly listener = (e: EngineEvent): void => {
-    if (
-      this.kept.length >= this.maxEvents &&
-      (e.type === "observation" || (e.type === "log" && e.level === "info"))
-    ) {
-      this.droppedCount++;
-      return;
-    }
-    this.kept.push(e);
-  };
-
-  get events(): readonly EngineEvent[] {
-    return this.kept;
-  }
-
-  get dropped(): number {
-    return this.droppedCount;
-  }
 }

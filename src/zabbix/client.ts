@@ -24,6 +24,7 @@
 import type { Dispatcher } from "undici";
 import { Agent, request } from "undici";
 import { AbortedError, CredentialsError, InvalidInputError, ProviderError } from "../contract/errors.js";
+import { ValueType } from "./value-type.js";
 
 export interface ZabbixClientOptions {
   /** The API endpoint, e.g. `https://zabbix.example.com/api_jsonrpc.php` (a frontend URL ending in `/` gets `api_jsonrpc.php` appended). */
@@ -38,15 +39,7 @@ export interface ZabbixClientOptions {
   readonly dispatcher?: Dispatcher;
 }
 
-/** Zabbix item value types (item.value_type / history.get `history`). */
-export const ValueType = {
-  Float: 0,
-  Character: 1,
-  Log: 2,
-  Unsigned: 3,
-  Text: 4,
-} as const;
-export type ValueType = (typeof ValueType)[keyof typeof ValueType];
+export { ValueType };
 
 export interface ZabbixHost {
   readonly hostid: string;

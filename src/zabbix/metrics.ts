@@ -49,7 +49,7 @@ import {
 import type { Pool, TimeWindow } from "../core/types.js";
 import { systemClock } from "../engine/clock.js";
 import { checkKey, checkWindows, describe } from "./checks.js";
-import { type HistoryRecord, ValueType, type ZabbixClient, type ZabbixItem } from "./client.js";
+import type { HistoryRecord, ZabbixClient, ZabbixItem } from "./client.js";
 import {
   AGGREGATIONS,
   type MetricWindow,
@@ -60,6 +60,7 @@ import {
   type VersionValue,
   type ZabbixMetric,
 } from "./model.js";
+import { ValueType } from "./value-type.js";
 import {
   accumulate,
   aggregate,

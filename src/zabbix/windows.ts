@@ -3,8 +3,9 @@
  * samples and hourly trends of a version's items aggregate into one value per window.
  */
 import type { Pool, TimeWindow } from "../core/types.js";
-import { ValueType, type ZabbixItem } from "./client.js";
+import type { ZabbixItem } from "./client.js";
 import type { Aggregation } from "./model.js";
+import { ValueType } from "./value-type.js";
 
 export const HOUR = 3_600_000;
 

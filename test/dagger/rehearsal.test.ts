@@ -139,8 +139,9 @@ describe("the engine's install of the module", () => {
 
   it("declares in dependencies, and so installs, every package src/ imports", async () => {
     const imported = new Set<string>();
-    const files = (await readdir(join(mod.context, "src"), { recursive: true })).filter((f) =>
-      f.endsWith(".ts"),
+    // .cjs too: the AWS SDK's clients load by require from src/aws/sdk.cjs.
+    const files = (await readdir(join(mod.context, "src"), { recursive: true })).filter(
+      (f) => f.endsWith(".ts") || f.endsWith(".cjs"),
     );
     for (const file of files) {
       const text = await readFile(join(mod.context, "src", file), "utf8");
