@@ -260,6 +260,20 @@ describe("the SDK usage scan and the reconciliation (so the test above can fail)
     ]);
   });
 
+  it("finds commands taken from a CommonJS module that requires the SDK (src/aws/sdk.cjs), and says when it cannot read one", () => {
+    const cjs = `exports.elb = require("@aws-sdk/client-elastic-load-balancing-v2");\nexports.creds = require("@aws-sdk/credential-providers");`;
+    const ts = `import sdk from "./sdk.cjs";\nconst { ModifyRuleCommand, DescribeRulesCommand: Rules, ElasticLoadBalancingV2Client } = sdk.elb;\nconst { fromTokenFile } = sdk.creds;\nnew ModifyRuleCommand({}); new Rules({});`;
+    const r = scanSource("src/aws/y.ts", ts, true, (spec) => (spec === "./sdk.cjs" ? cjs : undefined));
+    expect(r.problems).toEqual([]);
+    expect(r.uses.map((u) => u.action).sort()).toEqual([
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:ModifyRule",
+    ]);
+    const unread = scanSource("src/aws/y.ts", ts, true, () => undefined);
+    expect(unread.problems.join("\n")).toMatch(/cannot read \.\/sdk\.cjs/);
+    expect(unread.problems.join("\n")).toMatch(/new ModifyRuleCommand\(…\) is not an AWS SDK command/);
+  });
+
   it("reports what it cannot map instead of skipping it", () => {
     const bad = `
       import { AutoScaling } from "@aws-sdk/client-auto-scaling";

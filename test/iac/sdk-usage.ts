@@ -9,7 +9,7 @@
  * src/aws that was not imported from the SDK) is a problem the test reports, never a silent skip.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 
 /** SDK package → IAM service prefix. */
 export const CLIENT_PREFIX: Readonly<Record<string, string>> = {
@@ -87,6 +87,11 @@ const DYNAMIC_IMPORT = new RegExp(
   "g",
 );
 
+/** `import sdk from "./sdk.cjs"`: a CommonJS module of the tree that requires SDK packages (src/aws/sdk.cjs). */
+const CJS_DEFAULT_IMPORT = /import\s+(\w+)\s+from\s*["'](\.{1,2}\/[^"']+\.cjs)["']/g;
+/** `exports.elb = require("@aws-sdk/client-elastic-load-balancing-v2")` in that module. */
+const CJS_SDK_EXPORT = new RegExp(`exports\\.(\\w+)\\s*=\\s*require\\(\\s*["'](${SDK_PKG})["']\\s*\\)`, "g");
+
 function lineOf(text: string, index: number): number {
   return text.slice(0, index).split("\n").length;
 }
@@ -157,7 +162,13 @@ export const ACTION_OF_OPERATION: Readonly<Record<string, string>> = {
 };
 
 /** Scans one source file. `strict`: every `new XxxCommand(` must resolve to an SDK import. */
-export function scanSource(file: string, text: string, strict: boolean): ScanResult {
+export function scanSource(
+  file: string,
+  text: string,
+  strict: boolean,
+  /** The text of a module the file imports (by its specifier), for SDK packages it requires. */
+  readModule?: (specifier: string) => string | undefined,
+): ScanResult {
   const uses: SdkUse[] = [];
   const problems: string[] = [];
   const sdkLocals = new Set<string>();
@@ -177,6 +188,23 @@ export function scanSource(file: string, text: string, strict: boolean): ScanRes
   }
   for (const m of text.matchAll(DYNAMIC_IMPORT)) {
     for (const [imported, local] of specifiers(m[1]!)) record(m[2]!, imported, local, m.index);
+  }
+  // `import sdk from "./sdk.cjs"; const { ModifyRuleCommand } = sdk.elb;`: the SDK through require.
+  for (const m of text.matchAll(CJS_DEFAULT_IMPORT)) {
+    const local = m[1]!;
+    const cjs = readModule?.(m[2]!);
+    if (cjs === undefined) {
+      problems.push(
+        `${file}:${lineOf(text, m.index)}: cannot read ${m[2]} to see which AWS SDK packages it requires`,
+      );
+      continue;
+    }
+    const packages = new Map([...cjs.matchAll(CJS_SDK_EXPORT)].map((e) => [e[1]!, e[2]!] as const));
+    for (const d of text.matchAll(new RegExp(`const\\s*\\{([^}]*)\\}\\s*=\\s*${local}\\.(\\w+)`, "g"))) {
+      const pkg = packages.get(d[2]!);
+      if (pkg === undefined) continue; // not an SDK client package (e.g. credential providers)
+      for (const [imported, alias] of specifiers(d[1]!)) record(pkg, imported, alias, d.index);
+    }
   }
   for (const m of text.matchAll(NAMESPACE_IMPORT)) {
     const ns = m[1]!;
@@ -227,7 +255,13 @@ export function scanTree(root: string): ScanResult & { readonly files: number } 
   for (const path of files) {
     const rel = relative(root, path).split("\\").join("/");
     const strict = STRICT_DIRS.some((d) => rel.startsWith(`${d}/`));
-    const r = scanSource(rel, readFileSync(path, "utf8"), strict);
+    const r = scanSource(rel, readFileSync(path, "utf8"), strict, (specifier) => {
+      try {
+        return readFileSync(join(dirname(path), specifier), "utf8");
+      } catch {
+        return undefined;
+      }
+    });
     uses.push(...r.uses);
     problems.push(...r.problems);
   }
