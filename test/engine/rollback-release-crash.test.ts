@@ -4,7 +4,7 @@
  * renewed), the lease expires, rollback-release runs again from another process and must converge —
  * restored, stable on the previous version, weights 100/0, gray at 0, no weight other than the two
  * the restore writes (gray 100, then stable 100), and a third run that changes nothing.
- * The same with real processes and SIGKILL against the emulator is for a maintainer (see the note).
+ * The same with real processes, SIGKILL and the AWS emulator: test/safety/rollback-release-crash.test.ts.
  */
 import { describe, expect, it } from "vitest";
 import { addressOf, deployRequest } from "../../src/app/requests.js";
