@@ -1,5 +1,5 @@
 /**
- * The order vitest hands test files to its workers: the longest first, the three CPU-heavy safety
+ * The order vitest hands test files to its workers: the longest first, the CPU-heavy safety
  * files spread out (each runs several scenarios with real traffic at once; together they would take
  * every worker while the files that mostly wait sat in the queue), then the rest in vitest's own order
  * (failed and slow first by its cache of earlier runs, else larger first). A longest-first start keeps
@@ -13,6 +13,7 @@ export const FIRST: readonly string[] = [
   "test/safety/crash-resume.test.ts",
   "test/dagger/rehearsal.test.ts",
   "test/security/least-privilege.test.ts",
+  "test/safety/rollback-release-crash.test.ts",
   "test/business-e2e/zabbix.test.ts",
   "test/local-e2e/rollout.test.ts",
   "test/local-e2e/follow-load.test.ts",

@@ -50,6 +50,7 @@ export const SUB_MINUTE_METRIC_TESTS: readonly string[] = [
   "test/safety/control.test.ts",
   "test/safety/crash-resume.test.ts",
   "test/safety/faults.test.ts",
+  "test/safety/rollback-release-crash.test.ts",
   "test/security/least-privilege.test.ts",
   "test/security/secrets.test.ts",
   // The way back's benchmark (issue 17): the same sub-minute rollouts, measured.
