@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// The gray-deploy CLI. TypeScript sources run through tsx's loader, so the CLI always runs the code in
-// src/ (no build step, no stale output) on Node 20 and later.
-import { register } from "tsx/esm/api";
+// The gray-deploy CLI. It always runs the code in src/ (no build step, no stale output) on Node 20 and
+// later: from a bundle of exactly the current sources, built on first use (bin/launch.mjs), or through
+// tsx's loader where no bundle can be written.
+import { loadMain } from "./launch.mjs";
 
-register();
-const { main } = await import("../src/cli/main.ts");
+const main = await loadMain();
 const code = await main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

@@ -12,3 +12,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-emulator.sh
 bash scripts/zabbix/setup.sh
 bash scripts/install-engine-runtime.sh
+# The CLI's bundle of the current sources (bin/launch.mjs): built once here, not by the suite's first
+# spawns all at once.
+node bin/gray-deploy.mjs --help >/dev/null

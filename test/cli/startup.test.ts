@@ -7,7 +7,7 @@
  * exactly as before: help on stdout and exit 0, or a refused Outcome with exit 2.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -18,7 +18,20 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(ROOT, "bin/gray-deploy.mjs");
 const TRACE = pathToFileURL(fileURLToPath(new URL("./support/trace-loads.mjs", import.meta.url))).href;
 const dir = mkdtempSync(join(tmpdir(), "cli-startup-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const CACHE = join(ROOT, "node_modules/.cache/gray-deploy");
+/** The bundles there before this file ran; those it adds (of edited copies) are removed after. */
+const before = ((): string[] => {
+  try {
+    return readdirSync(CACHE);
+  } catch {
+    return [];
+  }
+})();
+const bundlesMade: string[] = [];
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  for (const b of bundlesMade) rmSync(join(CACHE, b), { recursive: true, force: true });
+});
 
 interface Traced {
   readonly code: number | null;
@@ -28,13 +41,37 @@ interface Traced {
   readonly loaded: readonly string[];
 }
 
+/**
+ * A loaded file of the CLI's bundle (bin/launch.mjs) stands for the sources esbuild put in it, as its
+ * chunks.json lists them; every other file stands for itself. A chunk runs all of its sources when it
+ * loads, so "a source was loaded" means the same through the bundle as through tsx.
+ */
+function sourcesOf(file: string): string[] {
+  const m = /^node_modules\/\.cache\/gray-deploy\/([^/]+)\/(.+)$/.exec(file);
+  if (m === null) return [file];
+  const index = JSON.parse(
+    readFileSync(join(ROOT, "node_modules/.cache/gray-deploy", m[1]!, "chunks.json"), "utf8"),
+  ) as {
+    chunks: Record<string, string[]>;
+  };
+  const sources = index.chunks[m[2]!];
+  if (sources === undefined) throw new Error(`${file} is not a chunk its chunks.json lists`);
+  return [file, ...sources];
+}
+
 let runs = 0;
-function traced(args: readonly string[]): Promise<Traced> {
+function traced(args: readonly string[], env: Record<string, string> = {}, bin = BIN): Promise<Traced> {
   const file = join(dir, `loads-${runs++}.txt`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", TRACE, BIN, ...args], {
+    const child = spawn(process.execPath, ["--import", TRACE, bin, ...args], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, NO_COLOR: "1", GRAY_TRACE_LOADS: file },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: dir,
+        NO_COLOR: "1",
+        GRAY_TRACE_LOADS: file,
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -46,7 +83,7 @@ function traced(args: readonly string[]): Promise<Traced> {
       const loaded = readFileSync(file, "utf8")
         .split("\n")
         .filter((u) => u.startsWith("file:"))
-        .map((u) => fileURLToPath(u).replace(ROOT, ""));
+        .flatMap((u) => sourcesOf(fileURLToPath(u).replace(ROOT, "")));
       resolve({ code, stdout, stderr, loaded });
     });
   });
@@ -116,5 +153,53 @@ describe("the CLI loads only what a run needs", () => {
     expect(
       r.loaded.filter((m) => /^(node_modules\/@aws-sdk\/|src\/aws\/(sdk\.cjs|connection\.ts))/.test(m)),
     ).toEqual([]);
+  }, 60_000);
+});
+
+describe("the launcher (bin/launch.mjs): a bundle of exactly the current sources, or tsx", () => {
+  it("GRAY_DEPLOY_BUNDLE=off runs the sources through tsx, loading the same little", async () => {
+    const r = await traced(["--help"], { GRAY_DEPLOY_BUNDLE: "off" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/deploy-gray/);
+    expect(r.loaded).toContain("src/cli/main.ts");
+    expect(r.loaded.filter((m) => m.startsWith("node_modules/.cache/"))).toEqual([]);
+    expect(heavy(r.loaded)).toEqual([]);
+  }, 60_000);
+
+  it("an edited source is what the next spawn runs: the bundle is rebuilt, never stale", async () => {
+    // A copy of the package whose node_modules is this one's: its bundles land in the same cache,
+    // under the hash of the copy's sources.
+    const pkg = join(dir, "pkg");
+    cpSync(join(ROOT, "src"), join(pkg, "src"), { recursive: true });
+    cpSync(join(ROOT, "bin"), join(pkg, "bin"), { recursive: true });
+    cpSync(join(ROOT, "package.json"), join(pkg, "package.json"));
+    symlinkSync(join(ROOT, "node_modules"), join(pkg, "node_modules"));
+    const run = async (): Promise<{ stdout: string; bundles: string[]; loaded: readonly string[] }> => {
+      const r = await traced(["--help"], {}, join(pkg, "bin/gray-deploy.mjs"));
+      expect(r.code, r.stderr).toBe(0);
+      return { stdout: r.stdout, bundles: readdirSync(CACHE), loaded: r.loaded };
+    };
+    const program = join(pkg, "src/cli/program.ts");
+    const marker = `edited ${process.pid}`;
+    const first = await run();
+    expect(first.stdout).toMatch(/Gray \(canary\) deployments/);
+    expect(first.stdout).not.toContain(marker);
+    writeFileSync(
+      program,
+      readFileSync(program, "utf8").replace(
+        "Gray (canary) deployments",
+        `Gray (canary) deployments, ${marker},`,
+      ),
+    );
+    const second = await run();
+    expect(second.stdout).toContain(marker);
+    const added = second.bundles.filter((b) => !first.bundles.includes(b));
+    bundlesMade.push(...added, ...first.bundles.filter((b) => !before.includes(b)));
+    expect(added).toHaveLength(1);
+    // Both ran from a bundle (the copy's), not through tsx.
+    for (const r of [first, second]) {
+      expect(r.loaded.some((m) => m.startsWith("node_modules/.cache/gray-deploy/"))).toBe(true);
+      expect(r.loaded).toContain("src/cli/program.ts");
+    }
   }, 60_000);
 });
