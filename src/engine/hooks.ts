@@ -216,11 +216,10 @@ export class Hooks {
       const context = this.#context(hook, input, ask, reason, outcome);
       try {
         answer = await this.r.withHeartbeat(() =>
-          retry(
-            { ...RETRY.hookCall(hook.retries), retryable: (e) => toGrayDeployError(e).retryable },
-            () => caller.call(hook, context, this.r.ctx.signal),
-            { clock: this.r.ctx.clock, signal: this.r.ctx.signal },
-          ),
+          retry(RETRY.hookCall(hook.retries), () => caller.call(hook, context, this.r.ctx.signal), {
+            clock: this.r.ctx.clock,
+            signal: this.r.ctx.signal,
+          }),
         );
       } catch (e) {
         if (this.r.ctx.signal?.aborted && isGating(input.stage)) throw e;

@@ -35,6 +35,15 @@ export interface RetryPolicy {
   readonly retryable?: (e: unknown) => boolean;
 }
 
+/**
+ * An error worth making the same call again for: one the adapters marked retryable (throttling, a
+ * 5xx, a lost connection, after the SDK's own attempts), never an abort. The one test of "transient"
+ * every policy below and the weight writes (traffic.ts) use.
+ */
+export function transient(e: unknown): boolean {
+  return !(e instanceof AbortedError) && toGrayDeployError(e).retryable;
+}
+
 /** The policies, one per kind of call. */
 export const RETRY = {
   /** A weight write read back different: write again, soon (250 ms, 500 ms), three times in all. */
@@ -63,7 +72,7 @@ export const RETRY = {
     firstDelayMs: 1000,
     factor: 2,
     maxDelayMs: 15_000,
-    retryable: (e: unknown) => toGrayDeployError(e).retryable,
+    retryable: transient,
   }),
   /**
    * Recording the rollout's state (a conditional DynamoDB write) that failed with a retryable error:
@@ -76,7 +85,7 @@ export const RETRY = {
     firstDelayMs: 500,
     factor: 2,
     maxDelayMs: 4000,
-    retryable: (e: unknown) => toGrayDeployError(e).retryable,
+    retryable: transient,
   },
   /**
    * An AWS read (Describe/Get/List) whose SDK attempts all failed with a retryable error: sent again
@@ -91,7 +100,7 @@ export const RETRY = {
     factor: 3,
     maxDelayMs: 3000,
     jitter: 0.5,
-    retryable: (e: unknown) => !(e instanceof AbortedError) && toGrayDeployError(e).retryable,
+    retryable: transient,
   },
   /**
    * A step of the rollout that is idempotent by design (preparing the release: find-or-create its
@@ -104,7 +113,7 @@ export const RETRY = {
     firstDelayMs: 2000,
     factor: 2,
     maxDelayMs: 4000,
-    retryable: (e: unknown) => !(e instanceof AbortedError) && toGrayDeployError(e).retryable,
+    retryable: transient,
   },
   /** A smoke check through the load balancer that could not connect: three tries, 500 ms then 1 s apart. */
   smokeCheck: { attempts: 3, firstDelayMs: 500, factor: 2, maxDelayMs: 1000 },
@@ -117,6 +126,7 @@ export const RETRY = {
     firstDelayMs: 500,
     factor: 2,
     maxDelayMs: 1000,
+    retryable: transient,
   }),
   /** A lifecycle hook that gave no answer (connection error, timeout): `retries` more, 1 s, 2 s, 4 s… apart. */
   hookCall: (retries: number): RetryPolicy => ({
@@ -124,6 +134,7 @@ export const RETRY = {
     firstDelayMs: 1000,
     factor: 2,
     maxDelayMs: 8000,
+    retryable: transient,
   }),
   /** Another process wrote the rollout between our read and our write: read again, write again, 5 times. */
   takeover: { attempts: 5, firstDelayMs: 0, factor: 1, maxDelayMs: 0 },

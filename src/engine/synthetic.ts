@@ -151,10 +151,7 @@ export class Synthetic {
     const keyed = Object.keys(spec.headers).some((h) => h.toLowerCase() === "idempotency-key");
     try {
       const answer = await retry(
-        {
-          ...RETRY.synthetic(IDEMPOTENT.includes(spec.method) || keyed),
-          retryable: (e) => toGrayDeployError(e).retryable,
-        },
+        RETRY.synthetic(IDEMPOTENT.includes(spec.method) || keyed),
         () => router.grayRequest!(request, this.r.ctx.signal),
         { clock: this.r.ctx.clock, signal: this.r.ctx.signal },
       );

@@ -3,18 +3,12 @@
  * a rollback's return to stable keeps trying for a lock lease (RETRY.restoreStable), and a write that
  * landed after another process took the rollout over is undone when that process wants stable.
  */
-import {
-  AbortedError,
-  type GrayDeployError,
-  isGrayDeployError,
-  toGrayDeployError,
-  VerificationError,
-} from "../contract/errors.js";
+import { type GrayDeployError, toGrayDeployError, VerificationError } from "../contract/errors.js";
 import { formatDuration } from "../contract/units.js";
 import { addWarning, isTerminal } from "../core/state.js";
 import type { Weights } from "../core/types.js";
 import type { StoredRollout } from "../ports/index.js";
-import { RETRY, retry } from "./retry.js";
+import { transient as isTransient, RETRY, retry } from "./retry.js";
 import type { RunState } from "./run-state.js";
 
 export const SAME = (a: Weights, b: Weights) => a.stable === b.stable && a.gray === b.gray;
@@ -25,8 +19,6 @@ export const STABLE_ONLY: Weights = { stable: 100, gray: 0 };
  * (throttling, a 5xx): writing the same weights again is idempotent, so it is tried again as a
  * mismatch is, in this run's own flow (never late behind another process's back).
  */
-const awsTransient = (e: unknown) => !(e instanceof AbortedError) && isGrayDeployError(e) && e.retryable;
-
 /** The chosen-customers rule read back different from what was written. */
 class PilotMismatch extends Error {}
 
@@ -54,7 +46,7 @@ export class Traffic {
       await retry(
         {
           ...RETRY.verifiedWrite,
-          retryable: (e) => e instanceof Mismatch || (transient === "retry" && awsTransient(e)),
+          retryable: (e) => e instanceof Mismatch || (transient === "retry" && isTransient(e)),
         },
         async () => {
           this.r.writes++;
@@ -95,7 +87,7 @@ export class Traffic {
       await retry(
         {
           ...RETRY.verifiedWrite,
-          retryable: (e) => e instanceof PilotMismatch || (transient === "retry" && awsTransient(e)),
+          retryable: (e) => e instanceof PilotMismatch || (transient === "retry" && isTransient(e)),
         },
         async () => {
           this.r.writes++;

@@ -11,8 +11,9 @@
 import { describe, expect, it } from "vitest";
 import { deployRequest } from "../../src/app/requests.js";
 import { resolveOptions } from "../../src/app/schema.js";
-import { ProviderError } from "../../src/contract/errors.js";
+import { AbortedError, ProviderError } from "../../src/contract/errors.js";
 import type { EngineEvent } from "../../src/engine/events.js";
+import { RETRY, transient } from "../../src/engine/retry.js";
 import { deployGray, type VerbContext } from "../../src/engine/verbs.js";
 import { MemoryWorld, OWNER } from "../support/memory-world.js";
 import { VirtualClock } from "../support/virtual-clock.js";
@@ -176,5 +177,28 @@ describe("idempotent steps and weight writes through transient AWS errors", () =
     expect(outcome.outcome).toBe("failed");
     expect(outcome.reason).toMatch(/AccessDenied/);
     expect(warnings().filter((m) => m.startsWith("preparing the release failed"))).toEqual([]);
+  });
+});
+
+describe("transient(e): the one test of an error worth the same call again", () => {
+  it("an AWS error the adapter marked retryable is; one it did not, an abort or a plain error is not", () => {
+    expect(transient(new ProviderError("Throttling: Rate exceeded", { retryable: true }))).toBe(true);
+    expect(transient(new ProviderError("AccessDenied", { retryable: false }))).toBe(false);
+    expect(transient(new AbortedError("aborted", { retryable: true }))).toBe(false);
+    expect(transient(new Error("socket hang up"))).toBe(false);
+    expect(transient("not even an error")).toBe(false);
+  });
+
+  it("is what every policy that retries AWS errors uses", () => {
+    for (const policy of [
+      RETRY.cleanup(1000),
+      RETRY.stateSave,
+      RETRY.awsRead,
+      RETRY.idempotentStep,
+      RETRY.hookCall(2),
+      RETRY.synthetic(true),
+    ]) {
+      expect(policy.retryable).toBe(transient);
+    }
   });
 });
