@@ -13,17 +13,9 @@ import {
   nextLookAt,
   observationWindows,
 } from "../../src/core/decide.js";
-import {
-  canTransition,
-  isTerminal,
-  newRollout,
-  PHASES,
-  type RolloutState,
-  transition,
-} from "../../src/core/state.js";
+import { canTransition, isTerminal, PHASES, type RolloutState, transition } from "../../src/core/state.js";
 import type { VersionStats } from "../../src/core/types.js";
-
-const T0 = 1_000_000_000;
+import { rolloutState, T0 } from "./rollout-state.js";
 
 function stateAt(opts: {
   phase?: RolloutState["phase"];
@@ -34,19 +26,8 @@ function stateAt(opts: {
 }): { s: RolloutState; now: number } {
   // Without the local target's default synthetic charge: these tables are about the other gates
   // (test/core/checks.test.ts covers the checks).
-  const plan = policyOf(
-    resolveOptions({ target: "local", synthetic: "[]", ...opts.raw }, { verb: "deploy-gray" }),
-  );
-  const base = newRollout({
-    id: "r1",
-    scope: "local",
-    target: "local",
-    image: "img:2",
-    commit: null,
-    startedBy: "t",
-    plan,
-    now: T0,
-  });
+  const base = rolloutState({ synthetic: "[]", ...opts.raw });
+  const plan = base.plan;
   const step = opts.step ?? 0;
   const phase = opts.phase ?? "shifting";
   const weights =
