@@ -9,6 +9,7 @@
  *   npx tsx bench/cli-startup/run.ts --runs 10 --json
  *   npx tsx bench/cli-startup/run.ts --only help,bad-flag
  *   npx tsx bench/cli-startup/run.ts --only plan-aws --runs 1 --node-args="--cpu-prof --cpu-prof-dir=/tmp/p"
+ *   GRAY_DEPLOY_BUNDLE=off npx tsx bench/cli-startup/run.ts   # through tsx, not the bundle (bin/launch.mjs)
  *
  * Cases:
  * - `help`: `--help`;
@@ -64,6 +65,10 @@ const BASE_ENV = {
   AWS_EC2_METADATA_DISABLED: "true",
 };
 
+/** The launcher's switch, passed on when set: GRAY_DEPLOY_BUNDLE=off measures the spawn through tsx. */
+const LAUNCHER: Record<string, string> =
+  process.env.GRAY_DEPLOY_BUNDLE === undefined ? {} : { GRAY_DEPLOY_BUNDLE: process.env.GRAY_DEPLOY_BUNDLE };
+
 const CASES: readonly Case[] = [
   { name: "help", args: () => ["--help"], code: 0 },
   { name: "bad-flag", args: () => ["deploy-gray", "--json", "--no-such-flag"], code: 2 },
@@ -90,7 +95,7 @@ async function once(c: Case, w: World | null, dir: string): Promise<Sample> {
     ["-o", out, "-f", "%U %S %e", process.execPath, ...NODE_ARGS, BIN, ...c.args(w)],
     {
       cwd: REPO,
-      env: c.env?.(w) ?? BASE_ENV,
+      env: { ...(c.env?.(w) ?? BASE_ENV), ...LAUNCHER },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
