@@ -61,7 +61,10 @@
  * {"version", "payments": {"attempted", "approved", "declined", "byMethod": {"pix": {...}, "card":
  * {...}}}}; `attempted` counts valid payment requests (each approved or declined), the numbers a
  * business-metric gate divides (declined ÷ attempted); with CAPACITY_RPS, also "capacity": {"rps",
- * "served", "refused", "maxWaitMs"} (the longest a request waited in the queue).
+ * "served", "refused", "maxWaitMs", "peakRps"}: the longest a request waited in the queue, and the highest
+ * rate at which requests arrived over any two seconds (above "rps", the instance was offered more
+ * than it serves: overloaded. A pause of the machine bunches requests and so lengthens a queue's
+ * waits as an overload does, but a pause of p seconds raises this rate by at most p/2 of itself).
  * SIGTERM/SIGINT: stops accepting, finishes in-flight requests, exits 0.
  * Nothing is logged per request: a synchronous write per request would cost more than the request.
  */
@@ -257,10 +260,19 @@ const server = createServer((req, res) => {
  */
 const serviceMs = capacityRps > 0 ? 1000 / capacityRps : 0;
 let busyUntil = 0;
-const queueStats = { served: 0, refused: 0, maxWaitMs: 0 };
+const queueStats = { served: 0, refused: 0, maxWaitMs: 0, peakRps: 0 };
+/** When the requests of the last two seconds arrived (performance.now()), oldest first. */
+const recent = [];
+
+function arrived(now) {
+  recent.push(now);
+  while (recent[0] <= now - 2000) recent.shift();
+  if (recent.length / 2 > queueStats.peakRps) queueStats.peakRps = recent.length / 2;
+}
 
 function queue(req, res, served) {
   const now = performance.now();
+  arrived(now);
   const start = Math.max(now, busyUntil);
   const waitMs = start - now;
   if (waitMs > maxQueueMs) {

@@ -2,14 +2,18 @@
  * A rehearsed peak on the local target (issue 17): real processes, each serving a bounded rate
  * (--instance-capacity), stable's local target tracking, and a load that climbs (--rps-ramp) while
  * gray carries 50% and then 100%. With gray following the load it grows and nothing is overloaded;
- * with --gray-capacity fixed (the behaviour before) gray keeps each step's size, its instances queue
- * and the rollout is rolled back — a good release lost to a peak.
+ * with --gray-capacity fixed (the behaviour before) gray keeps each step's size, its instances
+ * queue and the rollout is rolled back — a good release lost to a peak.
  *
  * The model is scaled down to be light on a shared machine: 80 requests/s per instance (stable
  * tracks 48), a climb from 40 to 240 requests/s over 16 s — 5 instances' worth at 60%, where a
  * fixed 100% step has 2, whose 120 requests/s each exceed by half what they serve, so their queues
- * grow by seconds whatever the machine's load. Overload is measured where it happens, in the gray
- * instances' own queues (GET /metrics: the longest wait of a request), not by client latency alone.
+ * grow by seconds whatever the machine's load. Overload is measured where it happens, at the gray
+ * instances (GET /metrics): the highest rate offered to one over any two seconds against the 80 it
+ * serves — about 60 when gray follows (48 tracked, plus the follow's lag), about 100 when it is
+ * fixed — rather than by the longest queue wait or the customers' latency, which a busy machine's
+ * pauses also lengthen (a following gray's worst wait read 311 and 519 ms in full runs, and its
+ * customers' p99 1.6 s, when an overloaded gray caught early gave its customers 0.65 s at worst).
  * The latency thresholds (slack 300 ms, promotion p95 1.5 s, the same in both runs) are about
  * control, not latency: two busy shared cores swing a process's p95 by hundreds of milliseconds.
  */
@@ -48,9 +52,16 @@ const PEAK: RawOptions = {
   promoteP95: "1500ms",
 };
 
-/** The longest a request waited in any gray instance's queue, sampled while the rollout runs. */
-function sampleGrayQueues(t: LocalTargetRuntime): { stop: () => Promise<number> } {
-  let worst = 0;
+interface GrayQueues {
+  /** The highest rate offered to one gray instance over any two seconds (requests/s). */
+  peakRps: number;
+  /** The longest a request waited in a gray instance's queue (ms). */
+  worstWaitMs: number;
+}
+
+/** What the gray instances' own counters say, sampled while the rollout runs (retired ones included). */
+function sampleGrayQueues(t: LocalTargetRuntime): { stop: () => Promise<GrayQueues> } {
+  const seen: GrayQueues = { peakRps: 0, worstWaitMs: 0 };
   let done = false;
   const loop = (async () => {
     while (!done) {
@@ -59,8 +70,9 @@ function sampleGrayQueues(t: LocalTargetRuntime): { stop: () => Promise<number> 
         gray.map(async (i) => {
           try {
             const res = await request(`http://127.0.0.1:${i.port}/metrics`, { headersTimeout: 2000 });
-            const body = (await res.body.json()) as { capacity?: { maxWaitMs?: number } };
-            worst = Math.max(worst, body.capacity?.maxWaitMs ?? 0);
+            const body = (await res.body.json()) as { capacity?: { maxWaitMs?: number; peakRps?: number } };
+            seen.peakRps = Math.max(seen.peakRps, body.capacity?.peakRps ?? 0);
+            seen.worstWaitMs = Math.max(seen.worstWaitMs, body.capacity?.maxWaitMs ?? 0);
           } catch {
             // retired meanwhile
           }
@@ -73,7 +85,7 @@ function sampleGrayQueues(t: LocalTargetRuntime): { stop: () => Promise<number> 
     stop: async () => {
       done = true;
       await loop;
-      return worst;
+      return seen;
     },
   };
 }
@@ -90,7 +102,7 @@ async function peak(extra: RawOptions) {
       newId: randomUUID,
     });
     const load = await target.environment.load.stop();
-    return { outcome, load, worstWaitMs: await sampler.stop() };
+    return { outcome, load, gray: await sampler.stop() };
   } finally {
     await sampler.stop();
     await target.dispose();
@@ -99,7 +111,7 @@ async function peak(extra: RawOptions) {
 
 describe("a peak during 50% and 100% on the local target", { timeout: 120_000 }, () => {
   it("gray follows the load: it grows, no instance is overloaded, the release is promoted", async () => {
-    const { outcome, load, worstWaitMs } = await peak({});
+    const { outcome, load, gray } = await peak({});
     const why = `${outcome.reason}\n${outcome.decisions.map((d) => `${d.kind}: ${d.reason}`).join("\n")}`;
     expect(outcome.outcome, why).toBe("promoted");
     const grew = outcome.decisions.filter(
@@ -119,28 +131,28 @@ describe("a peak during 50% and 100% on the local target", { timeout: 120_000 },
       outcome.decisions.some((d) => d.kind === "scale" && d.capacity?.pool === "stable"),
       why,
     ).toBe(true);
-    // No overload: at 60% of capacity per instance (plus the follow's lag), a queue stays short and
-    // customers see tens of milliseconds (measured here: p99 ~250 ms on a loaded machine).
-    expect(worstWaitMs, why).toBeLessThan(300);
-    expect(load.latency!.p99Ms, why).toBeLessThan(1000);
+    // No overload: no gray instance was offered more than the 80 requests/s it serves (about 60 were:
+    // 48 tracked plus the follow's lag). Not the customers' latency: on a busy machine the process
+    // that runs the customers, the proxy and the rollout lags by itself (a full run measured a p99 of
+    // 1.6 s here while no instance was overloaded, and 0.65 s as the worst of an overloaded run).
+    expect(gray.peakRps, `${why}\ngray: ${JSON.stringify(gray)}`).toBeLessThan(80);
     expect(load.failed).toBe(0);
     expect(load.rps).toBe(240);
   });
 
   it("with --gray-capacity fixed (before issue 17), gray's queues grow and the good release is not promoted", async () => {
-    const { outcome, worstWaitMs, load } = await peak({ grayCapacity: "fixed" });
-    const why = `${outcome.outcome}: ${outcome.reason} (customers: ${JSON.stringify(load.latency)})`;
-    // The release has no fault: 2 gray instances given 240 requests/s queue, customers wait seconds,
+    const { outcome, gray, load } = await peak({ grayCapacity: "fixed" });
+    const why = `${outcome.outcome}: ${outcome.reason} (customers: ${JSON.stringify(load.latency)}; gray: ${JSON.stringify(gray)})`;
+    // The release has no fault: 2 gray instances given up to 240 requests/s queue, customers wait,
     // and the 100% step fails its latency criteria — it pauses (inconclusive) or rolls back.
     expect(["paused", "rolled-back"], why).toContain(outcome.outcome);
     expect(outcome.steps.at(-1), why).toMatchObject({ weight: 100 });
     expect(outcome.reason).toMatch(/p95|p99|latency|error/);
     expect(outcome.decisions.filter((d) => d.kind === "scale")).toEqual([]);
-    // Queued at the instances (up to the proxy's 64 connections × 10 ms each) and behind them.
-    expect(worstWaitMs, why).toBeGreaterThan(300);
-    // Customers waited over a second at the worst. (Not the p99 of the whole run: how many requests the
-    // overload reaches depends on how soon it is caught — once, on a busy machine (load average 12),
-    // this case ended after 16 s instead of ~30 s and the run's p99 was 676 ms.)
-    expect(load.latency!.maxMs, why).toBeGreaterThan(1000);
+    // Overloaded: a gray instance was offered more than the 80 requests/s it serves (about 100 were:
+    // half of up to 240). Not the customers' worst latency nor the queue's worst wait: how high they
+    // climb depends on how soon the overload is caught (once, on a busy machine, it was caught with
+    // customers' worst at 648 ms, and this test asked for more than 1 s).
+    expect(gray.peakRps, why).toBeGreaterThan(80);
   });
 });
