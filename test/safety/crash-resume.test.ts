@@ -28,6 +28,7 @@ import {
   SCENARIO_TEST_TIMEOUT_MS,
   type Scenario,
   type ScenarioOptions,
+  scenarioTest,
   startScenario,
 } from "./support/scenario.js";
 
@@ -77,84 +78,93 @@ function expectNoHigherThanStored(r: CrashReport, why: string): void {
 describe.concurrent("deploy-gray killed (SIGKILL) and run again with the same image", {
   timeout: SCENARIO_TEST_TIMEOUT_MS,
 }, () => {
-  it("right after the launch template version is created: the version is reused, not created again", async () => {
-    await withScenario({}, async (s) => {
-      const r = await crashAndResume(
-        s,
-        {
-          reach: async ({ hold }) => {
-            await hold(op("ec2", "CreateLaunchTemplateVersion"));
-            expect(await s.templateVersions()).toEqual([1, 2]);
+  it(
+    "right after the launch template version is created: the version is reused, not created again",
+    scenarioTest(async () => {
+      await withScenario({}, async (s) => {
+        const r = await crashAndResume(
+          s,
+          {
+            reach: async ({ hold }) => {
+              await hold(op("ec2", "CreateLaunchTemplateVersion"));
+              expect(await s.templateVersions()).toEqual([1, 2]);
+            },
           },
-        },
-        { promoted: true },
-      );
-      const why = describeCrash(r);
-      expect(r.atKill?.state.phase, why).toBe("preparing");
-      expect(r.atKill?.state.release.version, why).toBeNull();
-      expect(r.rerun.stderr, why).toMatch(/reusing launch template \S+ version 2/);
-      expectPromoted(r, why);
-      expect(r.trail, why).toEqual([25, 100, 0]);
-    });
-  });
+          { promoted: true },
+        );
+        const why = describeCrash(r);
+        expect(r.atKill?.state.phase, why).toBe("preparing");
+        expect(r.atKill?.state.release.version, why).toBeNull();
+        expect(r.rerun.stderr, why).toMatch(/reusing launch template \S+ version 2/);
+        expectPromoted(r, why);
+        expect(r.trail, why).toEqual([25, 100, 0]);
+      });
+    }),
+  );
 
-  it("right after gray is scaled: the same gray instance serves, none is launched twice", async () => {
-    await withScenario({}, async (s) => {
-      let grayAtKill: string[] = [];
-      const r = await crashAndResume(
-        s,
-        {
-          reach: async ({ hold }) => {
-            await hold(
-              (c) =>
-                c.service === "autoscaling" &&
-                c.operation === "UpdateAutoScalingGroup" &&
-                c.params.AutoScalingGroupName === s.w.fx.gray.asgName &&
-                Number(c.params.DesiredCapacity) >= 1,
-            );
-            const out = await s.aws.autoScaling.send(
-              new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [s.w.fx.gray.asgName] }),
-            );
-            grayAtKill = (out.AutoScalingGroups?.[0]?.Instances ?? []).map((i) => i.InstanceId ?? "");
+  it(
+    "right after gray is scaled: the same gray instance serves, none is launched twice",
+    scenarioTest(async () => {
+      await withScenario({}, async (s) => {
+        let grayAtKill: string[] = [];
+        const r = await crashAndResume(
+          s,
+          {
+            reach: async ({ hold }) => {
+              await hold(
+                (c) =>
+                  c.service === "autoscaling" &&
+                  c.operation === "UpdateAutoScalingGroup" &&
+                  c.params.AutoScalingGroupName === s.w.fx.gray.asgName &&
+                  Number(c.params.DesiredCapacity) >= 1,
+              );
+              const out = await s.aws.autoScaling.send(
+                new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [s.w.fx.gray.asgName] }),
+              );
+              grayAtKill = (out.AutoScalingGroups?.[0]?.Instances ?? []).map((i) => i.InstanceId ?? "");
+            },
           },
-        },
-        { promoted: true },
-      );
-      const why = describeCrash(r);
-      expect(r.atKill?.state.phase, why).toBe("scaling");
-      expect(grayAtKill, why).toHaveLength(1);
-      expectPromoted(r, why);
-      expect(s.grayIdsSeen.has(grayAtKill[0]!), why).toBe(true);
-      expect(r.trail, why).toEqual([25, 100, 0]);
-    });
-  });
+          { promoted: true },
+        );
+        const why = describeCrash(r);
+        expect(r.atKill?.state.phase, why).toBe("scaling");
+        expect(grayAtKill, why).toHaveLength(1);
+        expectPromoted(r, why);
+        expect(s.grayIdsSeen.has(grayAtKill[0]!), why).toBe(true);
+        expect(r.trail, why).toEqual([25, 100, 0]);
+      });
+    }),
+  );
 
-  it("during the smoke test: the resumed run smoke-tests gray again before any customer reaches it", async () => {
-    // Every payment on the release fails: its smoke test must fail, whichever process runs it.
-    await withScenario({ release: { errorRate: 1 } }, async (s) => {
-      await createSmokeRule(s.w, POOL_HEADER, "gray");
-      const r = await crashAndResume(
-        s,
-        {
-          flags: {
-            smokeHeader: `${POOL_HEADER}: gray`,
-            smokeUrl: s.alb!.url,
-            smokePaths: "/health,/v1/payments/pay_smoke0001",
+  it(
+    "during the smoke test: the resumed run smoke-tests gray again before any customer reaches it",
+    scenarioTest(async () => {
+      // Every payment on the release fails: its smoke test must fail, whichever process runs it.
+      await withScenario({ release: { errorRate: 1 } }, async (s) => {
+        await createSmokeRule(s.w, POOL_HEADER, "gray");
+        const r = await crashAndResume(
+          s,
+          {
+            flags: {
+              smokeHeader: `${POOL_HEADER}: gray`,
+              smokeUrl: s.alb!.url,
+              smokePaths: "/health,/v1/payments/pay_smoke0001",
+            },
+            reach: ({ hold }) => hold(afterSavedPhase("smoke")),
           },
-          reach: ({ hold }) => hold(afterSavedPhase("smoke")),
-        },
-        { promoted: false },
-      );
-      const why = describeCrash(r);
-      expect(r.atKill?.state.phase, why).toBe("smoke");
-      expect(r.rerun.stderr, why).toMatch(/smoke test GET \S+\/v1\/payments\/pay_smoke0001 .*answered 500/);
-      // Gray never got a customer: the ALB never gave it any weight.
-      expect(r.trail, why).toEqual([]);
-      expect(r.result.outcome?.outcome, why).toBe("failed");
-      expect(r.result.code, why).toBe(1);
-      expectConverged(r.converged, why);
-    });
-  });
+          { promoted: false },
+        );
+        const why = describeCrash(r);
+        expect(r.atKill?.state.phase, why).toBe("smoke");
+        expect(r.rerun.stderr, why).toMatch(/smoke test GET \S+\/v1\/payments\/pay_smoke0001 .*answered 500/);
+        // Gray never got a customer: the ALB never gave it any weight.
+        expect(r.trail, why).toEqual([]);
+        expect(r.result.outcome?.outcome, why).toBe("failed");
+        expect(r.result.code, why).toBe(1);
+        expectConverged(r.converged, why);
+      });
+    }),
+  );
 
   // Each weight of the default plan (5, 25, 50, 100), in a plan where it follows a verified step
   // (except 5, the first): the stored weights are then those of that step, lower than the ALB's.
@@ -164,132 +174,150 @@ describe.concurrent("deploy-gray killed (SIGKILL) and run again with the same im
     [50, "25,50,100", [25, 50, 25, 50, 100, 0]],
     [100, "50,100", [50, 100, 50, 100, 0]],
   ] as const) {
-    it(`right after the weight write of gray ${gray}% (steps ${steps}): back to the last verified weights, then the step again`, async () => {
+    it(
+      `right after the weight write of gray ${gray}% (steps ${steps}): back to the last verified weights, then the step again`,
+      scenarioTest(async () => {
+        await withScenario({}, async (s) => {
+          const r = await crashAndResume(
+            s,
+            {
+              // At 5%, 80 customers/s give gray ~4 requests a second: a 2 s window has enough for a verdict.
+              flags: { steps, ...(steps.startsWith("5,") ? { promotionWindow: "2s", bake: "3s" } : {}) },
+              reach: ({ hold }) => hold(afterWeightWrite(s, { stable: 100 - gray, gray })),
+            },
+            { promoted: true },
+          );
+          const why = describeCrash(r);
+          expect(r.albAtKill, why).toEqual({ stable: 100 - gray, gray });
+          expect(r.atKill?.state.weights.gray, why).toBeLessThan(gray);
+          expectNoHigherThanStored(r, why);
+          expect(r.trail, why).toEqual(trail);
+          expectPromoted(r, why);
+        });
+      }),
+    );
+  }
+
+  it(
+    "in the middle of a bake: the step goes on at the same weight",
+    scenarioTest(async () => {
       await withScenario({}, async (s) => {
         const r = await crashAndResume(
           s,
           {
-            // At 5%, 80 customers/s give gray ~4 requests a second: a 2 s window has enough for a verdict.
-            flags: { steps, ...(steps.startsWith("5,") ? { promotionWindow: "2s", bake: "3s" } : {}) },
-            reach: ({ hold }) => hold(afterWeightWrite(s, { stable: 100 - gray, gray })),
+            // Killed once the 25% step is verified (its weights written, then saved) and one more state
+            // write of its bake has landed: a point the proxy decides, however late this process reacts.
+            reach: ({ hold }) =>
+              hold(
+                inOrder(
+                  afterWeightWrite(s, { stable: 75, gray: 25 }),
+                  op("dynamodb", "UpdateItem"),
+                  op("dynamodb", "UpdateItem"),
+                ),
+              ),
           },
           { promoted: true },
         );
         const why = describeCrash(r);
-        expect(r.albAtKill, why).toEqual({ stable: 100 - gray, gray });
-        expect(r.atKill?.state.weights.gray, why).toBeLessThan(gray);
-        expectNoHigherThanStored(r, why);
-        expect(r.trail, why).toEqual(trail);
+        expect(r.atKill?.state).toMatchObject({ phase: "shifting", weights: { stable: 75, gray: 25 } });
+        expect(r.trailAfterResume[0], why).toEqual({ stable: 0, gray: 100 });
+        expect(r.trail, why).toEqual([25, 100, 0]);
         expectPromoted(r, why);
       });
-    });
-  }
+    }),
+  );
 
-  it("in the middle of a bake: the step goes on at the same weight", async () => {
-    await withScenario({}, async (s) => {
-      const r = await crashAndResume(
-        s,
-        {
-          // Killed once the 25% step is verified (its weights written, then saved) and one more state
-          // write of its bake has landed: a point the proxy decides, however late this process reacts.
-          reach: ({ hold }) =>
-            hold(
-              inOrder(
-                afterWeightWrite(s, { stable: 75, gray: 25 }),
-                op("dynamodb", "UpdateItem"),
-                op("dynamodb", "UpdateItem"),
-              ),
-            ),
-        },
-        { promoted: true },
-      );
-      const why = describeCrash(r);
-      expect(r.atKill?.state).toMatchObject({ phase: "shifting", weights: { stable: 75, gray: 25 } });
-      expect(r.trailAfterResume[0], why).toEqual({ stable: 0, gray: 100 });
-      expect(r.trail, why).toEqual([25, 100, 0]);
-      expectPromoted(r, why);
-    });
-  });
-
-  it("during promotion's instance refresh: the running refresh is waited for, not started again", async () => {
-    await withScenario({}, async (s) => {
-      let atKill: string[] = [];
-      const r = await crashAndResume(
-        s,
-        {
-          reach: async ({ hold }) => {
-            // The refresh stands still until the rerun has found it running, however late the rerun
-            // comes on a loaded machine (timed refresh steps once ended before it).
-            await s.emu.configure({ refreshesPaused: true });
-            await hold(op("autoscaling", "StartInstanceRefresh"));
-            atKill = await s.activeRefreshes();
+  it(
+    "during promotion's instance refresh: the running refresh is waited for, not started again",
+    scenarioTest(async () => {
+      await withScenario({}, async (s) => {
+        let atKill: string[] = [];
+        const r = await crashAndResume(
+          s,
+          {
+            reach: async ({ hold }) => {
+              // The refresh stands still until the rerun has found it running, however late the rerun
+              // comes on a loaded machine (timed refresh steps once ended before it).
+              await s.emu.configure({ refreshesPaused: true });
+              await hold(op("autoscaling", "StartInstanceRefresh"));
+              atKill = await s.activeRefreshes();
+            },
+            duringRerun: async ({ run }) => {
+              try {
+                await run.waitFor(/instance refresh \S+ onto version 2 is already running: waiting for it/);
+              } finally {
+                await s.emu.configure({ refreshesPaused: false });
+              }
+            },
           },
-          duringRerun: async ({ run }) => {
-            try {
-              await run.waitFor(/instance refresh \S+ onto version 2 is already running: waiting for it/);
-            } finally {
-              await s.emu.configure({ refreshesPaused: false });
-            }
+          { promoted: true },
+        );
+        const why = describeCrash(r);
+        expect(atKill, why).toHaveLength(1);
+        expect(r.atKill?.state.phase, why).toBe("promoting");
+        expect(r.rerun.stderr, why).toMatch(
+          /instance refresh \S+ onto version 2 is already running: waiting for it/,
+        );
+        expect(r.trail, why).toEqual([25, 100, 0]);
+        expectPromoted(r, why);
+      });
+    }),
+  );
+
+  it(
+    "during the shift back to stable: the return step starts again from the last verified weights",
+    scenarioTest(async () => {
+      await withScenario({}, async (s) => {
+        const r = await crashAndResume(
+          s,
+          {
+            flags: { returnSteps: "50,100" },
+            reach: ({ hold }) => hold(afterWeightWrite(s, { stable: 50, gray: 50 })),
           },
-        },
-        { promoted: true },
-      );
-      const why = describeCrash(r);
-      expect(atKill, why).toHaveLength(1);
-      expect(r.atKill?.state.phase, why).toBe("promoting");
-      expect(r.rerun.stderr, why).toMatch(
-        /instance refresh \S+ onto version 2 is already running: waiting for it/,
-      );
-      expect(r.trail, why).toEqual([25, 100, 0]);
-      expectPromoted(r, why);
-    });
-  });
+          { promoted: true },
+        );
+        const why = describeCrash(r);
+        expect(r.atKill?.state).toMatchObject({ phase: "returning", weights: { stable: 0, gray: 100 } });
+        expectNoHigherThanStored(r, why);
+        expect(r.trail, why).toEqual([25, 100, 50, 100, 50, 0]);
+        expectPromoted(r, why);
+      });
+    }),
+  );
 
-  it("during the shift back to stable: the return step starts again from the last verified weights", async () => {
-    await withScenario({}, async (s) => {
-      const r = await crashAndResume(
-        s,
-        {
-          flags: { returnSteps: "50,100" },
-          reach: ({ hold }) => hold(afterWeightWrite(s, { stable: 50, gray: 50 })),
-        },
-        { promoted: true },
-      );
-      const why = describeCrash(r);
-      expect(r.atKill?.state).toMatchObject({ phase: "returning", weights: { stable: 0, gray: 100 } });
-      expectNoHigherThanStored(r, why);
-      expect(r.trail, why).toEqual([25, 100, 50, 100, 50, 0]);
-      expectPromoted(r, why);
-    });
-  });
+  it(
+    "during a rollback, before its weight write: the resumed run finishes the rollback",
+    scenarioTest(async () => {
+      await withScenario(BAD_RELEASE, async (s) => {
+        const r = await crashAndResume(
+          s,
+          { reach: ({ hold }) => hold(afterSavedPhase("rolling-back")) },
+          { promoted: false },
+        );
+        const why = describeCrash(r);
+        expect(r.atKill?.state.phase, why).toBe("rolling-back");
+        expect(r.albAtKill.gray, why).toBeGreaterThan(0);
+        expect(r.trail, why).toEqual([25, 0]);
+        expectRolledBack(r, why);
+      });
+    }),
+  );
 
-  it("during a rollback, before its weight write: the resumed run finishes the rollback", async () => {
-    await withScenario(BAD_RELEASE, async (s) => {
-      const r = await crashAndResume(
-        s,
-        { reach: ({ hold }) => hold(afterSavedPhase("rolling-back")) },
-        { promoted: false },
-      );
-      const why = describeCrash(r);
-      expect(r.atKill?.state.phase, why).toBe("rolling-back");
-      expect(r.albAtKill.gray, why).toBeGreaterThan(0);
-      expect(r.trail, why).toEqual([25, 0]);
-      expectRolledBack(r, why);
-    });
-  });
-
-  it("during a rollback, after its weight write: the resumed run verifies it and cleans up", async () => {
-    await withScenario(BAD_RELEASE, async (s) => {
-      const r = await crashAndResume(
-        s,
-        { reach: ({ hold }) => hold(afterWeightWrite(s, { stable: 100, gray: 0 }, false)) },
-        { promoted: false },
-      );
-      const why = describeCrash(r);
-      expect(r.atKill?.state.phase, why).toBe("rolling-back");
-      expect(r.albAtKill, why).toEqual({ stable: 100, gray: 0 });
-      expect(r.trail, why).toEqual([25, 0]);
-      expectRolledBack(r, why);
-    });
-  });
+  it(
+    "during a rollback, after its weight write: the resumed run verifies it and cleans up",
+    scenarioTest(async () => {
+      await withScenario(BAD_RELEASE, async (s) => {
+        const r = await crashAndResume(
+          s,
+          { reach: ({ hold }) => hold(afterWeightWrite(s, { stable: 100, gray: 0 }, false)) },
+          { promoted: false },
+        );
+        const why = describeCrash(r);
+        expect(r.atKill?.state.phase, why).toBe("rolling-back");
+        expect(r.albAtKill, why).toEqual({ stable: 100, gray: 0 });
+        expect(r.trail, why).toEqual([25, 0]);
+        expectRolledBack(r, why);
+      });
+    }),
+  );
 });
