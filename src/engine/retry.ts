@@ -115,7 +115,7 @@ export const RETRY = {
     maxDelayMs: 4000,
     retryable: transient,
   },
-  /** A smoke check through the load balancer that could not connect: three tries, 500 ms then 1 s apart. */
+  /** A smoke check through the load balancer that got no answer (refused, reset, timed out): three tries, 500 ms then 1 s apart. */
   smokeCheck: { attempts: 3, firstDelayMs: 500, factor: 2, maxDelayMs: 1000 },
   /**
    * A synthetic transaction that got no answer: once more after 500 ms when repeating it is safe

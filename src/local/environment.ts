@@ -186,6 +186,7 @@ export async function createLocalEnvironment(
       source,
       stickinessSeconds,
       grayVersion: () => fleet.grayVersion,
+      clock,
       ...(pilot === null ? {} : { pilot: [pilot] }),
     });
     const perInstance = (await fleet.sizes()).perInstanceRps;

@@ -12,7 +12,10 @@ import {
   VerificationError,
 } from "../contract/errors.js";
 import type { FleetHealth, Weights } from "../core/types.js";
+import { systemClock } from "../engine/clock.js";
+import { RETRY, retry } from "../engine/retry.js";
 import type {
+  Clock,
   GrayAnswer,
   GrayRequest,
   RouterPreflight,
@@ -54,6 +57,8 @@ export interface LocalRouterOptions {
   readonly grayVersion?: () => string | null;
   /** The chosen-customers rule's conditions (--pilot-header/--pilot-cookie); absent: no such rule. */
   readonly pilot?: readonly HeaderCondition[];
+  /** For the waits between smoke attempts. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /** The chosen-customers route, forwarding to stable (off) or gray (on). */
@@ -158,7 +163,10 @@ export class LocalTrafficRouter implements TrafficRouter {
 
   /**
    * GETs each smoke path through the proxy with the gray header route, before any customer reaches
-   * gray: each must answer 200 from the gray pool (and from gray's version, when known).
+   * gray: each must answer 200 from the gray pool (and from gray's version, when known). An answer is
+   * judged once, and a wrong one fails at once; no answer (refused, reset, no headers within 10 s) is
+   * asked again on a new attempt (RETRY.smokeCheck, as the AWS router does): one silent moment of a
+   * loaded machine is no evidence against the release, three are.
    */
   async smokeTest(signal?: AbortSignal): Promise<readonly string[]> {
     aborted(signal);
@@ -166,28 +174,41 @@ export class LocalTrafficRouter implements TrafficRouter {
     const expected = this.#o.grayVersion?.() ?? null;
     for (const path of this.#o.smokePaths ?? ["/health"]) {
       const what = `GET ${path} with ${POOL_HEADER}: gray`;
-      let status: number;
-      let pool: unknown;
-      let version: unknown;
+      const unanswered: string[] = [];
+      let answer: { status: number; pool: unknown; version: unknown };
       try {
-        const res = await request(`${this.#o.proxy.url}${path}`, {
-          method: "GET",
-          headers: { [POOL_HEADER]: "gray" },
-          headersTimeout: 10_000,
-          bodyTimeout: 10_000,
-          ...(signal === undefined ? {} : { signal }),
-        });
-        await res.body.dump();
-        status = res.statusCode;
-        pool = res.headers[POOL_HEADER];
-        version = res.headers["x-service-version"];
+        answer = await retry(
+          RETRY.smokeCheck,
+          async () => {
+            const res = await request(`${this.#o.proxy.url}${path}`, {
+              method: "GET",
+              headers: { [POOL_HEADER]: "gray" },
+              headersTimeout: 10_000,
+              bodyTimeout: 10_000,
+              ...(signal === undefined ? {} : { signal }),
+            });
+            await res.body.dump();
+            return {
+              status: res.statusCode,
+              pool: res.headers[POOL_HEADER],
+              version: res.headers["x-service-version"],
+            };
+          },
+          {
+            clock: this.#o.clock ?? systemClock(),
+            signal,
+            onFailure: (f) => unanswered.push(`attempt ${f.attempt}: ${describeError(f.error)}`),
+          },
+        );
       } catch (e) {
         if (signal?.aborted) throw new AbortedError("smoke test aborted", { cause: signal.reason });
-        throw new VerificationError(`smoke test ${what} failed: ${describeError(e)}`, {
+        throw new VerificationError(`smoke test ${what} got no answer (${unanswered.join("; ")})`, {
           retryable: false,
           cause: e,
+          fix: "gray never answered through the load balancer: see the gray instances' logs",
         });
       }
+      const { status, pool, version } = answer;
       const problem =
         status !== 200
           ? `answered ${status}`
@@ -202,7 +223,9 @@ export class LocalTrafficRouter implements TrafficRouter {
           fix: "gray must be healthy and serve the new version before it gets traffic; see the gray instances' logs",
         });
       }
-      checked.push(`${what} → 200 from gray (${String(version)})`);
+      const after =
+        unanswered.length === 0 ? "" : ` after ${unanswered.length} unanswered (${unanswered.join("; ")})`;
+      checked.push(`${what} → 200 from gray (${String(version)})${after}`);
     }
     return checked;
   }
