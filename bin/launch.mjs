@@ -20,22 +20,22 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SRC = join(ROOT, "src");
 const ENTRY = join(SRC, "cli", "main.ts");
 /** Where bundles live; one directory per hash of the sources. */
-export const CACHE = join(ROOT, "node_modules", ".cache", "gray-deploy");
+const CACHE = join(ROOT, "node_modules", ".cache", "gray-deploy");
 /** Changed whenever the build below changes, so an older bundle is never taken for a new one. */
 const BUILD = "cli-bundle-1";
 /** Bundles of other sources are removed once this old (a long rollout may still load their chunks). */
 const KEEP_MS = 7 * 24 * 3600_000;
 
 /** The hash of every .ts/.cjs/.mjs/.json file under src/: its path and its content. */
-export function sourceKey(srcDir = SRC) {
+function sourceKey() {
   const hash = createHash("sha256").update(BUILD);
-  const files = readdirSync(srcDir, { recursive: true })
+  const files = readdirSync(SRC, { recursive: true })
     .map(String)
     .filter((f) => /\.(ts|cjs|mjs|json)$/.test(f))
     .sort();
   for (const f of files) {
     hash.update(`\0${f.split(sep).join("/")}\0`);
-    hash.update(readFileSync(join(srcDir, f)));
+    hash.update(readFileSync(join(SRC, f)));
   }
   return hash.digest("hex").slice(0, 20);
 }
@@ -47,6 +47,23 @@ async function build(key) {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
+  try {
+    await bundle(esbuild, version, tmp);
+    try {
+      renameSync(tmp, dir);
+    } catch {
+      // Another process built the same sources first: theirs is identical (removed below).
+    }
+  } finally {
+    // A failed build, or one that lost the race: nothing half-written stays in the cache.
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  prune(key);
+  return dir;
+}
+
+/** esbuild's bundle of the CLI into `outdir`, with chunks.json (which sources each chunk holds). */
+async function bundle(esbuild, version, outdir) {
   const result = await esbuild({
     absWorkingDir: ROOT, // metafile paths relative to the package: src/…
     entryPoints: { main: ENTRY },
@@ -56,7 +73,7 @@ async function build(key) {
     platform: "node",
     target: "node20",
     packages: "external",
-    outdir: tmp,
+    outdir,
     metafile: true,
     logLevel: "silent",
     // `require` for the CommonJS sources (src/aws/sdk.cjs), resolved from this package's node_modules.
@@ -83,17 +100,9 @@ async function build(key) {
   // Which sources each chunk holds (test/cli/startup.test.ts maps what a spawn loaded back to src/).
   const chunks = {};
   for (const [out, meta] of Object.entries(result.metafile.outputs)) {
-    chunks[relative(tmp, join(ROOT, out))] = Object.keys(meta.inputs);
+    chunks[relative(outdir, join(ROOT, out))] = Object.keys(meta.inputs);
   }
-  writeFileSync(join(tmp, "chunks.json"), JSON.stringify({ esbuild: version, chunks }, null, 1));
-  try {
-    renameSync(tmp, dir);
-  } catch {
-    // Another process built the same sources first: theirs is identical.
-    rmSync(tmp, { recursive: true, force: true });
-  }
-  prune(key);
-  return dir;
+  writeFileSync(join(outdir, "chunks.json"), JSON.stringify({ esbuild: version, chunks }, null, 1));
 }
 
 function prune(keep) {

@@ -8,7 +8,7 @@ import { formatDuration } from "../contract/units.js";
 import { addWarning, isTerminal } from "../core/state.js";
 import type { Weights } from "../core/types.js";
 import type { StoredRollout } from "../ports/index.js";
-import { transient as isTransient, RETRY, retry } from "./retry.js";
+import { RETRY, retry, transient } from "./retry.js";
 import type { RunState } from "./run-state.js";
 
 export const SAME = (a: Weights, b: Weights) => a.stable === b.stable && a.gray === b.gray;
@@ -40,13 +40,13 @@ export class Traffic {
     // rollback cannot cancel it.
     signal: AbortSignal | undefined,
     // restoreStable's own policy already retries transient errors, for a lock lease.
-    transient: "retry" | "throw" = "retry",
+    onTransient: "retry" | "throw" = "retry",
   ): Promise<void> {
     try {
       await retry(
         {
           ...RETRY.verifiedWrite,
-          retryable: (e) => e instanceof Mismatch || (transient === "retry" && isTransient(e)),
+          retryable: (e) => e instanceof Mismatch || (onTransient === "retry" && transient(e)),
         },
         async () => {
           this.r.writes++;
@@ -73,7 +73,7 @@ export class Traffic {
   async writePilot(
     enabled: boolean,
     signal: AbortSignal | undefined,
-    transient: "retry" | "throw" = "retry",
+    onTransient: "retry" | "throw" = "retry",
   ): Promise<void> {
     const router = this.r.ports.router;
     if (router.setPilot === undefined || router.getPilot === undefined) {
@@ -87,7 +87,7 @@ export class Traffic {
       await retry(
         {
           ...RETRY.verifiedWrite,
-          retryable: (e) => e instanceof PilotMismatch || (transient === "retry" && isTransient(e)),
+          retryable: (e) => e instanceof PilotMismatch || (onTransient === "retry" && transient(e)),
         },
         async () => {
           this.r.writes++;
