@@ -78,7 +78,10 @@ describe("business-metric gates on Zabbix", { timeout: REAL_TIME_TEST_TIMEOUT_MS
         ...zabbixOptions(),
       });
       const { outcome } = run;
-      expect(outcome.outcome, `${outcome.reason}\n${run.logs.join("\n")}`).toBe("rolled-back");
+      expect(
+        outcome.outcome,
+        `${outcome.reason}\n${counters.describeLateness()}\n${run.logs.join("\n")}`,
+      ).toBe("rolled-back");
       const rollback = outcome.decisions.find((d) => d.kind === "rollback") as OutcomeDecision;
       expect(rollback.evidence.filter((g) => g.verdict === "fail").map((g) => g.gate)).toEqual([
         "custom:pix-declines-zabbix",
@@ -127,7 +130,9 @@ describe("business-metric gates on Zabbix", { timeout: REAL_TIME_TEST_TIMEOUT_MS
         { ...rawOptions(w, "deploy-gray", { ...BUSINESS_TIMINGS }), config, zabbixUrl: zbx.url },
         { GRAY_DEPLOY_ZABBIX_TOKEN: zbx.token },
       );
-      expect(outcome?.outcome, `${outcome?.reason}\n${stderr}`).toBe("promoted");
+      expect(outcome?.outcome, `${outcome?.reason}\n${counters.describeLateness()}\n${stderr}`).toBe(
+        "promoted",
+      );
       expect(code).toBe(0);
       // The 100% step passed on every gate, against stable's values recorded at 25%.
       const promote = outcome?.decisions.find((d) => d.kind === "promote") as OutcomeDecision;
