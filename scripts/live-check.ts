@@ -102,6 +102,8 @@ export interface LiveCheckOptions {
   /** Extra flags per run (the emulator's fast timings); none against AWS. */
   readonly flags?: {
     readonly all?: Record<string, string>;
+    /** The bad release's run (after `all`). */
+    readonly rollbackRun?: Record<string, string>;
     readonly abortRun?: Record<string, string>;
   };
   /** Traffic probe requests per second (default 5). */
@@ -192,6 +194,10 @@ interface Sample {
   readonly version: string | null;
   readonly status: number;
   readonly sticky: boolean;
+  /** How long the answer took (ms), or until the request failed. */
+  readonly ms: number;
+  /** Why no answer came (status 0): the error's name and cause code, e.g. TimeoutError, ECONNRESET. */
+  readonly error?: string;
 }
 
 /**
@@ -229,6 +235,39 @@ class Probe {
     this.pinned = null;
   }
 
+  /**
+   * Fresh clients one after another, `concurrency` at a time, until `pinToNew` has pinned the sticky
+   * client, `over` settles or `max` were sent: customers arriving while the new release has its first
+   * weight, so that one of them is answered by it, instead of leaving that to the timer's few requests
+   * in the release's first seconds (a busy machine's event loop sent too few of them).
+   */
+  async pinFresh(over: Promise<unknown>, max: number, concurrency: number): Promise<void> {
+    let ended = false;
+    void over.then(
+      () => (ended = true),
+      () => (ended = true),
+    );
+    let sent = 0;
+    const client = async (): Promise<void> => {
+      while (!ended && this.#pinFrom !== null && sent < max) {
+        sent++;
+        await this.#one(false);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, client));
+  }
+
+  /** What the probe got: answers out of requests, the slowest answer, and why the others failed. */
+  describe(): string {
+    const answered = this.samples.filter((x) => x.status !== 0);
+    const errors: Record<string, number> = {};
+    for (const x of this.samples) {
+      if (x.status === 0) errors[x.error ?? "?"] = (errors[x.error ?? "?"] ?? 0) + 1;
+    }
+    const slowest = answered.reduce((m, x) => Math.max(m, x.ms), 0);
+    return `probe: ${answered.length} answers of ${this.samples.length} requests (slowest ${seconds(slowest)}); failed: ${JSON.stringify(errors)}`;
+  }
+
   versions(since = 0): Set<string | null> {
     return new Set(this.samples.filter((s) => s.at >= since && s.version !== null).map((s) => s.version));
   }
@@ -238,9 +277,11 @@ class Probe {
     const headers: Record<string, string> = {};
     if (sticky && this.#jar.size > 0) headers.cookie = [...this.#jar].map(([k, v]) => `${k}=${v}`).join("; ");
     try {
+      // A bound, not a clock: the sample is timed when sent, so a late answer still counts where the
+      // load balancer routed it; the load generator's customers wait 30 s too.
       const res = await fetch(`${this.url.replace(/\/$/, "")}/health`, {
         headers,
-        signal: AbortSignal.timeout(5000),
+        signal: AbortSignal.timeout(30_000),
       });
       await res.arrayBuffer();
       const version = res.headers.get("x-service-version");
@@ -262,9 +303,11 @@ class Probe {
         this.#pinFrom = null;
         this.pinned = { version: version!, at: Date.now() };
       }
-      this.samples.push({ at: sent, version, status: res.status, sticky });
-    } catch {
-      this.samples.push({ at: sent, version: null, status: 0, sticky });
+      this.samples.push({ at: sent, version, status: res.status, sticky, ms: Date.now() - sent });
+    } catch (e) {
+      const err = e as { name?: string; cause?: { code?: string; name?: string } };
+      const error = [err.name, err.cause?.code ?? err.cause?.name].filter(Boolean).join(":") || "error";
+      this.samples.push({ at: sent, version: null, status: 0, sticky, ms: Date.now() - sent, error });
     }
   }
 }
@@ -408,6 +451,9 @@ export async function runLiveCheck(o: LiveCheckOptions): Promise<LiveCheckResult
     );
     // Versions answering before any rollout: stable's.
     await until(() => probe.samples.some((s) => s.version !== null), 30_000);
+    if (!probe.samples.some((s) => s.version !== null)) {
+      log(`LIVE-CHECK no answer through ${o.url} after 30 s: ${probe.describe()}`);
+    }
     const before = new Set(probe.samples.filter((s) => s.version !== null).map((s) => s.version));
 
     // ── a good release, promoted ──
@@ -450,8 +496,19 @@ export async function runLiveCheck(o: LiveCheckOptions): Promise<LiveCheckResult
     const rollbackStart = Date.now();
     const seenBefore = probe.versions();
     probe.pinToNew(seenBefore);
-    const rollback = await new Cli("deploy-gray", args(o.config, { ...flags, image: o.images.bad }), o.env)
-      .done;
+    const rollbackRun = new Cli(
+      "deploy-gray",
+      args(o.config, { ...flags, ...o.flags?.rollbackRun, image: o.images.bad }),
+      o.env,
+    );
+    // A customer on the bad release before its rollback: from gray's first verified weight, fresh
+    // clients until one is answered by the release (with the stickiness cookie the sticky client keeps).
+    const pinning = Promise.race([
+      rollbackRun.waitFor(/forward step: stable \d+% \/ gray [1-9]\d*% \(verified\)/),
+      rollbackRun.done.then(() => null),
+    ]).then((verified) => (verified === null ? undefined : probe.pinFresh(rollbackRun.done, 200, 4)));
+    const rollback = await rollbackRun.done;
+    await pinning;
     outcomes.rollback = rollback.outcome;
     const after = await readWeights(elb, cfg);
     const rolledBack =
@@ -479,19 +536,21 @@ export async function runLiveCheck(o: LiveCheckOptions): Promise<LiveCheckResult
     // fresh client reaches gray only at gray's weight, so counting from the decision plus the fresh
     // clients' propagation judged requests sent before the write had propagated.
     const settled = Date.now() + (propagationOut ?? 0) + 1000;
-    await until(() => probe.samples.filter((x) => x.sticky && x.at > settled).length >= 5, 30_000);
+    // Answers only: a request that failed reached no release, so it proves nothing either way.
+    const answeredSticky = (x: Sample) => x.sticky && x.version !== null && x.at > settled;
+    await until(() => probe.samples.filter(answeredSticky).length >= 5, 60_000);
     const pinned = probe.pinned;
     const stickyBefore = probe.samples.filter(
       (x) => x.sticky && pinned !== null && x.at > pinned.at && rollbackAt !== null && x.at < rollbackAt,
     );
-    const stickyAfter = probe.samples.filter((x) => x.sticky && x.at > settled);
+    const stickyAfter = probe.samples.filter(answeredSticky);
     const stickyOnBad = stickyAfter.filter(isBad);
     item(
       "sticky-after-rollback",
       pinned !== null && stickyAfter.length > 0 && stickyOnBad.length === 0 ? "ok" : "failed",
       pinned === null
-        ? "no answer of the bad release set a cookie: the rule's stickiness is off, or the release was never reached"
-        : `a client pinned to ${pinned.version}: ${stickyBefore.filter(isBad).length} of its ${stickyBefore.length} requests before the rollback reached the bad release, ${stickyOnBad.length} of its ${stickyAfter.length} after it`,
+        ? `no answer of the bad release set a cookie: the rule's stickiness is off, or the release was never reached (${probe.describe()})`
+        : `a client pinned to ${pinned.version}: ${stickyBefore.filter(isBad).length} of its ${stickyBefore.length} requests before the rollback reached the bad release, ${stickyOnBad.length} of its ${stickyAfter.length} answered after it`,
     );
 
     // ── abort during a bake ──

@@ -59,7 +59,13 @@ describe("the live check against the emulator (fake account)", () => {
         url: alb.url,
         env: cliEnv(w0),
         credentials: emu().credentials,
-        flags: { abortRun: { bake: "30s", maxBake: "40s" } },
+        flags: {
+          // The bad release keeps its first weight at least 5 s before any window can hold its traffic
+          // (bake and return bake: the least the plan allows with that delay): customers, and the
+          // probe's, reach it before the rollback whatever the machine's speed.
+          rollbackRun: { metricsDelay: "5s", bake: "8s", maxBake: "16s", returnBake: "7s" },
+          abortRun: { bake: "30s", maxBake: "40s" },
+        },
         probeRps: 20,
         metricPollMs: 1000,
         abortAfterMs: 1000,
