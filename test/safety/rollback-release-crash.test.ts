@@ -42,7 +42,12 @@ import type { CliResult, CliRun } from "./support/cli.js";
 import { afterWeightWrite } from "./support/crash.js";
 import { expectConverged, expectSubsequence } from "./support/expect.js";
 import { type Call, type Match, op, writtenWeights } from "./support/fault-proxy.js";
-import { SCENARIO_TEST_TIMEOUT_MS, type Scenario, startScenario } from "./support/scenario.js";
+import {
+  SCENARIO_RUN_LIMIT_MS,
+  SCENARIO_TEST_TIMEOUT_MS,
+  type Scenario,
+  startScenario,
+} from "./support/scenario.js";
 
 /** The rollout state a DynamoDB UpdateItem of gray-deploy's store writes, or null. */
 function savedState(c: Call): RolloutState | null {
@@ -383,8 +388,9 @@ if (RESTORES.flat().length !== KILL_POINTS.length || RESTORES.flat().some((kp, i
 
 // One scenario for the file (an emulator, a data plane with real traffic), its restores one after
 // another: scenarios at once shortened the file's wall time but saved no CPU, which the suite lacks.
+// The tests run in the slot beforeAll waited for: the run limit is their timeout.
 describe("rollback-release killed (SIGKILL) at each kill point, then run again", {
-  timeout: SCENARIO_TEST_TIMEOUT_MS,
+  timeout: SCENARIO_RUN_LIMIT_MS,
 }, () => {
   let s: Scenario;
   beforeAll(async () => {

@@ -90,8 +90,13 @@ export class CliRun {
     for (const w of matched) w.resolve(line);
   }
 
-  /** The first progress line matching `re` (already printed or still to come). */
-  waitFor(re: RegExp, timeoutMs = 200_000): Promise<Line> {
+  /**
+   * The first progress line matching `re` (already printed or still to come). Rejects at once when
+   * the process exits without it; `timeoutMs` only bounds a process that hangs. 600 s by default: on
+   * a slow machine with a core burnt, a scenario's CLI once took 59 s between two lines, and 200 s to
+   * a rollout's second step was not enough.
+   */
+  waitFor(re: RegExp, timeoutMs = 600_000): Promise<Line> {
     const seen = this.lines.find((l) => re.test(l.text));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
