@@ -141,6 +141,12 @@ export interface Emulator {
   /** Makes the next instance refresh of the group fail (then AutoRollback applies, if set). */
   failNextInstanceRefresh(spec: FailNextInstanceRefresh): Promise<void>;
   configure(config: EmulatorConfig): Promise<Required<EmulatorConfig>>;
+  /**
+   * A number that grows whenever what a load balancer's data plane reads (rules, groups and their
+   * instances, target health, launch templates) may have changed: a write to ELBv2, Auto Scaling or
+   * EC2, a control call, a reset, an instance refresh step. A data plane re-reads only when it moved.
+   */
+  generation(): Promise<number>;
   /** The last lines the emulator wrote to stderr, for failure messages. */
   logs(): string;
 }
@@ -269,6 +275,9 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
     },
     async configure(config) {
       return (await control("POST", "/_gray/config", config)) as Required<EmulatorConfig>;
+    },
+    async generation() {
+      return ((await control("GET", "/_gray/generation")) as { generation: number }).generation;
     },
     logs: () => stderr.text(),
   };

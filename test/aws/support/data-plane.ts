@@ -4,7 +4,8 @@
  *
  * - Forwarding: the local WeightedProxy (src/local/proxy.ts) whose WeightSource polls DescribeRules
  *   on the emulator: whatever gray-deploy writes with ModifyRule is what the proxy applies, weights
- *   and stickiness both.
+ *   and stickiness both. Polls read the AWS API only when the emulator's generation moved
+ *   (GET /_gray/generation: a write the data plane reads) or 2 s after the last read.
  * - Instances: every target registered in the stable or gray target group that belongs to one of the
  *   Auto Scaling groups is a real process of the sample service. It runs the image of the launch
  *   template version its instance was launched from (read from that version's user data), with the
@@ -24,10 +25,17 @@
  *   with PutMetricData (StorageResolution as published) `service.delayMs` after each is written.
  * - Customers: the local load generator, open loop, through the proxy.
  */
-import { DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  DescribeAutoScalingGroupsCommand,
+  type DescribeAutoScalingGroupsCommandOutput,
+} from "@aws-sdk/client-auto-scaling";
 import { type MetricDatum, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
-import { DescribeRulesCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import {
+  DescribeRulesCommand,
+  DescribeTargetHealthCommand,
+  type DescribeTargetHealthCommandOutput,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 import { findImageReference } from "../../../src/aws/user-data.js";
 import type { Pool } from "../../../src/core/types.js";
 import type { EmfDatum } from "../../../src/local/emf.js";
@@ -98,6 +106,43 @@ interface Machine {
   reported: TargetHealthState | null;
 }
 
+/**
+ * How often a poller reads the emulator's AWS API although its generation did not move: a backstop
+ * only (the generation moves on every write a data plane reads), cheap at one read per 2 s.
+ */
+const FULL_READ_MS = 2_000;
+
+/**
+ * A poller's reads of the AWS API, made only when the emulator's state may have changed since the
+ * last one (Emulator.generation), or FULL_READ_MS after it. A tick that finds nothing new costs one
+ * small control request instead of 1–3 AWS calls (issue 14: at 250 / 400 ms, that polling was most of
+ * the emulator's CPU and a large share of the tests' own).
+ */
+class ChangeWatch {
+  #seen: number | null = null;
+  #at = 0;
+  /** Tick that found nothing to read, and ticks that read (for the tests of this class's savings). */
+  skipped = 0;
+  reads = 0;
+
+  constructor(private readonly emu: Emulator) {}
+
+  /** `read()`'s result, or undefined when nothing changed since the last successful read. */
+  async read<T>(read: () => Promise<T>): Promise<T | undefined> {
+    // Taken before the read: a change during it moves the generation again, so it is read next time.
+    const generation = await this.emu.generation().catch(() => null);
+    if (generation !== null && generation === this.#seen && Date.now() - this.#at < FULL_READ_MS) {
+      this.skipped++;
+      return undefined;
+    }
+    const out = await read();
+    this.reads++;
+    this.#seen = generation;
+    this.#at = Date.now();
+    return out;
+  }
+}
+
 /** Polls the weighted rule; the proxy reads the cached forward action on every request. */
 class RuleWeightSource implements WeightSource {
   #config: ForwardConfig = { weights: { stable: 100, gray: 0 }, stickinessSeconds: null };
@@ -105,11 +150,15 @@ class RuleWeightSource implements WeightSource {
   #busy = false;
   /** Every change of the forward action the data plane applied, with when. */
   readonly changes: { at: number; config: ForwardConfig }[] = [];
+  readonly watch: ChangeWatch;
 
   constructor(
     private readonly aws: AwsClients,
     private readonly fx: AwsFixture,
-  ) {}
+    emu: Emulator,
+  ) {
+    this.watch = new ChangeWatch(emu);
+  }
 
   get(): ForwardConfig {
     return this.#config;
@@ -119,7 +168,10 @@ class RuleWeightSource implements WeightSource {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      const out = await this.aws.elb.send(new DescribeRulesCommand({ RuleArns: [this.fx.ruleArn] }));
+      const out = await this.watch.read(() =>
+        this.aws.elb.send(new DescribeRulesCommand({ RuleArns: [this.fx.ruleArn] })),
+      );
+      if (out === undefined) return;
       const forward = out.Rules?.[0]?.Actions?.find((a) => a.Type === "forward")?.ForwardConfig;
       const weightOf = (arn: string) =>
         forward?.TargetGroups?.find((t) => t.TargetGroupArn === arn)?.Weight ?? 0;
@@ -167,6 +219,16 @@ export class EmulatedAlb {
   readonly #imageOfVersion = new Map<string, string>();
   #timer: NodeJS.Timeout | null = null;
   #reconciling: Promise<void> | null = null;
+  /** The fleet's last read: the groups, then the stable and gray target health. */
+  #fleet:
+    | [
+        DescribeAutoScalingGroupsCommandOutput,
+        DescribeTargetHealthCommandOutput,
+        DescribeTargetHealthCommandOutput,
+      ]
+    | null = null;
+  /** The fleet reader's change watch (the weights have their own). */
+  readonly fleetWatch: ChangeWatch;
   #unsubscribe: (() => void) | null = null;
   #publishing = new Set<Promise<void>>();
   #stopped = false;
@@ -184,7 +246,8 @@ export class EmulatedAlb {
 
   constructor(o: DataPlaneOptions) {
     this.o = o;
-    this.weights = new RuleWeightSource(o.aws, o.fx);
+    this.weights = new RuleWeightSource(o.aws, o.fx, o.emu);
+    this.fleetWatch = new ChangeWatch(o.emu);
     this.metrics = new TrafficMetrics({
       periodMs: o.periodMs,
       retentionMs: Math.max(120_000, 3 * o.periodMs + (o.albDelayMs ?? 0)),
@@ -327,15 +390,22 @@ export class EmulatedAlb {
     if (this.#stopped) return;
     const { aws, fx } = this.o;
     try {
-      const [groups, stableHealth, grayHealth] = await Promise.all([
-        aws.autoScaling.send(
-          new DescribeAutoScalingGroupsCommand({
-            AutoScalingGroupNames: [fx.stable.asgName, fx.gray.asgName],
-          }),
-        ),
-        aws.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: fx.stable.targetGroupArn })),
-        aws.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: fx.gray.targetGroupArn })),
-      ]);
+      const read = await this.fleetWatch.read(() =>
+        Promise.all([
+          aws.autoScaling.send(
+            new DescribeAutoScalingGroupsCommand({
+              AutoScalingGroupNames: [fx.stable.asgName, fx.gray.asgName],
+            }),
+          ),
+          aws.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: fx.stable.targetGroupArn })),
+          aws.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: fx.gray.targetGroupArn })),
+        ]),
+      );
+      // Nothing changed in the emulator: the last read still holds, and what changed here (the
+      // proxy's health checks, a process that died) is still acted on below.
+      if (read !== undefined) this.#fleet = read;
+      if (this.#fleet === null) return;
+      const [groups, stableHealth, grayHealth] = this.#fleet;
       const versionOf = new Map<string, string>();
       for (const g of groups.AutoScalingGroups ?? []) {
         const seen = this.instancesSeen.get(g.AutoScalingGroupName ?? "") ?? new Set<string>();

@@ -10,6 +10,8 @@ its INITIAL_NO_AUTH_ACTION_COUNT budget. All bodies and answers are JSON.
   POST /_gray/target-health                 {targetGroupArn, targetId, state, reason?, description?}
                                             or a JSON array of those
   POST /_gray/instance-refresh/fail-next    {autoScalingGroupName, region, afterInstances?: n, reason?}
+  GET  /_gray/generation                    -> {"generation": n}: grows whenever what a load balancer's
+                                            data plane reads may have changed (see state.bump)
 
 POST /moto-api/reset also resets the config and pending failures (moto's reset drops everything
 the extension keeps on moto's objects).
@@ -17,8 +19,11 @@ the extension keeps on moto's objects).
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
 
 import moto
 from moto.moto_api._internal.models import MotoAPIBackend
@@ -75,6 +80,32 @@ ROUTES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("POST", "/_gray/instance-refresh/fail-next"): fail_next,
 }
 
+# The services whose state a load balancer's data plane reads: listener rules and target health
+# (elasticloadbalancing), groups and their instances (autoscaling), launch template versions (ec2).
+# CloudWatch, DynamoDB, IAM, STS and Lambda calls change none of it.
+_DATA_PLANE_SERVICES = frozenset({"elasticloadbalancing", "autoscaling", "ec2"})
+_READS = ("Describe", "List", "Get")
+_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/[^/,]+/([^/,]+)/aws4_request")
+
+
+def _may_change_data_plane(environ: dict[str, Any]) -> bool:
+    """False only for what surely changes nothing a data plane reads: a signed call to another
+    service, or a read (Describe*, List*, Get*) of these. Anything unsigned (moto's reset) counts."""
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if scope is None:
+        return True
+    if scope.group(1) not in _DATA_PLANE_SERVICES:
+        return False
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    if action is None and environ.get("REQUEST_METHOD") == "POST":
+        # The query protocols (EC2, Auto Scaling, ELBv2) send the action in a form body: read it,
+        # and hand moto the same bytes.
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        action = parse_qs(raw.decode("utf-8", "replace")).get("Action")
+    return action is None or not action[0].startswith(_READS)
+
 
 def _respond(start_response: StartResponse, status: int, payload: Any) -> list[bytes]:
     body = json.dumps(payload, default=str).encode()
@@ -96,6 +127,7 @@ class GrayMiddleware:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_gray/"):
             return self._control(environ, start_response, path)
+        changes = _may_change_data_plane(environ)
         with state.LOCK:
             # Materialise the body inside the lock: moto builds it from live objects.
             result = self.app(environ, start_response)
@@ -105,12 +137,17 @@ class GrayMiddleware:
                 close = getattr(result, "close", None)
                 if close:
                     close()
+                if changes:
+                    state.bump()
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
+        if (method, path.rstrip("/")) == ("GET", "/_gray/generation"):
+            # Polled several times a second by every data plane: no lock (an int read), no bump.
+            return _respond(start_response, 200, {"generation": state.generation()})
         handler = ROUTES.get((method, path.rstrip("/")))
         if handler is None:
-            known = sorted({p for _, p in ROUTES})
+            known = sorted({p for _, p in ROUTES} | {"/_gray/generation"})
             return _respond(start_response, 404, {"error": f"no control endpoint {method} {path}; known: {known}"})
         body: Any = {}
         if method == "POST":
@@ -122,7 +159,11 @@ class GrayMiddleware:
                 return _respond(start_response, 400, {"error": f"body is not JSON: {e}"})
         try:
             with state.LOCK:
-                return _respond(start_response, 200, handler(body))
+                try:
+                    return _respond(start_response, 200, handler(body))
+                finally:
+                    if method == "POST":  # target health reports, config, failures to come
+                        state.bump()
         except ControlError as e:
             return _respond(start_response, e.status, {"error": e.message})
         except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -54,7 +54,7 @@ from moto.moto_api._internal import mock_random as random
 
 from . import autoscaling as asg
 from ._patching import add
-from .state import LOCK, STATE, FailNext
+from .state import LOCK, STATE, FailNext, bump
 from .target_health import health_state
 
 ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
@@ -547,6 +547,10 @@ def _worker(interval: float) -> None:
         with LOCK:
             now = time.monotonic()
             for refresh in list(STATE.active_refreshes):
+                # A step that is due may launch, terminate or deregister instances: data planes
+                # read again (one that is not due changes nothing).
+                if not STATE.config.refreshes_paused and now >= refresh.next_at:
+                    bump()
                 try:
                     refresh.step(now)
                 except Exception as e:  # a bug here must show up as a failed refresh, not a hang

@@ -66,6 +66,23 @@ class ExtState:
 
 STATE = ExtState()
 
+# How many times the state a load balancer's data plane reads (rules, groups, instances, target
+# health) may have changed: every request that can write it (control.py) and every instance refresh
+# step bump it. GET /_gray/generation serves it, so a test's data plane re-reads only after a change
+# instead of polling the AWS API several times a second (issue 14: that polling was most of the
+# emulator's work). It only grows, across resets too.
+_generation = 0
+
+
+def bump() -> None:
+    global _generation
+    with LOCK:
+        _generation += 1
+
+
+def generation() -> int:
+    return _generation
+
 
 def reset() -> None:
     with LOCK:
