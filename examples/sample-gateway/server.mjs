@@ -61,10 +61,12 @@
  * {"version", "payments": {"attempted", "approved", "declined", "byMethod": {"pix": {...}, "card":
  * {...}}}}; `attempted` counts valid payment requests (each approved or declined), the numbers a
  * business-metric gate divides (declined ÷ attempted); with CAPACITY_RPS, also "capacity": {"rps",
- * "served", "refused", "maxWaitMs", "peakRps"}: the longest a request waited in the queue, and the highest
- * rate at which requests arrived over any two seconds (above "rps", the instance was offered more
- * than it serves: overloaded. A pause of the machine bunches requests and so lengthens a queue's
- * waits as an overload does, but a pause of p seconds raises this rate by at most p/2 of itself).
+ * "served", "refused", "maxWaitMs", "peakRps", "sustainedRps"}: the longest a request waited in the
+ * queue, and the highest rate at which requests arrived over any two seconds (peakRps) and over any
+ * five (sustainedRps). Above "rps", the instance was offered more than it serves: overloaded. A pause
+ * of the machine bunches requests and so lengthens a queue's waits as an overload does, but a pause of
+ * p seconds raises these rates by at most p/2 (p/5) of themselves: the longer window tells a lasting
+ * overload from a busy machine's bunching.
  * SIGTERM/SIGINT: stops accepting, finishes in-flight requests, exits 0.
  * Nothing is logged per request: a synchronous write per request would cost more than the request.
  */
@@ -260,14 +262,18 @@ const server = createServer((req, res) => {
  */
 const serviceMs = capacityRps > 0 ? 1000 / capacityRps : 0;
 let busyUntil = 0;
-const queueStats = { served: 0, refused: 0, maxWaitMs: 0, peakRps: 0 };
-/** When the requests of the last two seconds arrived (performance.now()), oldest first. */
-const recent = [];
+const queueStats = { served: 0, refused: 0, maxWaitMs: 0, peakRps: 0, sustainedRps: 0 };
+/** When the requests of the last two and five seconds arrived (performance.now()), oldest first. */
+const recent2s = [];
+const recent5s = [];
 
 function arrived(now) {
-  recent.push(now);
-  while (recent[0] <= now - 2000) recent.shift();
-  if (recent.length / 2 > queueStats.peakRps) queueStats.peakRps = recent.length / 2;
+  recent2s.push(now);
+  recent5s.push(now);
+  while (recent2s[0] <= now - 2000) recent2s.shift();
+  while (recent5s[0] <= now - 5000) recent5s.shift();
+  queueStats.peakRps = Math.max(queueStats.peakRps, recent2s.length / 2);
+  queueStats.sustainedRps = Math.max(queueStats.sustainedRps, recent5s.length / 5);
 }
 
 function queue(req, res, served) {

@@ -55,13 +55,15 @@ const PEAK: RawOptions = {
 interface GrayQueues {
   /** The highest rate offered to one gray instance over any two seconds (requests/s). */
   peakRps: number;
+  /** The same over any five seconds: what the assertions judge (a pause bunches less of it). */
+  sustainedRps: number;
   /** The longest a request waited in a gray instance's queue (ms). */
   worstWaitMs: number;
 }
 
 /** What the gray instances' own counters say, sampled while the rollout runs (retired ones included). */
 function sampleGrayQueues(t: LocalTargetRuntime): { stop: () => Promise<GrayQueues> } {
-  const seen: GrayQueues = { peakRps: 0, worstWaitMs: 0 };
+  const seen: GrayQueues = { peakRps: 0, sustainedRps: 0, worstWaitMs: 0 };
   let done = false;
   const loop = (async () => {
     while (!done) {
@@ -70,8 +72,11 @@ function sampleGrayQueues(t: LocalTargetRuntime): { stop: () => Promise<GrayQueu
         gray.map(async (i) => {
           try {
             const res = await request(`http://127.0.0.1:${i.port}/metrics`, { headersTimeout: 2000 });
-            const body = (await res.body.json()) as { capacity?: { maxWaitMs?: number; peakRps?: number } };
+            const body = (await res.body.json()) as {
+              capacity?: { maxWaitMs?: number; peakRps?: number; sustainedRps?: number };
+            };
             seen.peakRps = Math.max(seen.peakRps, body.capacity?.peakRps ?? 0);
+            seen.sustainedRps = Math.max(seen.sustainedRps, body.capacity?.sustainedRps ?? 0);
             seen.worstWaitMs = Math.max(seen.worstWaitMs, body.capacity?.maxWaitMs ?? 0);
           } catch {
             // retired meanwhile
@@ -135,7 +140,8 @@ describe("a peak during 50% and 100% on the local target", { timeout: 120_000 },
     // 48 tracked plus the follow's lag). Not the customers' latency: on a busy machine the process
     // that runs the customers, the proxy and the rollout lags by itself (a full run measured a p99 of
     // 1.6 s here while no instance was overloaded, and 0.65 s as the worst of an overloaded run).
-    expect(gray.peakRps, `${why}\ngray: ${JSON.stringify(gray)}`).toBeLessThan(80);
+    console.log(`[measure] follow-load following: gray ${JSON.stringify(gray)}`);
+    expect(gray.sustainedRps, `${why}\ngray: ${JSON.stringify(gray)}`).toBeLessThan(80);
     expect(load.failed).toBe(0);
     expect(load.rps).toBe(240);
   });
@@ -153,6 +159,7 @@ describe("a peak during 50% and 100% on the local target", { timeout: 120_000 },
     // half of up to 240). Not the customers' worst latency nor the queue's worst wait: how high they
     // climb depends on how soon the overload is caught (once, on a busy machine, it was caught with
     // customers' worst at 648 ms, and this test asked for more than 1 s).
-    expect(gray.peakRps, why).toBeGreaterThan(80);
+    console.log(`[measure] follow-load fixed: gray ${JSON.stringify(gray)}`);
+    expect(gray.sustainedRps, why).toBeGreaterThan(80);
   });
 });
