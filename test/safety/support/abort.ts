@@ -27,9 +27,14 @@ export interface AbortRun {
   readonly why: string;
 }
 
-/** deploy-gray (bake 30 s), then `abort` from another process 1 s into the 25% bake. */
+/**
+ * deploy-gray, then `abort` from another process 1 s into the 25% bake. The bake lasts 10 min, so the
+ * abort lands in it however long it takes to start: a loaded machine once took 65 s to start the abort,
+ * and a 30 s bake (40 s at most) had ended first, the rollout paused. Nothing waits for the bake's end:
+ * the abort ends it.
+ */
 export async function abortDuringBake(s: Scenario): Promise<AbortRun> {
-  const first = s.cli("deploy-gray", s.flags({ bake: "30s", maxBake: "40s", startedBy: "pipeline-42" }));
+  const first = s.cli("deploy-gray", s.flags({ bake: "10m", maxBake: "11m", startedBy: "pipeline-42" }));
   await first.waitFor(/forward step: stable 75% \/ gray 25% \(verified\)/);
   await new Promise((r) => setTimeout(r, 1000));
   const abortProxy = await s.newProxy();
