@@ -26,8 +26,19 @@ describe("local target with --signal service", { timeout: 120_000 }, () => {
         owner: { id: randomUUID(), host: "test", pid: process.pid, verb: "deploy-gray" },
         newId: randomUUID,
       });
-      expect(outcome.outcome, outcome.reason).toBe("rolled-back");
-      expect(outcome.steps.map((s) => s.weight)).toEqual([5]);
+      // What was decided, and on what, for a failure's message.
+      const why = [
+        outcome.reason,
+        ...outcome.decisions.map(
+          (d) =>
+            `${d.kind}: ${d.reason} [${d.evidence.map((g) => `${g.gate} ${g.verdict}: ${g.reason}`).join("; ")}]`,
+        ),
+      ].join("\n");
+      expect(outcome.outcome, why).toBe("rolled-back");
+      expect(
+        outcome.steps.map((s) => s.weight),
+        why,
+      ).toEqual([5]);
       const rollback = outcome.decisions.find((d) => d.kind === "rollback")!;
       const failing = rollback.evidence.filter((g) => g.verdict === "fail").map((g) => g.gate);
       expect(failing.some((g) => g === "error-rate" || g === "sequential-error-rate")).toBe(true);
