@@ -121,9 +121,6 @@ const FULL_READ_MS = 2_000;
 class ChangeWatch {
   #seen: number | null = null;
   #at = 0;
-  /** Tick that found nothing to read, and ticks that read (for the tests of this class's savings). */
-  skipped = 0;
-  reads = 0;
 
   constructor(private readonly emu: Emulator) {}
 
@@ -132,11 +129,9 @@ class ChangeWatch {
     // Taken before the read: a change during it moves the generation again, so it is read next time.
     const generation = await this.emu.generation().catch(() => null);
     if (generation !== null && generation === this.#seen && Date.now() - this.#at < FULL_READ_MS) {
-      this.skipped++;
       return undefined;
     }
     const out = await read();
-    this.reads++;
     this.#seen = generation;
     this.#at = Date.now();
     return out;
@@ -150,14 +145,14 @@ class RuleWeightSource implements WeightSource {
   #busy = false;
   /** Every change of the forward action the data plane applied, with when. */
   readonly changes: { at: number; config: ForwardConfig }[] = [];
-  readonly watch: ChangeWatch;
+  readonly #watch: ChangeWatch;
 
   constructor(
     private readonly aws: AwsClients,
     private readonly fx: AwsFixture,
     emu: Emulator,
   ) {
-    this.watch = new ChangeWatch(emu);
+    this.#watch = new ChangeWatch(emu);
   }
 
   get(): ForwardConfig {
@@ -168,7 +163,7 @@ class RuleWeightSource implements WeightSource {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      const out = await this.watch.read(() =>
+      const out = await this.#watch.read(() =>
         this.aws.elb.send(new DescribeRulesCommand({ RuleArns: [this.fx.ruleArn] })),
       );
       if (out === undefined) return;
@@ -228,7 +223,7 @@ export class EmulatedAlb {
       ]
     | null = null;
   /** The fleet reader's change watch (the weights have their own). */
-  readonly fleetWatch: ChangeWatch;
+  readonly #fleetWatch: ChangeWatch;
   #unsubscribe: (() => void) | null = null;
   #publishing = new Set<Promise<void>>();
   #stopped = false;
@@ -247,7 +242,7 @@ export class EmulatedAlb {
   constructor(o: DataPlaneOptions) {
     this.o = o;
     this.weights = new RuleWeightSource(o.aws, o.fx, o.emu);
-    this.fleetWatch = new ChangeWatch(o.emu);
+    this.#fleetWatch = new ChangeWatch(o.emu);
     this.metrics = new TrafficMetrics({
       periodMs: o.periodMs,
       retentionMs: Math.max(120_000, 3 * o.periodMs + (o.albDelayMs ?? 0)),
@@ -390,7 +385,7 @@ export class EmulatedAlb {
     if (this.#stopped) return;
     const { aws, fx } = this.o;
     try {
-      const read = await this.fleetWatch.read(() =>
+      const read = await this.#fleetWatch.read(() =>
         Promise.all([
           aws.autoScaling.send(
             new DescribeAutoScalingGroupsCommand({
