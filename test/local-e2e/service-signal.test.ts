@@ -13,8 +13,11 @@ import { openLocalTarget } from "../../src/local/target.js";
 
 describe("local target with --signal service", { timeout: 120_000 }, () => {
   it("rolls a 5%-error release back on what the gateways report about themselves, the proxy agreeing", async () => {
+    // The service signal's gates, not the local default synthetic charge: a 5% fault fails that
+    // charge 1 time in 20 before any customer reaches gray, a correct rollback with no step (stop 25's
+    // load run saw it: rolled-back, steps [], 9 s). test/local-e2e/checks.test.ts covers that path.
     const options = resolveOptions(
-      { target: "local", signal: "service", grayErrorRate: "5%" },
+      { target: "local", signal: "service", grayErrorRate: "5%", synthetic: "[]" },
       { verb: "deploy-gray" },
     );
     const target = await openLocalTarget(options);
