@@ -23,13 +23,12 @@ import { parseArgs } from "node:util";
 import { abortDuringBake } from "../../test/safety/support/abort.js";
 import type { FaultKind } from "../../test/safety/support/fault-proxy.js";
 import { rollbackUnderOutage } from "../../test/safety/support/rollback.js";
-import { type ScenarioOptions, startScenario } from "../../test/safety/support/scenario.js";
+import { BAD_RELEASE, type ScenarioOptions, startScenario } from "../../test/safety/support/scenario.js";
 
 const args = parseArgs({
   options: { runs: { type: "string", default: "3" }, write: { type: "boolean", default: false } },
 });
 const RUNS = Number(args.values.runs);
-const BAD_RELEASE: ScenarioOptions = { release: { errorRate: 0.3 } };
 const s1 = (ms: number | null) => (ms === null || Number.isNaN(ms) ? "—" : `${(ms / 1000).toFixed(1)} s`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const lines: string[] = [];

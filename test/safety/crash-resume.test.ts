@@ -25,14 +25,13 @@ import {
 import { expectConverged, expectSubsequence } from "./support/expect.js";
 import { op } from "./support/fault-proxy.js";
 import {
+  BAD_RELEASE,
   SCENARIO_TEST_TIMEOUT_MS,
   type Scenario,
   type ScenarioOptions,
   scenarioTest,
   startScenario,
 } from "./support/scenario.js";
-
-const BAD_RELEASE: ScenarioOptions = { release: { errorRate: 0.3 } };
 
 async function withScenario(o: ScenarioOptions, body: (s: Scenario) => Promise<void>): Promise<void> {
   const s = await startScenario(o);

@@ -33,9 +33,13 @@ import { afterWeightWrite, answered } from "./support/crash.js";
 import { expectConverged } from "./support/expect.js";
 import { type FaultKind, op } from "./support/fault-proxy.js";
 import { rollbackUnderOutage } from "./support/rollback.js";
-import { SCENARIO_TEST_TIMEOUT_MS, type Scenario, scenarioTest, startScenario } from "./support/scenario.js";
-
-const BAD_RELEASE = { release: { errorRate: 0.3 } };
+import {
+  BAD_RELEASE,
+  SCENARIO_TEST_TIMEOUT_MS,
+  type Scenario,
+  scenarioTest,
+  startScenario,
+} from "./support/scenario.js";
 
 async function withScenario(
   o: Parameters<typeof startScenario>[0],

@@ -1,7 +1,7 @@
 /**
- * A rollback whose weight write fails: a release failing 30% of payments is rolled back at its first
- * step while the fault proxy answers the rollback's ModifyRule (stable 100 / gray 0, stickiness off)
- * with a fault — for `outageMs`, or for good (null). Returns what the report needs: how long the
+ * A rollback whose weight write fails: a release failing every payment (BAD_RELEASE) is rolled back
+ * at its first step while the fault proxy answers the rollback's ModifyRule (stable 100 / gray 0,
+ * stickiness off) with a fault — for `outageMs`, or for good (null). Returns what the report needs: how long the
  * rollback kept trying, how many attempts reached AWS, when stable was verified (if it was).
  * No assertions here: the test asserts, bench/safety measures.
  */
@@ -29,7 +29,7 @@ export interface RollbackOutage {
   readonly endOutage: () => void;
 }
 
-/** The scenario must run a bad release (e.g. `{ release: { errorRate: 0.3 } }`). */
+/** The scenario must run a bad release caught at its first step: BAD_RELEASE (support/scenario.ts). */
 export async function rollbackUnderOutage(
   s: Scenario,
   o: { readonly kind: FaultKind; readonly outageMs: number | null; readonly flags?: RawOptions },
